@@ -1,0 +1,132 @@
+# netroot-agent: netrootd (resident health daemon) and netrootctl (command line).
+#   make            build both programs into build/ (build-asan/ with SANITIZE=1)
+#   make deps       install every build and test dependency with apt-get (as root)
+#   make check      deps + build + unit and integration tests
+#   make demo       deps + build + a walk-through on a sandbox Pi tree
+#   make bench      deps + build + performance table
+#   make deb        the Debian package
+
+VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
+PREFIX  ?= /usr
+DESTDIR ?=
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+           -D_GNU_SOURCE -DNETROOT_VERSION='"$(VERSION)"' -fstack-protector-strong \
+           $(SAN_FLAGS) -MMD -MP
+LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now $(SAN_FLAGS)
+
+PKG_CONFIG ?= pkg-config
+# Each program links only what it uses: the resident daemon does not carry libcurl/TLS.
+DAEMON_PKGS := libsystemd libiscsi libnl-3.0 libnl-route-3.0 inih
+CTL_PKGS    := libsystemd libiscsi libnl-3.0 libnl-route-3.0 inih libcurl
+pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+CFLAGS += $(call pkg_cflags,$(CTL_PKGS))
+
+MAINS    := agent/netrootd.c agent/netrootctl.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard agent/*.c))
+LIB_OBJS := $(LIB_SRCS:agent/%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libnetroot.a
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_LIBS  := $(call pkg_libs,$(CTL_PKGS) cmocka)
+
+# Build and test dependencies (Debian 12 package names); `make deps` installs what is missing.
+DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl-route-3-dev \
+        libinih-dev libcurl4-openssl-dev libcmocka-dev clang clang-format valgrind \
+        iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
+        debhelper devscripts lintian fakeroot debootstrap cpio zstd
+
+.PHONY: all deps check check-unit check-integration demo bench deb clean install format \
+        format-check
+all: $(BUILD)/netrootd $(BUILD)/netrootctl
+
+$(BUILD)/obj/%.o: agent/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/netrootd: $(BUILD)/obj/netrootd.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(DAEMON_PKGS))
+
+$(BUILD)/netrootctl: $(BUILD)/obj/netrootctl.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CTL_PKGS))
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iagent $(call pkg_cflags,cmocka) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make deps: missing packages: $$missing (run 'make deps' as root)" >&2; \
+			exit 1; \
+		fi; \
+		echo "make deps: installing" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null; \
+	fi
+
+check: deps
+	$(MAKE) all $(UNIT_BINS)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
+
+check-unit: deps
+	$(MAKE) all $(UNIT_BINS)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh unit
+
+check-integration: deps
+	$(MAKE) all $(UNIT_BINS)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh integration
+
+demo: deps
+	$(MAKE) all
+	BUILD=$(BUILD) tests/demo.sh
+
+bench: deps
+	$(MAKE) all
+	BUILD=$(BUILD) tests/bench.sh
+
+deb: deps
+	dpkg-buildpackage -us -uc -b
+
+install: all
+	install -D -m 0755 $(BUILD)/netrootd $(DESTDIR)$(PREFIX)/sbin/netrootd
+	install -D -m 0755 $(BUILD)/netrootctl $(DESTDIR)$(PREFIX)/sbin/netrootctl
+	install -D -m 0644 etc/agent.conf $(DESTDIR)/etc/netroot/agent.conf
+	install -D -m 0644 units/netrootd.service $(DESTDIR)/lib/systemd/system/netrootd.service
+	install -D -m 0644 units/netroot-agent.catalog \
+		$(DESTDIR)$(PREFIX)/lib/systemd/catalog/netroot-agent.catalog
+	install -D -m 0644 man/netrootd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netrootd.8
+	install -D -m 0644 man/netrootctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/netrootctl.8
+	install -D -m 0644 man/netroot-agent.conf.5 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/netroot-agent.conf.5
+
+format:
+	clang-format -i agent/*.[ch] tests/unit/*.[ch]
+
+format-check:
+	clang-format --dry-run --Werror agent/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/netrootd.d $(BUILD)/obj/netrootctl.d

@@ -1,0 +1,85 @@
+/* /etc/netroot/agent.conf: the one configuration file of netrootd and netrootctl.
+ * Parsed with inih; every error names the file, the line and what is allowed. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/netroot/agent.conf"
+#define CONFIG_VALUE_MAX    256
+
+enum ipv6_mode { IPV6_MODE_DISABLE, IPV6_MODE_ENABLE, IPV6_MODE_KEEP };
+enum probe_mode { PROBE_MODE_DISCOVERY, PROBE_MODE_LOGIN, PROBE_MODE_OFF };
+enum verify_tftp { VERIFY_TFTP_AUTO, VERIFY_TFTP_REQUIRED, VERIFY_TFTP_OFF };
+enum trial_boot { TRIAL_BOOT_NONE, TRIAL_BOOT_TRYBOOT };
+
+struct agent_config {
+        char boot_dir[CONFIG_VALUE_MAX];
+        char state_dir[CONFIG_VALUE_MAX];
+        char run_dir[CONFIG_VALUE_MAX];
+        char metrics_file[CONFIG_VALUE_MAX]; /* empty: no metrics file */
+};
+
+struct led_config {
+        bool enabled;
+        char device[CONFIG_VALUE_MAX]; /* "auto" or a name under /sys/class/leds */
+        char trigger_ok[CONFIG_VALUE_MAX];
+        char trigger_degraded[CONFIG_VALUE_MAX];
+        char trigger_failed[CONFIG_VALUE_MAX];
+};
+
+struct ipv6_config {
+        enum ipv6_mode mode;
+};
+
+struct iscsi_config {
+        char target[CONFIG_VALUE_MAX]; /* "auto" or an IQN */
+        char portal[CONFIG_VALUE_MAX]; /* "auto" or HOST[:PORT] */
+        enum probe_mode probe;
+        uint64_t probe_interval_usec;
+        uint64_t probe_timeout_usec;
+        unsigned fail_after;    /* probe failures in a row before FAILED */
+        unsigned recover_after; /* good results in a row before OK again */
+        uint64_t slow_rtt_usec; /* a probe slower than this is DEGRADED */
+        char username[CONFIG_VALUE_MAX];
+        char password[CONFIG_VALUE_MAX];
+};
+
+struct upgrade_config {
+        char shared_dir[CONFIG_VALUE_MAX]; /* empty: the shared firmware is not managed */
+        char tftp[CONFIG_VALUE_MAX];       /* "auto" or HOST[:PORT] */
+        enum verify_tftp verify_tftp;
+        unsigned keep;
+        uint64_t confirm_after_usec;
+        enum trial_boot trial_boot;
+};
+
+struct netroot_config {
+        struct agent_config agent;
+        struct led_config led;
+        struct ipv6_config ipv6;
+        struct iscsi_config iscsi;
+        struct upgrade_config upgrade;
+};
+
+#define CONFIG_MESSAGE_MAX 640
+
+struct config_diag {
+        char error[CONFIG_MESSAGE_MAX];   /* "FILE:LINE: …" when loading failed */
+        char warning[CONFIG_MESSAGE_MAX]; /* non-fatal, e.g. a password readable by others */
+};
+
+void config_set_defaults(struct netroot_config *cfg);
+
+/* Loads PATH over the defaults. A missing file is not an error (-ENOENT is returned with CFG
+ * holding the defaults, so callers can say so). Any other error fills DIAG->error. */
+int config_load(const char *path, struct netroot_config *cfg, struct config_diag *diag);
+
+/* Parses a duration: "500ms", "5s", "2m", "1h" or a bare number of seconds. */
+int config_parse_duration(const char *s, uint64_t *usec);
+
+/* Parses yes/no, true/false, on/off, 1/0. */
+int config_parse_bool(const char *s, bool *out);
+
+const char *ipv6_mode_to_string(enum ipv6_mode m);
+const char *probe_mode_to_string(enum probe_mode m);

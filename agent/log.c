@@ -1,0 +1,130 @@
+#include "log.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+
+#define MAX_EVENT_FIELDS 16
+
+int log_target_from_string(const char *s, enum log_target *out)
+{
+        if (streq(s, "auto"))
+                *out = LOG_TARGET_AUTO;
+        else if (streq(s, "journal"))
+                *out = LOG_TARGET_JOURNAL;
+        else if (streq(s, "stderr"))
+                *out = LOG_TARGET_STDERR;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connected stderr to; if stderr is
+ * still that stream we are a service and native journal messages keep their fields. */
+static bool stderr_is_journal(void)
+{
+        const char *env = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+}
+
+void logger_init(struct logger *log, const char *ident, enum log_target target)
+{
+        memset(log, 0, sizeof(*log));
+        snprintf(log->ident, sizeof(log->ident), "%s", ident);
+        log->max_priority = LOG_INFO;
+        if (target == LOG_TARGET_JOURNAL)
+                log->journal = true;
+        else if (target == LOG_TARGET_AUTO)
+                log->journal = stderr_is_journal();
+}
+
+static const char *priority_label(int priority)
+{
+        static const char *const labels[] = {"emerg", "alert", "crit",   "error",
+                                             "warning", "notice", "info", "debug"};
+        return labels[priority & 7];
+}
+
+static void log_stderr(const struct logger *log, int priority, const char *const *fields,
+                       const char *message)
+{
+        char line[2048];
+        size_t n;
+
+        n = (size_t)snprintf(line, sizeof(line), "%s: %s%s%s", log->ident,
+                             priority <= LOG_WARNING ? priority_label(priority) : "",
+                             priority <= LOG_WARNING ? ": " : "", message);
+        for (size_t i = 0; fields && fields[i] && n < sizeof(line); i++)
+                n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i == 0 ? " [" : " ",
+                                      fields[i]);
+        if (fields && fields[0] && n < sizeof(line))
+                n += (size_t)snprintf(line + n, sizeof(line) - n, "]");
+        if (n >= sizeof(line))
+                n = sizeof(line) - 1;
+        fprintf(stderr, "%.*s\n", (int)n, line);
+}
+
+static void log_journal(const struct logger *log, int priority, const char *msgid,
+                        const char *const *fields, const char *message)
+{
+        struct iovec iov[MAX_EVENT_FIELDS + 4];
+        char prio[16], ident[64], *msg = NULL, *id = NULL;
+        size_t n = 0;
+
+        if (asprintf(&msg, "MESSAGE=%s", message) < 0)
+                return;
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+        snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", log->ident);
+        iov[n++] = (struct iovec){msg, strlen(msg)};
+        iov[n++] = (struct iovec){prio, strlen(prio)};
+        iov[n++] = (struct iovec){ident, strlen(ident)};
+        if (msgid && asprintf(&id, "MESSAGE_ID=%s", msgid) >= 0)
+                iov[n++] = (struct iovec){id, strlen(id)};
+        for (size_t i = 0; fields && fields[i] && i < MAX_EVENT_FIELDS; i++)
+                iov[n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
+        sd_journal_sendv(iov, (int)n);
+        free(msg);
+        free(id);
+}
+
+static void log_emit(const struct logger *log, int priority, const char *msgid,
+                     const char *const *fields, const char *fmt, va_list ap)
+{
+        char message[1024];
+
+        if (priority > log->max_priority)
+                return;
+        vsnprintf(message, sizeof(message), fmt, ap);
+        if (log->journal)
+                log_journal(log, priority, msgid, fields, message);
+        else
+                log_stderr(log, priority, fields, message);
+}
+
+void log_msg(const struct logger *log, int priority, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_emit(log, priority, NULL, NULL, fmt, ap);
+        va_end(ap);
+}
+
+void log_event(const struct logger *log, int priority, const char *msgid,
+               const char *const *fields, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_emit(log, priority, msgid, fields, fmt, ap);
+        va_end(ap);
+}

@@ -1,0 +1,36 @@
+/* Logging to the journal (with a MESSAGE_ID per event kind and structured fields) when running
+ * under systemd, and to stderr otherwise. The choice is made once at start-up and lives in the
+ * caller's struct logger: there is no global logging state. */
+#pragma once
+
+#include <stdbool.h>
+#include <syslog.h>
+
+#include "msgid.h"
+
+enum log_target {
+        LOG_TARGET_AUTO,
+        LOG_TARGET_JOURNAL,
+        LOG_TARGET_STDERR,
+};
+
+struct logger {
+        bool journal;
+        int max_priority; /* LOG_DEBUG shows everything */
+        char ident[32];
+};
+
+/* Parses "auto", "journal" or "stderr". */
+int log_target_from_string(const char *s, enum log_target *out);
+
+void logger_init(struct logger *log, const char *ident, enum log_target target);
+
+/* A plain message, no MESSAGE_ID. */
+void log_msg(const struct logger *log, int priority, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* An event: MSGID is one of msgid.h; FIELDS is NULL or a NULL-terminated list of "KEY=value"
+ * strings that are sent as journal fields and appended to the stderr line. */
+void log_event(const struct logger *log, int priority, const char *msgid,
+               const char *const *fields, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
