@@ -1,0 +1,28 @@
+/* Shared by netrootctl's subcommands: the parsed global options and loaded configuration.
+ * Each subcommand lives in ctl_<name>.c and parses its own options (getopt_long, optind = 1). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "log.h"
+
+/* Exit codes, the same for every subcommand (documented in netrootctl(8)). */
+enum {
+        CTL_EXIT_OK = 0,
+        CTL_EXIT_FAILED = 1,     /* a check failed or the action was refused */
+        CTL_EXIT_USAGE = 2,      /* bad command line or configuration */
+        CTL_EXIT_ROLLED_BACK = 3 /* an upgrade failed and the old boot was put back */
+};
+
+struct ctl_context {
+        const char *root;        /* --root DIR, NULL for the real machine */
+        char config_path[4096];  /* the file actually read (root prefix applied) */
+        bool config_missing;     /* no config file: defaults are in effect */
+        struct netroot_config cfg;
+        struct logger log;
+};
+
+typedef int (*ctl_command_fn)(struct ctl_context *ctx, int argc, char **argv);
+
+int ctl_status(struct ctl_context *ctx, int argc, char **argv);
