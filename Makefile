@@ -21,7 +21,9 @@ endif
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
+# Messages are cut to fixed buffers on purpose (a log line, a sysfs value): no truncation warnings.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+           -Wno-format-truncation \
            -D_GNU_SOURCE -DNETROOT_VERSION='"$(VERSION)"' -fstack-protector-strong \
            $(SAN_FLAGS) -MMD -MP
 LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now $(SAN_FLAGS)

@@ -42,6 +42,8 @@ static const struct key_def keys[] = {
         {"led", "trigger_degraded", KEY_STRING, OFF(led.trigger_degraded), NULL, 0, 0},
         {"led", "trigger_failed", KEY_STRING, OFF(led.trigger_failed), NULL, 0, 0},
         {"ipv6", "mode", KEY_ENUM, OFF(ipv6.mode), ipv6_modes, 0, 0},
+        {"ipv6", "check_interval", KEY_DURATION, OFF(ipv6.check_interval_usec), NULL, 1 * SEC,
+         3600 * SEC},
         {"iscsi", "target", KEY_STRING, OFF(iscsi.target), NULL, 0, 0},
         {"iscsi", "portal", KEY_STRING, OFF(iscsi.portal), NULL, 0, 0},
         {"iscsi", "probe", KEY_ENUM, OFF(iscsi.probe), probe_modes, 0, 0},
@@ -77,6 +79,7 @@ void config_set_defaults(struct netroot_config *cfg)
         strcpy(cfg->led.trigger_degraded, "timer");
         strcpy(cfg->led.trigger_failed, "default-on");
         cfg->ipv6.mode = IPV6_MODE_DISABLE;
+        cfg->ipv6.check_interval_usec = 60 * SEC;
         strcpy(cfg->iscsi.target, "auto");
         strcpy(cfg->iscsi.portal, "auto");
         cfg->iscsi.probe = PROBE_MODE_DISCOVERY;

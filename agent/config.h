@@ -30,6 +30,7 @@ struct led_config {
 
 struct ipv6_config {
         enum ipv6_mode mode;
+        uint64_t check_interval_usec; /* re-check even without a netlink event */
 };
 
 struct iscsi_config {

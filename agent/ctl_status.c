@@ -1,0 +1,165 @@
+/* netrootctl status: what netrootd last published in <run_dir>/status.json, and whether the
+ * daemon that wrote it is still there. */
+#include "ctl.h"
+#include "fileio.h"
+#include "json.h"
+#include "rootpath.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <time.h>
+
+#define STATUS_FILE_MAX (1024 * 1024)
+
+static bool pid_alive(double pid)
+{
+        if (pid < 1 || pid > 4194304)
+                return false;
+        return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+static void format_time(double t, char *buf, size_t size)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+                snprintf(buf, size, "unknown time");
+}
+
+/* Adds "running" (is the writer alive) to the document so scripts need not check the pid. */
+static int add_running_member(struct json_value *doc, bool running)
+{
+        struct json_value *m = calloc(1, sizeof(*m)), **tail = &doc->child;
+
+        if (!m || !(m->key = strdup("running"))) {
+                free(m);
+                return -ENOMEM;
+        }
+        m->type = JSON_BOOL;
+        m->boolean = running;
+        while (*tail)
+                tail = &(*tail)->next;
+        *tail = m;
+        return 0;
+}
+
+static void print_reasons(const struct json_value *doc)
+{
+        const struct json_value *reasons = json_get(doc, "reasons");
+        bool any = false;
+
+        for (const struct json_value *r = reasons ? reasons->child : NULL; r; r = r->next)
+                if (r->type == JSON_STRING) {
+                        printf("  reason:  %s\n", r->string);
+                        any = true;
+                }
+        if (!any)
+                printf("  reasons: none\n");
+}
+
+static void print_led(const struct json_value *doc)
+{
+        const struct json_value *led = json_get(doc, "led");
+
+        if (!json_get_bool(led, "enabled", true))
+                printf("  LED:     disabled in the configuration\n");
+        else if (!json_get_bool(led, "present", false))
+                printf("  LED:     no activity LED found\n");
+        else
+                printf("  LED:     %s, trigger %s (was %s at start)\n",
+                       json_get_string(led, "device", "?"), json_get_string(led, "trigger", "?"),
+                       json_get_string(led, "original", "?"));
+}
+
+static void print_ipv6(const struct json_value *doc)
+{
+        const struct json_value *v6 = json_get(doc, "ipv6");
+        const char *mode = json_get_string(v6, "mode", "?");
+        const char *err = json_get_string(v6, "error", "");
+
+        if (!json_get_bool(v6, "available", false))
+                printf("  IPv6:    mode %s; the kernel has no IPv6 (nothing to enforce)\n", mode);
+        else if (streq(mode, "keep"))
+                printf("  IPv6:    mode keep (not managed)\n");
+        else
+                printf("  IPv6:    mode %s, %s, %.0f drift correction(s)%s%s\n", mode,
+                       json_get_bool(v6, "applied", false) ? "applied" : "NOT applied",
+                       json_get_number(v6, "corrections", 0), *err ? "; error: " : "", err);
+}
+
+static void print_human(const struct json_value *doc, bool running, const char *path)
+{
+        double pid = json_get_number(doc, "pid", 0);
+        char when[64];
+
+        format_time(json_get_number(doc, "updated", 0), when, sizeof(when));
+        if (running)
+                printf("netrootd: running (pid %.0f), state %s since %s\n", pid,
+                       json_get_string(doc, "state", "UNKNOWN"), when);
+        else
+                printf("netrootd: NOT running (pid %.0f is gone); the last status it wrote "
+                       "(%s, at %s) is stale:\n",
+                       pid, path, when);
+        print_reasons(doc);
+        print_led(doc);
+        print_ipv6(doc);
+}
+
+int ctl_status(struct ctl_context *ctx, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
+        struct json_value *doc = NULL;
+        char err[128];
+        bool json = false, running, ok;
+        size_t len;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+                if (c == 'j')
+                        json = true;
+                else {
+                        fprintf(c == 'h' ? stdout : stderr,
+                                "Usage: netrootctl status [--json]\n");
+                        return c == 'h' ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+                }
+        }
+        dir = root_path(ctx->root, ctx->cfg.agent.run_dir);
+        if (!dir || asprintf(&path, "%s/status.json", dir) < 0)
+                return CTL_EXIT_FAILED;
+        r = file_read_all(path, STATUS_FILE_MAX, &text, &len);
+        if (r == -ENOENT) {
+                if (json)
+                        printf("{\"running\": false, \"state\": \"UNKNOWN\"}\n");
+                else
+                        printf("netrootd: not running (no %s)\n", path);
+                return CTL_EXIT_FAILED;
+        }
+        if (r < 0 || json_parse(text, len, &doc, err, sizeof(err)) < 0 || doc->type != JSON_OBJECT) {
+                fprintf(stderr, "netrootctl: %s: %s\n", path,
+                        r < 0 ? strerror(-r) : doc ? "not a JSON object" : err);
+                json_free(doc);
+                return CTL_EXIT_FAILED;
+        }
+        running = pid_alive(json_get_number(doc, "pid", 0));
+        ok = running && streq(json_get_string(doc, "state", ""), "OK");
+        if (json) {
+                struct strbuf sb = {0};
+
+                if (add_running_member(doc, running) == 0) {
+                        json_write(&sb, doc, 0);
+                        printf("%s\n", sb_str(&sb));
+                }
+                sb_free(&sb);
+        } else {
+                print_human(doc, running, path);
+        }
+        json_free(doc);
+        return ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}

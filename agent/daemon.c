@@ -1,0 +1,402 @@
+#include "daemon.h"
+#include "fileio.h"
+#include "netlink_watch.h"
+#include "rootpath.h"
+#include "status.h"
+#include "util.h"
+
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#define USEC_PER_SEC 1000000ULL
+
+static int load_config(const struct daemon_options *opt, char *path, size_t path_size,
+                       struct netroot_config *cfg, struct config_diag *diag, bool *missing)
+{
+        _cleanup_free_ char *resolved = NULL;
+        int r;
+
+        resolved = opt->config_path ? strdup(opt->config_path)
+                                    : root_path(opt->root, CONFIG_DEFAULT_PATH);
+        if (!resolved)
+                return -ENOMEM;
+        snprintf(path, path_size, "%s", resolved);
+        r = config_load(resolved, cfg, diag);
+        *missing = r == -ENOENT;
+        return *missing ? 0 : r;
+}
+
+/* Opens the LED for CFG and checks the configured triggers against what the kernel offers. */
+static int open_led(const char *root, const struct netroot_config *cfg, const char *config_path,
+                    struct led *led, char *err, size_t errsize)
+{
+        int r = led_open(led, root, &cfg->led);
+
+        if (r < 0) {
+                snprintf(err, errsize, "LED %s: %s", cfg->led.device, strerror(-r));
+                return r;
+        }
+        return led_validate(led, &cfg->led, config_path, err, errsize);
+}
+
+int daemon_check_config(const struct daemon_options *opt)
+{
+        struct netroot_config cfg;
+        struct config_diag diag;
+        struct led led;
+        char path[PATH_MAX], err[CONFIG_MESSAGE_MAX];
+        bool missing;
+
+        if (load_config(opt, path, sizeof(path), &cfg, &diag, &missing) < 0) {
+                fprintf(stderr, "netrootd: %s\n", diag.error);
+                return -EINVAL;
+        }
+        if (diag.warning[0])
+                fprintf(stderr, "netrootd: warning: %s\n", diag.warning);
+        if (open_led(opt->root, &cfg, path, &led, err, sizeof(err)) < 0) {
+                fprintf(stderr, "netrootd: %s\n", err);
+                return -EINVAL;
+        }
+        printf("%s: %s\n", path, missing ? "not present, built-in defaults are valid" : "valid");
+        return 0;
+}
+
+static void set_reasons(struct netrootd *d, enum health_state state, const char *reason)
+{
+        d->state = state;
+        d->n_reasons = 0;
+        if (reason)
+                snprintf(d->reasons[d->n_reasons++], HEALTH_REASON_LEN, "%s", reason);
+}
+
+static int prepare_run_dir(struct netrootd *d)
+{
+        _cleanup_free_ char *dir = root_path(d->opt.root, d->cfg.agent.run_dir);
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_parents(dir, 0755);
+        if (r < 0) {
+                log_msg(&d->log, LOG_ERR, "cannot create run directory %s: %s", dir,
+                        strerror(-r));
+                return r;
+        }
+        snprintf(d->status_path, sizeof(d->status_path), "%s/status.json", dir);
+        sb_reset(&d->status_body); /* a new place: write it out on the next publish */
+        return 0;
+}
+
+void daemon_publish(struct netrootd *d)
+{
+        struct strbuf body = {0};
+        char summary[512];
+        int r;
+
+        r = led_show(&d->led, &d->cfg.led, d->state);
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING, "LED %s: cannot set trigger: %s", d->led.name,
+                        strerror(-r));
+        else if (r > 0) {
+                char f_trigger[96], f_state[48];
+                const char *fields[] = {f_trigger, f_state, NULL};
+
+                snprintf(f_trigger, sizeof(f_trigger), "NETROOT_LED_TRIGGER=%s", d->led.current);
+                snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s",
+                         health_state_to_string(d->state));
+                log_event(&d->log, LOG_INFO, MSGID_LED_SET, fields, "LED %s: trigger %s (%s)",
+                          d->led.name, d->led.current, health_state_to_string(d->state));
+        }
+        status_render_body(d, &body);
+        if (!body.oom && !streq(sb_str(&body), sb_str(&d->status_body))) {
+                d->status_updated = (uint64_t)time(NULL);
+                r = status_write(d->status_path, &body, d->status_updated);
+                if (r < 0)
+                        log_msg(&d->log, LOG_WARNING, "cannot write %s: %s", d->status_path,
+                                strerror(-r));
+                sb_free(&d->status_body);
+                d->status_body = body;
+                body = (struct strbuf){0};
+        }
+        sb_free(&body);
+        status_summary(d, summary, sizeof(summary));
+        sd_notifyf(false, "STATUS=%s", summary);
+}
+
+static void ipv6_report(struct netrootd *d, const struct ipv6_result *res, int r)
+{
+        const char *mode = ipv6_mode_to_string(d->cfg.ipv6.mode);
+        char f_mode[48], f_names[IPV6_CHANGED_LIST + 32];
+        const char *fields[] = {f_mode, f_names, NULL};
+
+        snprintf(f_mode, sizeof(f_mode), "NETROOT_IPV6_MODE=%s", mode);
+        snprintf(f_names, sizeof(f_names), "NETROOT_IPV6_CHANGED=%s", res->changed_names);
+        if (!res->available) {
+                if (d->ipv6.available || !d->started)
+                        log_event(&d->log, LOG_NOTICE, MSGID_IPV6_UNAVAILABLE, fields,
+                                  "IPv6: /proc/sys/net/ipv6 absent (no IPv6 in this kernel or "
+                                  "module not loaded); nothing to enforce");
+        } else if (r < 0) {
+                log_event(&d->log, LOG_ERR, MSGID_IPV6_FAILED, fields,
+                          "IPv6: cannot enforce mode=%s: %s", mode, res->error);
+        } else if (res->changed && d->started) {
+                d->ipv6.corrections += res->changed;
+                log_event(&d->log, LOG_WARNING, MSGID_IPV6_DRIFT_CORRECTED, fields,
+                          "IPv6: drift corrected: disable_ipv6 was changed on %s; set back to "
+                          "%s (mode=%s)",
+                          res->changed_names, d->cfg.ipv6.mode == IPV6_MODE_DISABLE ? "1" : "0",
+                          mode);
+        } else if (!d->started && d->cfg.ipv6.mode != IPV6_MODE_KEEP) {
+                log_event(&d->log, LOG_INFO, MSGID_IPV6_APPLIED, fields,
+                          "IPv6: mode=%s holds on %u entries (%u changed%s%s)", mode,
+                          res->checked, res->changed, res->changed ? ": " : "",
+                          res->changed_names);
+        }
+        d->ipv6.available = res->available;
+        d->ipv6.applied = res->available && r >= 0 && d->cfg.ipv6.mode != IPV6_MODE_KEEP;
+        snprintf(d->ipv6.error, sizeof(d->ipv6.error), "%s", r < 0 ? res->error : "");
+}
+
+static void ipv6_check(struct netrootd *d)
+{
+        struct ipv6_result res;
+        int r;
+
+        if (d->cfg.ipv6.mode == IPV6_MODE_KEEP && d->started)
+                return;
+        r = ipv6_enforce(d->opt.root, d->cfg.ipv6.mode, &res);
+        ipv6_report(d, &res, r);
+        if (d->started)
+                daemon_publish(d);
+}
+
+static void on_netlink_change(void *userdata, bool is_link, int action, struct nl_object *obj)
+{
+        struct netrootd *d = userdata;
+
+        /* A new interface gets the kernel's `default`, which someone may have changed; and IPv6
+         * addresses appearing are the visible side of disable_ipv6 being flipped back. */
+        if (is_link ? action == NL_ACT_NEW
+                    : rtnl_addr_get_family((struct rtnl_addr *)obj) == AF_INET6)
+                ipv6_check(d);
+}
+
+static int on_ipv6_timer(sd_event_source *s, uint64_t usec _unused_, void *userdata)
+{
+        struct netrootd *d = userdata;
+
+        ipv6_check(d);
+        (void)sd_event_source_set_time_relative(s, d->cfg.ipv6.check_interval_usec);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static void write_sysctl_conf(struct netrootd *d)
+{
+        int r = ipv6_write_sysctl_conf(d->opt.root, d->cfg.ipv6.mode, d->config_path);
+
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING,
+                        "cannot update /etc/sysctl.d/90-netroot-ipv6.conf: %s (early boot may "
+                        "not match [ipv6] mode)",
+                        strerror(-r));
+        else if (r > 0)
+                log_msg(&d->log, LOG_INFO, "updated /etc/sysctl.d/90-netroot-ipv6.conf for mode=%s",
+                        ipv6_mode_to_string(d->cfg.ipv6.mode));
+}
+
+/* The same LED keeps what was found at start: re-reading it would take our own trigger for the
+ * one to restore on stop. Only a different device (or enabling the LED) opens it afresh. */
+static int reload_led(const struct netrootd *d, const struct netroot_config *cfg,
+                      const char *config_path, struct led *led, char *err, size_t errsize)
+{
+        if (d->led.present && cfg->led.enabled && streq(cfg->led.device, d->cfg.led.device)) {
+                *led = d->led;
+                return led_validate(led, &cfg->led, config_path, err, errsize);
+        }
+        return open_led(d->opt.root, cfg, config_path, led, err, errsize);
+}
+
+static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_,
+                     void *userdata)
+{
+        struct netrootd *d = userdata;
+        struct netroot_config cfg;
+        struct config_diag diag;
+        struct led led;
+        char path[PATH_MAX], err[CONFIG_MESSAGE_MAX] = "";
+        bool missing;
+
+        sd_notify(false, "RELOADING=1");
+        if (load_config(&d->opt, path, sizeof(path), &cfg, &diag, &missing) < 0 ||
+            reload_led(d, &cfg, path, &led, err, sizeof(err)) < 0) {
+                log_event(&d->log, LOG_ERR, MSGID_CONFIG_RELOAD_FAILED, NULL,
+                          "reload refused, keeping the running configuration: %s",
+                          diag.error[0] ? diag.error : err);
+                sd_notify(false, "READY=1");
+                return 0;
+        }
+        if (diag.warning[0])
+                log_event(&d->log, LOG_WARNING, MSGID_CONFIG_WARNING, NULL, "%s", diag.warning);
+        if (!streq(led.dir, d->led.dir) || !led.present)
+                led_restore(&d->led);
+        d->led = led;
+        d->cfg = cfg;
+        prepare_run_dir(d);
+        write_sysctl_conf(d);
+        (void)sd_event_source_set_time_relative(d->ipv6_timer, d->cfg.ipv6.check_interval_usec);
+        (void)sd_event_source_set_enabled(d->ipv6_timer, SD_EVENT_ONESHOT);
+        d->started = false; /* a new mode is an application, not drift */
+        ipv6_check(d);
+        d->started = true;
+        daemon_publish(d);
+        log_event(&d->log, LOG_INFO, MSGID_CONFIG_RELOADED, NULL, "configuration reloaded from %s",
+                  path);
+        sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si _unused_,
+                        void *userdata _unused_)
+{
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int setup_event_loop(struct netrootd *d)
+{
+        int r;
+
+        r = sd_event_default(&d->event);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK,
+                                        on_terminate, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK,
+                                        on_terminate, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK,
+                                        on_reload, d);
+        if (r >= 0)
+                r = sd_event_set_watchdog(d->event, true);
+        if (r >= 0)
+                r = sd_event_add_time_relative(d->event, &d->ipv6_timer, CLOCK_MONOTONIC,
+                                               d->cfg.ipv6.check_interval_usec, USEC_PER_SEC,
+                                               on_ipv6_timer, d);
+        if (r < 0)
+                log_msg(&d->log, LOG_ERR, "cannot set up the event loop: %s", strerror(-r));
+        return r;
+}
+
+/* The root filesystem is the thing that may vanish: keep every page we will ever run from in
+ * RAM so that watching it never faults pages in from it. */
+static void lock_memory(struct netrootd *d)
+{
+#if defined(__SANITIZE_ADDRESS__)
+        log_msg(&d->log, LOG_NOTICE, "sanitizer build: not locking memory");
+        return;
+#endif
+        if (d->opt.no_mlock)
+                return;
+        if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+                log_msg(&d->log, LOG_WARNING,
+                        "mlockall failed: %s; pages may be paged in from the root disk while it "
+                        "is unreachable",
+                        strerror(errno));
+                return;
+        }
+        d->memory_locked = true;
+}
+
+static int init_config(struct netrootd *d)
+{
+        struct config_diag diag;
+        char err[CONFIG_MESSAGE_MAX];
+        bool missing;
+
+        if (load_config(&d->opt, d->config_path, sizeof(d->config_path), &d->cfg, &diag,
+                        &missing) < 0) {
+                log_event(&d->log, LOG_ERR, MSGID_CONFIG_RELOAD_FAILED, NULL, "%s", diag.error);
+                return -EINVAL;
+        }
+        if (missing)
+                log_msg(&d->log, LOG_NOTICE, "%s not found: using built-in defaults",
+                        d->config_path);
+        if (diag.warning[0])
+                log_event(&d->log, LOG_WARNING, MSGID_CONFIG_WARNING, NULL, "%s", diag.warning);
+        if (open_led(d->opt.root, &d->cfg, d->config_path, &d->led, err, sizeof(err)) < 0) {
+                log_event(&d->log, LOG_ERR, MSGID_CONFIG_RELOAD_FAILED, NULL, "%s", err);
+                return -EINVAL;
+        }
+        if (!d->led.present && d->cfg.led.enabled)
+                log_event(&d->log, LOG_NOTICE, MSGID_LED_MISSING, NULL,
+                          "no activity LED found (device=%s): health is not shown on an LED",
+                          d->cfg.led.device);
+        return 0;
+}
+
+int daemon_init(struct netrootd *d, const struct daemon_options *opt)
+{
+        int r;
+
+        memset(d, 0, sizeof(*d));
+        d->opt = *opt;
+        logger_init(&d->log, "netrootd", opt->log_target);
+        r = init_config(d);
+        if (r < 0)
+                return r;
+        r = setup_event_loop(d);
+        if (r < 0)
+                return r;
+        r = prepare_run_dir(d);
+        if (r < 0)
+                return r;
+        r = netlink_watch_new(d->event, on_netlink_change, d, &d->netlink);
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING,
+                        "no netlink link events (%s): new interfaces are seen only every %llus",
+                        strerror(-r),
+                        (unsigned long long)(d->cfg.ipv6.check_interval_usec / USEC_PER_SEC));
+        write_sysctl_conf(d);
+        ipv6_check(d);
+        /* Until the iSCSI watch reports, nothing contradicts a healthy root. */
+        set_reasons(d, HEALTH_OK, NULL);
+        lock_memory(d);
+        d->started = true;
+        daemon_publish(d);
+        return 0;
+}
+
+int daemon_run(struct netrootd *d)
+{
+        char summary[512];
+
+        status_summary(d, summary, sizeof(summary));
+        log_event(&d->log, LOG_INFO, MSGID_DAEMON_STARTED, NULL, "netrootd %s started: %s",
+                  NETROOT_VERSION, summary);
+        sd_notifyf(false, "READY=1\nSTATUS=%s", summary);
+        return sd_event_loop(d->event);
+}
+
+void daemon_done(struct netrootd *d)
+{
+        int r;
+
+        if (d->started) {
+                sd_notify(false, "STOPPING=1");
+                log_event(&d->log, LOG_INFO, MSGID_DAEMON_STOPPING, NULL,
+                          "netrootd stopping; LED back to %s",
+                          d->led.present ? d->led.original : "(no LED)");
+        }
+        r = led_restore(&d->led);
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s",
+                        d->led.original, strerror(-r));
+        d->netlink = netlink_watch_free(d->netlink);
+        d->ipv6_timer = sd_event_source_disable_unref(d->ipv6_timer);
+        d->event = sd_event_unref(d->event);
+        sb_free(&d->status_body);
+}

@@ -1,0 +1,22 @@
+/* Link and address events from the kernel (libnl route/link and route/addr caches) on the
+ * daemon's sd-event loop: new interfaces for the IPv6 policy, carrier and address changes for
+ * the health of the link that carries the iSCSI session. */
+#pragma once
+
+#include <netlink/cache.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+struct netlink_watch;
+
+/* ACTION is NL_ACT_NEW, NL_ACT_DEL or NL_ACT_CHANGE; OBJ is a struct rtnl_link (link events)
+ * or struct rtnl_addr (address events). */
+typedef void (*netlink_change_fn)(void *userdata, bool is_link, int action, struct nl_object *obj);
+
+int netlink_watch_new(sd_event *event, netlink_change_fn on_change, void *userdata,
+                      struct netlink_watch **out);
+struct netlink_watch *netlink_watch_free(struct netlink_watch *w);
+
+/* The live caches, for lookups (e.g. a link's carrier by name). */
+struct nl_cache *netlink_watch_links(const struct netlink_watch *w);
+struct nl_cache *netlink_watch_addrs(const struct netlink_watch *w);
