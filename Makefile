@@ -49,7 +49,7 @@ TEST_LIBS  := $(call pkg_libs,$(CTL_PKGS) cmocka)
 DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl-route-3-dev \
         libinih-dev libcurl4-openssl-dev libcmocka-dev clang clang-format valgrind \
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
-        debhelper devscripts lintian fakeroot debootstrap cpio zstd
+        debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux
 
 .PHONY: all deps check check-unit check-integration demo bench deb clean install format \
         format-check
