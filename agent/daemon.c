@@ -175,14 +175,15 @@ static void ipv6_check(struct netrootd *d)
                 daemon_publish(d);
 }
 
-static void on_netlink_change(void *userdata, bool is_link, int action, struct nl_object *obj)
+static void on_netlink_change(void *userdata, enum netlink_kind kind, int action,
+                              struct nl_object *obj)
 {
         struct netrootd *d = userdata;
 
         /* A new interface gets the kernel's `default`, which someone may have changed; and IPv6
          * addresses appearing are the visible side of disable_ipv6 being flipped back. */
-        if (is_link ? action == NL_ACT_NEW
-                    : rtnl_addr_get_family((struct rtnl_addr *)obj) == AF_INET6)
+        if ((kind == NETLINK_KIND_LINK && action == NL_ACT_NEW) ||
+            (kind == NETLINK_KIND_ADDR && rtnl_addr_get_family((struct rtnl_addr *)obj) == AF_INET6))
                 ipv6_check(d);
 }
 

@@ -9,6 +9,7 @@ struct netlink_watch {
         struct nl_cache_mngr *mngr;
         struct nl_cache *links;
         struct nl_cache *addrs;
+        struct nl_cache *routes;
         sd_event_source *io;
         netlink_change_fn on_change;
         void *userdata;
@@ -19,7 +20,7 @@ static void on_link_change(struct nl_cache *cache _unused_, struct nl_object *ob
 {
         struct netlink_watch *w = data;
 
-        w->on_change(w->userdata, true, action, obj);
+        w->on_change(w->userdata, NETLINK_KIND_LINK, action, obj);
 }
 
 static void on_addr_change(struct nl_cache *cache _unused_, struct nl_object *obj, int action,
@@ -27,7 +28,15 @@ static void on_addr_change(struct nl_cache *cache _unused_, struct nl_object *ob
 {
         struct netlink_watch *w = data;
 
-        w->on_change(w->userdata, false, action, obj);
+        w->on_change(w->userdata, NETLINK_KIND_ADDR, action, obj);
+}
+
+static void on_route_change(struct nl_cache *cache _unused_, struct nl_object *obj, int action,
+                            void *data)
+{
+        struct netlink_watch *w = data;
+
+        w->on_change(w->userdata, NETLINK_KIND_ROUTE, action, obj);
 }
 
 static int on_readable(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_,
@@ -70,6 +79,8 @@ int netlink_watch_new(sd_event *event, netlink_change_fn on_change, void *userda
                 r = nl_cache_mngr_add(w->mngr, "route/link", on_link_change, w, &w->links);
         if (r >= 0)
                 r = nl_cache_mngr_add(w->mngr, "route/addr", on_addr_change, w, &w->addrs);
+        if (r >= 0)
+                r = nl_cache_mngr_add(w->mngr, "route/route", on_route_change, w, &w->routes);
         if (r < 0) {
                 r = nl_error_to_errno(r);
                 netlink_watch_free(w);
@@ -105,4 +116,9 @@ struct nl_cache *netlink_watch_links(const struct netlink_watch *w)
 struct nl_cache *netlink_watch_addrs(const struct netlink_watch *w)
 {
         return w->addrs;
+}
+
+struct nl_cache *netlink_watch_routes(const struct netlink_watch *w)
+{
+        return w->routes;
 }

@@ -9,9 +9,12 @@
 
 struct netlink_watch;
 
-/* ACTION is NL_ACT_NEW, NL_ACT_DEL or NL_ACT_CHANGE; OBJ is a struct rtnl_link (link events)
- * or struct rtnl_addr (address events). */
-typedef void (*netlink_change_fn)(void *userdata, bool is_link, int action, struct nl_object *obj);
+enum netlink_kind { NETLINK_KIND_LINK, NETLINK_KIND_ADDR, NETLINK_KIND_ROUTE };
+
+/* ACTION is NL_ACT_NEW, NL_ACT_DEL or NL_ACT_CHANGE; OBJ is a struct rtnl_link, rtnl_addr or
+ * rtnl_route according to KIND. */
+typedef void (*netlink_change_fn)(void *userdata, enum netlink_kind kind, int action,
+                                  struct nl_object *obj);
 
 int netlink_watch_new(sd_event *event, netlink_change_fn on_change, void *userdata,
                       struct netlink_watch **out);
@@ -20,3 +23,4 @@ struct netlink_watch *netlink_watch_free(struct netlink_watch *w);
 /* The live caches, for lookups (e.g. a link's carrier by name). */
 struct nl_cache *netlink_watch_links(const struct netlink_watch *w);
 struct nl_cache *netlink_watch_addrs(const struct netlink_watch *w);
+struct nl_cache *netlink_watch_routes(const struct netlink_watch *w);

@@ -1,0 +1,168 @@
+#include "metrics.h"
+#include "fileio.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <time.h>
+
+struct metrics_writer {
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        pthread_cond_t done;
+        char *path;
+        char *pending; /* owned; NULL when nothing to write */
+        size_t pending_len;
+        bool quit;
+        bool finished;
+        uint64_t writes;
+        int last_error;
+};
+
+static void gauge(struct strbuf *sb, const char *name, const char *help, double value)
+{
+        sb_printf(sb, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help, name, name, value);
+}
+
+static void counter(struct strbuf *sb, const char *name, const char *help, uint64_t value)
+{
+        sb_printf(sb, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+                  (unsigned long long)value);
+}
+
+void metrics_render(const struct metrics_sample *m, struct strbuf *sb)
+{
+        const struct health *h = m->health;
+        static const enum health_state states[] = {HEALTH_UNKNOWN, HEALTH_OK, HEALTH_DEGRADED,
+                                                   HEALTH_FAILED};
+
+        sb_reset(sb);
+        sb_puts(sb, "# HELP netroot_state Health of the iSCSI root (1 for the current state).\n"
+                    "# TYPE netroot_state gauge\n");
+        for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+                sb_printf(sb, "netroot_state{state=\"%s\"} %d\n",
+                          health_state_to_string(states[i]), h->published == states[i]);
+        gauge(sb, "netroot_probe_rtt_seconds", "Round-trip time of the last good portal probe.",
+              (double)h->last_rtt_usec / 1e6);
+        gauge(sb, "netroot_probe_up", "1 when the last portal probe succeeded.",
+              h->last_probe_ok ? 1 : 0);
+        counter(sb, "netroot_probes_total", "Portal probes run.", h->probes_total);
+        counter(sb, "netroot_probe_failures_total", "Portal probes that failed.",
+                h->probe_failures_total);
+        counter(sb, "netroot_state_transitions_total", "Changes of the published state.",
+                h->transitions);
+        gauge(sb, "netroot_last_change_timestamp_seconds",
+              "Unix time of the last change of the published state.",
+              (double)h->changed_usec / 1e6);
+        if (m->session_logged_in >= 0)
+                gauge(sb, "netroot_session_logged_in", "1 when the root's iSCSI session is LOGGED_IN.",
+                      m->session_logged_in);
+        if (m->link_up >= 0)
+                gauge(sb, "netroot_link_up", "1 when the link carrying the session has carrier.",
+                      m->link_up);
+        gauge(sb, "netroot_start_timestamp_seconds", "Unix time netrootd started.",
+              (double)m->started_usec / 1e6);
+}
+
+static void *writer_main(void *data)
+{
+        struct metrics_writer *w = data;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                char *text;
+                size_t len;
+                int r;
+
+                while (!w->pending && !w->quit)
+                        pthread_cond_wait(&w->wake, &w->lock);
+                if (w->quit)
+                        break;
+                text = TAKE_PTR(w->pending);
+                len = w->pending_len;
+                pthread_mutex_unlock(&w->lock);
+                r = file_write_atomic(w->path, text, len, 0644);
+                free(text);
+                pthread_mutex_lock(&w->lock);
+                w->writes++;
+                w->last_error = r < 0 ? r : 0;
+        }
+        w->finished = true;
+        pthread_cond_signal(&w->done);
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+int metrics_writer_start(const char *path, struct metrics_writer **out)
+{
+        struct metrics_writer *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w || !(w->path = strdup(path))) {
+                free(w);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->wake, NULL);
+        pthread_cond_init(&w->done, NULL);
+        r = pthread_create(&w->thread, NULL, writer_main, w);
+        if (r != 0) {
+                free(w->path);
+                free(w);
+                return -r;
+        }
+        *out = w;
+        return 0;
+}
+
+void metrics_writer_submit(struct metrics_writer *w, const char *text, size_t len)
+{
+        char *copy = malloc(len + 1);
+
+        if (!copy)
+                return;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        pthread_mutex_lock(&w->lock);
+        free(w->pending);
+        w->pending = copy;
+        w->pending_len = len;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void metrics_writer_stats(struct metrics_writer *w, uint64_t *writes, int *last_error)
+{
+        pthread_mutex_lock(&w->lock);
+        *writes = w->writes;
+        *last_error = w->last_error;
+        pthread_mutex_unlock(&w->lock);
+}
+
+void metrics_writer_stop(struct metrics_writer *w)
+{
+        struct timespec deadline;
+        bool finished;
+
+        if (!w)
+                return;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        pthread_mutex_lock(&w->lock);
+        w->quit = true;
+        pthread_cond_signal(&w->wake);
+        while (!w->finished)
+                if (pthread_cond_timedwait(&w->done, &w->lock, &deadline) != 0)
+                        break;
+        finished = w->finished;
+        pthread_mutex_unlock(&w->lock);
+        if (!finished)
+                return; /* stuck on a dead file system: leave it, the process is ending */
+        pthread_join(w->thread, NULL);
+        free(w->pending);
+        free(w->path);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->wake);
+        pthread_cond_destroy(&w->done);
+        free(w);
+}
