@@ -57,7 +57,7 @@ all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
 $(BUILD)/obj/%.o: agent/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -71,7 +71,7 @@ $(BUILD)/netrootctl: $(BUILD)/obj/netrootctl.o $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iagent $(call pkg_cflags,cmocka) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Iagent $(call pkg_cflags,cmocka) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 
 deps:
 	@missing=$$(for p in $(DEPS); do \

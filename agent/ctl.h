@@ -26,3 +26,6 @@ struct ctl_context {
 typedef int (*ctl_command_fn)(struct ctl_context *ctx, int argc, char **argv);
 
 int ctl_status(struct ctl_context *ctx, int argc, char **argv);
+int ctl_check_initrd(struct ctl_context *ctx, int argc, char **argv);
+int ctl_bootcfg(struct ctl_context *ctx, int argc, char **argv);
+int ctl_probe(struct ctl_context *ctx, int argc, char **argv);

@@ -15,6 +15,9 @@ struct ctl_command {
 
 static const struct ctl_command commands[] = {
         {"status", ctl_status, "show the iSCSI root health and what netrootd manages"},
+        {"check-initrd", ctl_check_initrd, "check an initramfs for what an iSCSI root needs"},
+        {"bootcfg", ctl_bootcfg, "show what this Pi boots; point its initramfs at a checked file"},
+        {"probe", ctl_probe, "probe the iSCSI portal out of band (discovery or login)"},
 };
 
 static void usage(FILE *out)
