@@ -74,4 +74,4 @@ pass "status --json says running=false"
 mkdir -p "$S/run/netroot"; echo '{"state": "OK", ' >"$S/run/netroot/status.json"
 out=$("$NETROOTCTL" --root "$S" status 2>&1); rc=$?
 assert_eq "$rc" 1 "corrupt status.json exits 1"
-assert_contains "$out" "status.json: line 1:" "corrupt status.json named with its line"
+assert_contains "$out" "status.json: line 2: expected a member name" "corrupt status.json named with its line"
