@@ -1,5 +1,6 @@
 #include "daemon.h"
 #include "fileio.h"
+#include "metrics.h"
 #include "netlink_watch.h"
 #include "rootpath.h"
 #include "status.h"
@@ -66,14 +67,6 @@ int daemon_check_config(const struct daemon_options *opt)
         return 0;
 }
 
-static void set_reasons(struct netrootd *d, enum health_state state, const char *reason)
-{
-        d->state = state;
-        d->n_reasons = 0;
-        if (reason)
-                snprintf(d->reasons[d->n_reasons++], HEALTH_REASON_LEN, "%s", reason);
-}
-
 static int prepare_run_dir(struct netrootd *d)
 {
         _cleanup_free_ char *dir = root_path(d->opt.root, d->cfg.agent.run_dir);
@@ -92,13 +85,71 @@ static int prepare_run_dir(struct netrootd *d)
         return 0;
 }
 
+static enum health_state current_state(const struct netrootd *d)
+{
+        return d->watch.health.published;
+}
+
+/* One journal event per change of state, with the fields an admin filters on. */
+static void announce_state(struct netrootd *d)
+{
+        const struct health *h = &d->watch.health;
+        char f_state[48], f_reason[HEALTH_REASON_LEN + 24], f_target[SESSION_NAME_MAX + 16];
+        char f_portal[96];
+        const char *fields[] = {f_state, f_reason, f_target, f_portal, NULL};
+
+        if (h->published == d->logged_state)
+                return;
+        snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s", health_state_to_string(h->published));
+        snprintf(f_reason, sizeof(f_reason), "NETROOT_REASON=%s", h->n_reasons ? h->reasons[0] : "");
+        snprintf(f_target, sizeof(f_target), "ISCSI_TARGET=%s", d->watch.target);
+        snprintf(f_portal, sizeof(f_portal), "ISCSI_PORTAL=%s", d->watch.portal);
+        log_event(&d->log, h->published == HEALTH_FAILED     ? LOG_ERR
+                           : h->published == HEALTH_DEGRADED ? LOG_WARNING
+                                                             : LOG_NOTICE,
+                  MSGID_HEALTH_CHANGED, fields, "iSCSI root %s -> %s%s%s",
+                  health_state_to_string(d->logged_state), health_state_to_string(h->published),
+                  h->n_reasons ? ": " : "", h->n_reasons ? h->reasons[0] : "");
+        d->logged_state = h->published;
+}
+
+static void publish_metrics(struct netrootd *d)
+{
+        struct strbuf text = {0};
+        struct metrics_sample m = {
+                .health = &d->watch.health,
+                .session_logged_in = d->watch.session.present
+                                             ? d->watch.session.state == SESSION_STATE_LOGGED_IN
+                                             : -1,
+                .link_up = d->watch.link_status.known ? d->watch.link_status.carrier : -1,
+                .started_usec = d->started_usec,
+        };
+
+        if (!d->metrics)
+                return;
+        metrics_render(&m, &text);
+        if (!text.oom)
+                metrics_writer_submit(d->metrics, text.data, text.len);
+        sb_free(&text);
+}
+
+static void on_health_changed(void *userdata)
+{
+        struct netrootd *d = userdata;
+
+        if (d->started)
+                daemon_publish(d);
+}
+
 void daemon_publish(struct netrootd *d)
 {
         struct strbuf body = {0};
         char summary[512];
         int r;
 
-        r = led_show(&d->led, &d->cfg.led, d->state);
+        announce_state(d);
+        publish_metrics(d);
+        r = led_show(&d->led, &d->cfg.led, current_state(d));
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING, "LED %s: cannot set trigger: %s", d->led.name,
                         strerror(-r));
@@ -108,9 +159,9 @@ void daemon_publish(struct netrootd *d)
 
                 snprintf(f_trigger, sizeof(f_trigger), "NETROOT_LED_TRIGGER=%s", d->led.current);
                 snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s",
-                         health_state_to_string(d->state));
+                         health_state_to_string(current_state(d)));
                 log_event(&d->log, LOG_INFO, MSGID_LED_SET, fields, "LED %s: trigger %s (%s)",
-                          d->led.name, d->led.current, health_state_to_string(d->state));
+                          d->led.name, d->led.current, health_state_to_string(current_state(d)));
         }
         status_render_body(d, &body);
         if (!body.oom && !streq(sb_str(&body), sb_str(&d->status_body))) {
@@ -185,6 +236,8 @@ static void on_netlink_change(void *userdata, enum netlink_kind kind, int action
         if ((kind == NETLINK_KIND_LINK && action == NL_ACT_NEW) ||
             (kind == NETLINK_KIND_ADDR && rtnl_addr_get_family((struct rtnl_addr *)obj) == AF_INET6))
                 ipv6_check(d);
+        if (d->started)
+                watch_link_changed(&d->watch);
 }
 
 static int on_ipv6_timer(sd_event_source *s, uint64_t usec _unused_, void *userdata)
@@ -222,6 +275,19 @@ static int reload_led(const struct netrootd *d, const struct netroot_config *cfg
         return open_led(d->opt.root, cfg, config_path, led, err, errsize);
 }
 
+static void start_metrics(struct netrootd *d)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!d->cfg.agent.metrics_file[0])
+                return;
+        path = root_path(d->opt.root, d->cfg.agent.metrics_file);
+        r = path ? metrics_writer_start(path, &d->metrics) : -ENOMEM;
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING, "no metrics file: %s", strerror(-r));
+}
+
 static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_,
                      void *userdata)
 {
@@ -246,8 +312,14 @@ static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo 
         if (!streq(led.dir, d->led.dir) || !led.present)
                 led_restore(&d->led);
         d->led = led;
+        watch_stop(&d->watch);
+        metrics_writer_stop(d->metrics);
+        d->metrics = NULL;
         d->cfg = cfg;
         prepare_run_dir(d);
+        start_metrics(d);
+        if (watch_start(&d->watch) < 0)
+                log_msg(&d->log, LOG_ERR, "cannot restart the iSCSI watch after reload");
         write_sysctl_conf(d);
         (void)sd_event_source_set_time_relative(d->ipv6_timer, d->cfg.ipv6.check_interval_usec);
         (void)sd_event_source_set_enabled(d->ipv6_timer, SD_EVENT_ONESHOT);
@@ -363,8 +435,26 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt)
                         (unsigned long long)(d->cfg.ipv6.check_interval_usec / USEC_PER_SEC));
         write_sysctl_conf(d);
         ipv6_check(d);
-        /* Until the iSCSI watch reports, nothing contradicts a healthy root. */
-        set_reasons(d, HEALTH_OK, NULL);
+        d->started_usec = (uint64_t)time(NULL) * USEC_PER_SEC;
+        start_metrics(d);
+        d->watch = (struct root_watch){
+                .root = d->opt.root,
+                .cfg = &d->cfg,
+                .log = &d->log,
+                .event = d->event,
+                .netlink = d->netlink,
+                .changed = on_health_changed,
+                .userdata = d,
+        };
+        r = watch_start(&d->watch);
+        if (r < 0) {
+                log_msg(&d->log, LOG_ERR, "cannot start the iSCSI watch: %s", strerror(-r));
+                return r;
+        }
+        if (d->watch.events_error[0])
+                log_msg(&d->log, LOG_NOTICE, "%s", d->watch.events_error);
+        if (d->watch.probe_error[0])
+                log_msg(&d->log, LOG_NOTICE, "portal probe not running: %s", d->watch.probe_error);
         lock_memory(d);
         d->started = true;
         daemon_publish(d);
@@ -396,6 +486,9 @@ void daemon_done(struct netrootd *d)
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s",
                         d->led.original, strerror(-r));
+        watch_stop(&d->watch);
+        metrics_writer_stop(d->metrics);
+        d->metrics = NULL;
         d->netlink = netlink_watch_free(d->netlink);
         d->ipv6_timer = sd_event_source_disable_unref(d->ipv6_timer);
         d->event = sd_event_unref(d->event);

@@ -12,6 +12,7 @@
 #include "led.h"
 #include "log.h"
 #include "strbuf.h"
+#include "watch.h"
 
 struct netlink_watch;
 
@@ -42,9 +43,10 @@ struct netrootd {
         struct led led;
         struct ipv6_status ipv6;
 
-        enum health_state state;
-        char reasons[HEALTH_REASONS_MAX][HEALTH_REASON_LEN];
-        unsigned n_reasons;
+        struct root_watch watch;
+        enum health_state logged_state; /* last state announced in the journal */
+        struct metrics_writer *metrics;
+        uint64_t started_usec;
 
         char status_path[PATH_MAX];
         struct strbuf status_body; /* last written status without the timestamp */

@@ -87,8 +87,7 @@ void link_tracker_read(struct link_tracker *t, const struct netlink_watch *w,
         if (t->ifindex <= 0)
                 return;
         out->known = true;
-        link = rtnl_link_get(netlink_watch_links(w), t->ifindex);
-        if (!link) {
+        if (netlink_watch_get_link(w, t->ifindex, &link) < 0) {
                 snprintf(out->ifname, sizeof(out->ifname), "if%d", t->ifindex);
                 return; /* the interface is gone: all flags stay false */
         }

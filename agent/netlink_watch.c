@@ -1,6 +1,9 @@
 #include "netlink_watch.h"
 #include "util.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -10,6 +13,7 @@ struct netlink_watch {
         struct nl_cache *links;
         struct nl_cache *addrs;
         struct nl_cache *routes;
+        struct nl_sock *query; /* for fresh link state requests */
         sd_event_source *io;
         netlink_change_fn on_change;
         void *userdata;
@@ -64,6 +68,30 @@ static int nl_error_to_errno(int err)
         }
 }
 
+static int open_query_socket(struct netlink_watch *w)
+{
+        struct timeval timeout = {.tv_sec = 1};
+        int r;
+
+        w->query = nl_socket_alloc();
+        if (!w->query)
+                return -NLE_NOMEM;
+        r = nl_connect(w->query, NETLINK_ROUTE);
+        if (r < 0)
+                return r;
+        /* The kernel answers at once; the timeout only guards against the unthinkable. */
+        (void)setsockopt(nl_socket_get_fd(w->query), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                         sizeof(timeout));
+        return 0;
+}
+
+int netlink_watch_get_link(const struct netlink_watch *w, int ifindex, struct rtnl_link **out)
+{
+        int r = rtnl_link_get_kernel(w->query, ifindex, NULL, out);
+
+        return r < 0 ? (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? -ENODEV : -EIO) : 0;
+}
+
 int netlink_watch_new(sd_event *event, netlink_change_fn on_change, void *userdata,
                       struct netlink_watch **out)
 {
@@ -81,6 +109,8 @@ int netlink_watch_new(sd_event *event, netlink_change_fn on_change, void *userda
                 r = nl_cache_mngr_add(w->mngr, "route/addr", on_addr_change, w, &w->addrs);
         if (r >= 0)
                 r = nl_cache_mngr_add(w->mngr, "route/route", on_route_change, w, &w->routes);
+        if (r >= 0)
+                r = open_query_socket(w);
         if (r < 0) {
                 r = nl_error_to_errno(r);
                 netlink_watch_free(w);
@@ -104,6 +134,8 @@ struct netlink_watch *netlink_watch_free(struct netlink_watch *w)
         sd_event_source_disable_unref(w->io);
         if (w->mngr)
                 nl_cache_mngr_free(w->mngr); /* frees the caches it owns */
+        if (w->query)
+                nl_socket_free(w->query);
         free(w);
         return NULL;
 }

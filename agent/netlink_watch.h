@@ -4,6 +4,7 @@
 #pragma once
 
 #include <netlink/cache.h>
+#include <netlink/route/link.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
@@ -24,3 +25,9 @@ struct netlink_watch *netlink_watch_free(struct netlink_watch *w);
 struct nl_cache *netlink_watch_links(const struct netlink_watch *w);
 struct nl_cache *netlink_watch_addrs(const struct netlink_watch *w);
 struct nl_cache *netlink_watch_routes(const struct netlink_watch *w);
+
+/* Asks the kernel for one link's current state. The link cache can hold stale duplicates of a
+ * link after rapid carrier changes (seen with veth in namespaces), so state that decides health
+ * is read fresh; the request is answered from kernel memory, never from a disk. Caller puts
+ * *OUT with rtnl_link_put(). */
+int netlink_watch_get_link(const struct netlink_watch *w, int ifindex, struct rtnl_link **out);

@@ -21,3 +21,6 @@ void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[SHA256_HEX_SI
 
 /* Hashes a whole file (streaming, O_NOFOLLOW). Writes lower-case hex. */
 int sha256_file(const char *path, char hex[SHA256_HEX_SIZE]);
+
+/* Hashes what is left to read of an open file (64 KiB reads); does not close FD. */
+int sha256_fd(int fd, char hex[SHA256_HEX_SIZE]);

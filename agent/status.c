@@ -7,11 +7,94 @@
 static void render_reasons(const struct netrootd *d, struct strbuf *sb)
 {
         sb_puts(sb, "  \"reasons\": [");
-        for (unsigned i = 0; i < d->n_reasons; i++) {
+        const struct health *h = &d->watch.health;
+
+        for (unsigned i = 0; i < h->n_reasons; i++) {
                 sb_puts(sb, i ? ", " : "");
-                json_put_string(sb, d->reasons[i]);
+                json_put_string(sb, h->reasons[i]);
         }
         sb_puts(sb, "],\n");
+}
+
+static void put_bool(struct strbuf *sb, const char *key, bool v)
+{
+        sb_printf(sb, "\"%s\": %s", key, v ? "true" : "false");
+}
+
+static void put_str(struct strbuf *sb, const char *key, const char *v)
+{
+        sb_printf(sb, "\"%s\": ", key);
+        json_put_string(sb, v);
+}
+
+static void render_session(const struct netrootd *d, struct strbuf *sb)
+{
+        const struct root_watch *w = &d->watch;
+        const struct session_snapshot *s = &w->session;
+
+        sb_puts(sb, "  \"session\": {");
+        put_bool(sb, "watched", w->session_readable);
+        sb_puts(sb, ", ");
+        put_bool(sb, "present", s->present);
+        if (s->present) {
+                sb_printf(sb, ", \"sid\": %u, ", s->sid);
+                put_str(sb, "state", s->state_raw);
+                sb_puts(sb, ", ");
+                put_str(sb, "target", s->targetname);
+                sb_printf(sb, ", \"recovery_tmo\": %d, ", s->recovery_tmo);
+                put_str(sb, "disk", s->disk);
+                sb_puts(sb, ", ");
+                put_str(sb, "disk_state", s->disk_state_raw);
+                sb_puts(sb, ", ");
+                put_str(sb, "address", s->address);
+                sb_printf(sb, ", \"port\": %u", s->port);
+        }
+        sb_printf(sb, ", \"iscsid_running\": %s, ",
+                  w->iscsid_running < 0 ? "null" : w->iscsid_running ? "true" : "false");
+        put_str(sb, "events", w->events ? "netlink" : w->events_error);
+        sb_puts(sb, "},\n");
+}
+
+static void render_link(const struct netrootd *d, struct strbuf *sb)
+{
+        const struct link_status *l = &d->watch.link_status;
+
+        sb_puts(sb, "  \"link\": {");
+        put_bool(sb, "known", l->known);
+        sb_puts(sb, ", ");
+        put_str(sb, "interface", l->ifname);
+        sb_puts(sb, ", ");
+        put_bool(sb, "up", l->admin_up);
+        sb_puts(sb, ", ");
+        put_bool(sb, "carrier", l->carrier);
+        sb_puts(sb, ", ");
+        put_str(sb, "ipv4", l->ipv4);
+        sb_puts(sb, "},\n");
+}
+
+static void render_probe(const struct netrootd *d, struct strbuf *sb)
+{
+        const struct root_watch *w = &d->watch;
+        const struct health *h = &w->health;
+
+        sb_puts(sb, "  \"probe\": {");
+        put_str(sb, "mode", probe_mode_to_string(d->cfg.iscsi.probe));
+        sb_puts(sb, ", ");
+        put_bool(sb, "running", w->probe != NULL);
+        sb_puts(sb, ", ");
+        put_str(sb, "portal", w->portal);
+        sb_puts(sb, ", ");
+        put_str(sb, "target", w->target);
+        sb_puts(sb, ", ");
+        put_bool(sb, "last_ok", h->last_probe_ok);
+        sb_printf(sb, ", \"rtt_ms\": %.1f, \"probes\": %llu, \"failures\": %llu, ",
+                  (double)h->last_rtt_usec / 1000.0, (unsigned long long)h->probes_total,
+                  (unsigned long long)h->probe_failures_total);
+        put_str(sb, "last_error", w->last_probe_reason);
+        sb_puts(sb, ", ");
+        put_str(sb, "not_running_because", w->probe_error);
+        sb_printf(sb, "},\n  \"since\": %llu,\n  \"transitions\": %u,\n",
+                  (unsigned long long)(h->changed_usec / 1000000), h->transitions);
 }
 
 static void render_led(const struct netrootd *d, struct strbuf *sb)
@@ -43,9 +126,12 @@ void status_render_body(const struct netrootd *d, struct strbuf *sb)
 {
         sb_reset(sb);
         sb_puts(sb, "{\n  \"state\": ");
-        json_put_string(sb, health_state_to_string(d->state));
+        json_put_string(sb, health_state_to_string(d->watch.health.published));
         sb_puts(sb, ",\n");
         render_reasons(d, sb);
+        render_session(d, sb);
+        render_link(d, sb);
+        render_probe(d, sb);
         render_led(d, sb);
         render_ipv6(d, sb);
         sb_printf(sb, "  \"memory_locked\": %s,\n", d->memory_locked ? "true" : "false");
@@ -70,9 +156,8 @@ void status_summary(const struct netrootd *d, char *buf, size_t size)
 {
         size_t n;
 
-        n = (size_t)snprintf(buf, size, "%s", health_state_to_string(d->state));
-        if (d->n_reasons && n < size)
-                n += (size_t)snprintf(buf + n, size - n, ": %s", d->reasons[0]);
+        watch_summary(&d->watch, buf, size);
+        n = strlen(buf);
         if (n < size)
                 n += (size_t)snprintf(buf + n, size - n, "; LED %s%s%s",
                                       d->led.present ? d->led.name : "absent",

@@ -78,6 +78,8 @@ make_sandbox() {
 	device = auto
 	[ipv6]
 	mode = keep
+	[iscsi]
+	probe = off
 	CONF
 	chmod 600 "$root/etc/netroot/agent.conf"
 }
