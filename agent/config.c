@@ -48,7 +48,7 @@ static const struct key_def keys[] = {
         {"iscsi", "portal", KEY_STRING, OFF(iscsi.portal), NULL, 0, 0},
         {"iscsi", "probe", KEY_ENUM, OFF(iscsi.probe), probe_modes, 0, 0},
         {"iscsi", "probe_interval", KEY_DURATION, OFF(iscsi.probe_interval_usec), NULL,
-         100 * MSEC, 3600 * SEC},
+         10 * MSEC, 3600 * SEC},
         {"iscsi", "probe_timeout", KEY_DURATION, OFF(iscsi.probe_timeout_usec), NULL, 100 * MSEC,
          600 * SEC},
         {"iscsi", "fail_after", KEY_UINT, OFF(iscsi.fail_after), NULL, 1, 100},

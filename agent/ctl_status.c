@@ -89,6 +89,60 @@ static void print_ipv6(const struct json_value *doc)
                        json_get_number(v6, "corrections", 0), *err ? "; error: " : "", err);
 }
 
+static void print_session(const struct json_value *doc)
+{
+        const struct json_value *s = json_get(doc, "session");
+        const char *events = json_get_string(s, "events", "");
+
+        if (!s)
+                return;
+        if (!json_get_bool(s, "watched", false))
+                printf("  session: not watched (no /proc/self/mountinfo)\n");
+        else if (!json_get_bool(s, "present", false))
+                printf("  session: no iSCSI session carries /\n");
+        else
+                printf("  session: session%.0f %s, target %s, disk %s %s, recovery_tmo %.0f s\n",
+                       json_get_number(s, "sid", 0), json_get_string(s, "state", "?"),
+                       json_get_string(s, "target", "?"), json_get_string(s, "disk", "?"),
+                       json_get_string(s, "disk_state", "?"),
+                       json_get_number(s, "recovery_tmo", -1));
+        if (*events && !streq(events, "netlink"))
+                printf("           %s\n", events);
+}
+
+static void print_link(const struct json_value *doc)
+{
+        const struct json_value *l = json_get(doc, "link");
+
+        if (!l || !json_get_bool(l, "known", false))
+                return;
+        printf("  link:    %s %s, %s, IPv4 %s\n", json_get_string(l, "interface", "?"),
+               json_get_bool(l, "up", false) ? "up" : "DOWN",
+               json_get_bool(l, "carrier", false) ? "carrier" : "NO CARRIER",
+               *json_get_string(l, "ipv4", "") ? json_get_string(l, "ipv4", "") : "none");
+}
+
+static void print_probe(const struct json_value *doc)
+{
+        const struct json_value *p = json_get(doc, "probe");
+        const char *err;
+
+        if (!p)
+                return;
+        if (!json_get_bool(p, "running", false)) {
+                printf("  probe:   not running: %s\n", json_get_string(p, "not_running_because", "?"));
+                return;
+        }
+        err = json_get_string(p, "last_error", "");
+        printf("  probe:   %s of %s at %s: %s, %.0f probes, %.0f failed\n",
+               json_get_string(p, "mode", "?"), json_get_string(p, "target", "?"),
+               json_get_string(p, "portal", "?"),
+               json_get_bool(p, "last_ok", false) ? "last ok" : (*err ? err : "no result yet"),
+               json_get_number(p, "probes", 0), json_get_number(p, "failures", 0));
+        if (json_get_bool(p, "last_ok", false))
+                printf("           round trip %.1f ms\n", json_get_number(p, "rtt_ms", 0));
+}
+
 static void print_human(const struct json_value *doc, bool running, const char *path)
 {
         double pid = json_get_number(doc, "pid", 0);
@@ -103,6 +157,9 @@ static void print_human(const struct json_value *doc, bool running, const char *
                        "(%s, at %s) is stale:\n",
                        pid, path, when);
         print_reasons(doc);
+        print_session(doc);
+        print_link(doc);
+        print_probe(doc);
         print_led(doc);
         print_ipv6(doc);
 }

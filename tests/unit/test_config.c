@@ -138,7 +138,7 @@ static void test_errors(void **state)
         expect_error(f, "[ipv6]\nmode=off\n", "2",
                      "mode=off: unknown value; allowed: disable, enable, keep");
         expect_error(f, "[iscsi]\n\nprobe_interval=5 parsecs\n", "3", "not a duration");
-        expect_error(f, "[iscsi]\nprobe_interval=10ms\n", "2", "out of range; allowed: 100ms to");
+        expect_error(f, "[iscsi]\nprobe_interval=5ms\n", "2", "out of range; allowed: 10ms to");
         expect_error(f, "[upgrade]\nkeep=0\n", "2", "not a whole number from 1 to 100");
         expect_error(f, "[led]\nenabled=maybe\n", "2", "not a boolean; allowed: yes, no");
         expect_error(f, "[agent]\nboot_dir=boot\n", "2", "must be an absolute path");

@@ -1,0 +1,303 @@
+/* Kernel flavour and packaging detection for the upgrade; see flavour.h. */
+#include "flavour.h"
+
+#include "rootpath.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+/* Suffixes as the packages name their kernels: raspberrypi-kernel builds "4.4.27-v7+",
+ * bookworm's linux-image-rpi-v7 builds "6.1.0-rpi7-rpi-v7" / "6.6.51+rpt-rpi-v7". The longest
+ * matching suffix decides, so "-v7+" wins over "+" (kernel.img, ARMv6). */
+static const struct kernel_image_kind kinds[] = {
+        {"kernel.img", "+", "-rpi-v6", "ARMv6 (Pi 1, Zero)"},
+        {"kernel7.img", "-v7+", "-rpi-v7", "32-bit ARMv7 (Pi 2, Pi 3)"},
+        {"kernel7l.img", "-v7l+", "-rpi-v7l", "32-bit ARMv7 LPAE (Pi 4)"},
+        {"kernel8.img", "-v8+", "-rpi-v8", "64-bit (Pi 3, Pi 4 with arm_64bit=1)"},
+        {"kernel_2712.img", "-v8-16k+", "-rpi-2712", "64-bit Pi 5"},
+};
+
+const char *packaging_to_string(enum packaging p)
+{
+        switch (p) {
+        case PACKAGING_RASPBIAN:
+                return "raspbian";
+        case PACKAGING_RPIOS:
+                return "rpios";
+        case PACKAGING_RASPI_FIRMWARE:
+                return "raspi-firmware";
+        }
+        return "unknown";
+}
+
+static const char *base_name(const char *path)
+{
+        const char *s = strrchr(path, '/');
+
+        return s ? s + 1 : path;
+}
+
+const struct kernel_image_kind *flavour_kind_for_image(const char *kernel_file)
+{
+        const char *b = base_name(kernel_file);
+
+        for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+                if (streq(b, kinds[i].image))
+                        return &kinds[i];
+        return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+
+        return a > b && streq(s + a - b, suffix);
+}
+
+const struct kernel_image_kind *flavour_kind_for_version(const char *ver)
+{
+        const struct kernel_image_kind *best = NULL;
+        size_t best_len = 0;
+
+        for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+                const char *sfx[] = {kinds[i].suffix_raspbian, kinds[i].suffix_rpios};
+
+                for (size_t j = 0; j < ARRAY_SIZE(sfx); j++)
+                        if (ends_with(ver, sfx[j]) && strlen(sfx[j]) > best_len) {
+                                best = &kinds[i];
+                                best_len = strlen(sfx[j]);
+                        }
+        }
+        return best;
+}
+
+const char *flavour_explicit_version(const char *kernel_file)
+{
+        static const char *const prefixes[] = {"vmlinuz-", "vmlinux-", "Image-", "zImage-"};
+        const char *b = base_name(kernel_file);
+
+        for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+                size_t n = strlen(prefixes[i]);
+
+                if (strncmp(b, prefixes[i], n) == 0 && b[n] >= '0' && b[n] <= '9')
+                        return b + n;
+        }
+        return NULL;
+}
+
+/* UPSTREAM-ABI-FLAVOUR: the flavour is what follows the ABI; with only one '-' (backports'
+ * "6.12.12+bpo-amd64") it is what follows that. */
+const char *flavour_debian_suffix(const char *ver)
+{
+        const char *d1 = strchr(ver, '-'), *d2;
+
+        if (!d1)
+                return NULL;
+        d2 = strchr(d1 + 1, '-');
+        return d2 ? d2 + 1 : d1 + 1;
+}
+
+bool flavour_version_matches(const struct flavour *f, const char *ver)
+{
+        const char *a, *b;
+
+        if (f->kind)
+                return flavour_kind_for_version(ver) == f->kind;
+        a = flavour_debian_suffix(f->explicit_version);
+        b = flavour_debian_suffix(ver);
+        return a && b && streq(a, b);
+}
+
+static bool is_file(const char *path)
+{
+        struct stat st;
+
+        return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Debian's package ships both; either is proof. Raspberry Pi's own fork (bookworm) uses
+ * auto_initramfs and never rewrites config.txt, so that case is decided before this. */
+static bool raspi_firmware_present(const char *root, char *evidence, size_t size)
+{
+        static const char *const files[] = {"/etc/default/raspi-firmware",
+                                            "/etc/kernel/postinst.d/z50-raspi-firmware"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                _cleanup_free_ char *p = root_path(root, files[i]);
+
+                if (is_file(p)) {
+                        snprintf(evidence, size, "%s", files[i]);
+                        return true;
+                }
+        }
+        return false;
+}
+
+int flavour_detect(const char *root, const struct bootcfg_result *res, struct flavour *f, char *why,
+                   size_t why_size)
+{
+        const char *ver;
+
+        memset(f, 0, sizeof(*f));
+        if (why_size)
+                why[0] = '\0';
+        snprintf(f->kernel_file, sizeof(f->kernel_file), "%s", res->kernel);
+        if (res->n_initramfs > 0)
+                snprintf(f->initramfs_current, sizeof(f->initramfs_current), "%s",
+                         res->initramfs[0]);
+
+        f->kind = flavour_kind_for_image(res->kernel);
+        ver = f->kind ? NULL : flavour_explicit_version(res->kernel);
+        if (!f->kind && !ver) {
+                snprintf(why, why_size,
+                         "config.txt boots kernel file '%s', which is neither a Raspberry Pi "
+                         "kernel image (kernel*.img) nor a versioned vmlinuz-VER",
+                         res->kernel);
+                return -EINVAL;
+        }
+        if (ver) {
+                snprintf(f->explicit_version, sizeof(f->explicit_version), "%s", ver);
+                snprintf(f->description, sizeof(f->description),
+                         "Debian-style explicit kernel file (%s)", base_name(res->kernel));
+        } else {
+                snprintf(f->description, sizeof(f->description), "%s, %s", f->kind->image,
+                         f->kind->description);
+        }
+
+        if (res->initramfs_from == BOOTCFG_INITRAMFS_AUTO) {
+                f->packaging = PACKAGING_RPIOS;
+                f->rename_switch = true;
+        } else if (raspi_firmware_present(root, f->raspi_firmware_evidence,
+                                          sizeof(f->raspi_firmware_evidence))) {
+                f->packaging = PACKAGING_RASPI_FIRMWARE;
+        } else {
+                f->packaging = PACKAGING_RASPBIAN;
+        }
+        return 0;
+}
+
+static int newest_in(const char *dir, const char *prefix, const struct flavour *f, char *ver,
+                     size_t size)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t plen = strlen(prefix);
+        bool found = false;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                const char *v = de->d_name;
+
+                if (de->d_name[0] == '.' || strncmp(v, prefix, plen) != 0)
+                        continue;
+                v += plen;
+                if (!*v || strlen(v) >= size || (f && !flavour_version_matches(f, v)))
+                        continue;
+                /* dpkg leaves these behind; they are no kernel. */
+                if (ends_with(v, ".dpkg-bak") || ends_with(v, ".dpkg-new") ||
+                    ends_with(v, ".dpkg-tmp"))
+                        continue;
+                if (!found || strverscmp(v, ver) > 0) {
+                        snprintf(ver, size, "%s", v);
+                        found = true;
+                }
+        }
+        closedir(d);
+        return found ? 0 : -ENOENT;
+}
+
+int flavour_newest_version(const char *root, const struct flavour *f, char *ver, size_t size)
+{
+        _cleanup_free_ char *dir = root_path(root, "/lib/modules");
+
+        if (!dir)
+                return -ENOMEM;
+        return newest_in(dir, "", f, ver, size);
+}
+
+int flavour_raspi_firmware_choice(const char *root, char *ver, size_t size)
+{
+        _cleanup_free_ char *dir = root_path(root, "/boot");
+
+        if (!dir)
+                return -ENOMEM;
+        return newest_in(dir, "vmlinuz-", NULL, ver, size);
+}
+
+/* /proc/mounts escapes space, tab, newline and backslash as octal. */
+static void unescape_octal(char *s)
+{
+        char *w = s;
+
+        for (; *s; s++) {
+                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+                    s[3] >= '0' && s[3] <= '7') {
+                        *w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+                        s += 3;
+                } else {
+                        *w++ = *s;
+                }
+        }
+        *w = '\0';
+}
+
+/* True when MNT is DIR or one of its parent folders. */
+static bool covers(const char *mnt, const char *dir)
+{
+        size_t n = strlen(mnt);
+
+        if (streq(mnt, "/"))
+                return dir[0] == '/';
+        return strncmp(mnt, dir, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
+}
+
+int flavour_nfs_server(const char *mounts, const char *dir, char *host, size_t size)
+{
+        _cleanup_free_ char *copy = strdup(mounts);
+        size_t best = 0;
+        bool best_nfs = false;
+        char best_host[256] = "";
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char dev[1024], mnt[1024], type[64];
+
+                if (sscanf(line, "%1023s %1023s %63s", dev, mnt, type) != 3)
+                        continue;
+                unescape_octal(mnt);
+                if (!covers(mnt, dir) || strlen(mnt) < best)
+                        continue;
+                /* The deepest mount wins; a later mount on the same point hides earlier ones. */
+                best = strlen(mnt);
+                best_nfs = strncmp(type, "nfs", 3) == 0;
+                best_host[0] = '\0';
+                if (best_nfs) {
+                        char *colon;
+
+                        unescape_octal(dev);
+                        if (dev[0] == '[') {
+                                char *end = strchr(dev, ']');
+
+                                if (!end)
+                                        continue;
+                                end[1] = '\0';
+                        } else if ((colon = strchr(dev, ':'))) {
+                                *colon = '\0';
+                        } else {
+                                best_nfs = false;
+                                continue;
+                        }
+                        snprintf(best_host, sizeof(best_host), "%s", dev);
+                }
+        }
+        if (!best_nfs || !best_host[0])
+                return -ENOENT;
+        if (strlen(best_host) >= size)
+                return -ENAMETOOLONG;
+        snprintf(host, size, "%s", best_host);
+        return 0;
+}

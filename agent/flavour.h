@@ -1,0 +1,86 @@
+/* Which kernel a Pi boots and how its boot files are packaged, judged only from files under the
+ * --root tree and the evaluated config.txt: the facts an upgrade needs before it touches anything.
+ *
+ * Three packagings exist on Pis (docs/FACTS "Kernel packages and hooks"):
+ *   raspbian        raspberrypi-kernel: kernel7.img & co., an `initramfs FILE ADDR` line that
+ *                   names initrd.img-<ver>; the switch edits that line.
+ *   rpios           Raspberry Pi OS bookworm+: auto_initramfs=1, the firmware loads initramfs7/8
+ *                   named after the kernel file; the switch renames the new initrd onto that name.
+ *   raspi-firmware  Debian's raspi-firmware: its kernel hook REWRITES config.txt on every kernel
+ *                   install (kernel=vmlinuz-NEWEST, initramfs initrd.img-NEWEST), so the agent
+ *                   only makes the edit that hook would make itself and refuses anything else. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bootcfg.h"
+
+enum packaging {
+        PACKAGING_RASPBIAN,
+        PACKAGING_RPIOS,
+        PACKAGING_RASPI_FIRMWARE,
+};
+
+/* One row of the kernel image table: the file the firmware loads and the version suffixes of
+ * the kernels built for it (raspberrypi-kernel style and bookworm linux-image-rpi-* style). */
+struct kernel_image_kind {
+        const char *image;
+        const char *suffix_raspbian;
+        const char *suffix_rpios;
+        const char *description;
+};
+
+#define FLAVOUR_NAME_MAX 256
+#define FLAVOUR_VER_MAX  128
+
+struct flavour {
+        enum packaging packaging;
+        char kernel_file[FLAVOUR_NAME_MAX]; /* as config.txt makes the firmware load it */
+        /* The kernel table row, or NULL when config.txt names a Debian-style versioned kernel
+         * file (kernel=vmlinuz-6.1.0-50-amd64): then the version is that file's. */
+        const struct kernel_image_kind *kind;
+        char explicit_version[FLAVOUR_VER_MAX];
+        char description[128];
+        /* The initramfs the firmware loads today (first of the list), "" when none. */
+        char initramfs_current[FLAVOUR_NAME_MAX];
+        bool rename_switch; /* auto_initramfs: the new initrd replaces initramfs_current */
+        char raspi_firmware_evidence[FLAVOUR_NAME_MAX]; /* the file that revealed it */
+};
+
+const char *packaging_to_string(enum packaging p);
+
+/* The table row for a kernel file name (basename compared), NULL when not a Pi kernel image. */
+const struct kernel_image_kind *flavour_kind_for_image(const char *kernel_file);
+
+/* The table row whose suffix is the longest one VER ends with, NULL when none. */
+const struct kernel_image_kind *flavour_kind_for_version(const char *ver);
+
+/* The version of a Debian-style versioned kernel file ("vmlinuz-6.1.0-50-amd64" ->
+ * "6.1.0-50-amd64"), NULL when the name carries none. Points into NAME. */
+const char *flavour_explicit_version(const char *kernel_file);
+
+/* Debian kernel flavour of VER: "6.1.0-50-amd64" -> "amd64", "6.1.0-rpi7-rpi-v8" -> "rpi-v8",
+ * "6.12.12+bpo-amd64" -> "amd64"; NULL when VER has no '-'. Points into VER. */
+const char *flavour_debian_suffix(const char *ver);
+
+/* Whether kernel version VER is one this Pi can boot with its current kernel file. */
+bool flavour_version_matches(const struct flavour *f, const char *ver);
+
+/* Detects the packaging from RES (config.txt evaluated for this Pi) and files under ROOT.
+ * Returns 0, or -EINVAL when config.txt names no kernel file the agent understands (WHY says). */
+int flavour_detect(const char *root, const struct bootcfg_result *res, struct flavour *f, char *why,
+                   size_t why_size);
+
+/* The newest version under ROOT/lib/modules that F matches (strverscmp order).
+ * Returns 0, -ENOENT when none. */
+int flavour_newest_version(const char *root, const struct flavour *f, char *ver, size_t size);
+
+/* The newest ROOT/boot/vmlinuz-* version: the one Debian's raspi-firmware hook writes into
+ * config.txt. Returns 0 or -ENOENT. */
+int flavour_raspi_firmware_choice(const char *root, char *ver, size_t size);
+
+/* The NFS server whose mount holds DIR (a path as the system sees it), from a /proc/mounts
+ * text: "nas" for "nas:/tftpboot/511e57f7 /boot nfs …", "[fd00::1]" for an IPv6 server.
+ * Returns 0, -ENOENT when DIR is not on NFS. */
+int flavour_nfs_server(const char *mounts, const char *dir, char *host, size_t size);
