@@ -16,7 +16,7 @@
 #define POLL_INTERVAL_NSEC (200 * 1000 * 1000L)
 /* Takeovers and vanished files retry at once; this bounds such rounds before a sleep so two
  * contenders cannot spin against each other. */
-#define FAST_RETRIES       16
+#define FAST_RETRIES 16
 
 struct lock_seen {
         struct cluster_lock_holder h;
@@ -132,7 +132,8 @@ static int read_lock_at(int dirfd, const char *name, struct lock_seen *seen)
                 used += (size_t)n;
         }
         buf[used] = '\0';
-        seen->parsed = used < LOCK_FILE_MAX && strlen(buf) == used && parse_lock(buf, &seen->h) == 0;
+        seen->parsed =
+            used < LOCK_FILE_MAX && strlen(buf) == used && parse_lock(buf, &seen->h) == 0;
         if (!seen->parsed)
                 memset(&seen->h, 0, sizeof(seen->h));
         return 0;
@@ -189,11 +190,10 @@ static int try_create(int dirfd, struct cluster_lock_holder *me, unsigned ttl_se
                     O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
         if (fd < 0)
                 return -errno;
-        len = snprintf(text, sizeof(text),
-                       "serial=%s\nhost=%s\npid=%ld\nacquired=%" PRIdMAX "\nexpires=%" PRIdMAX
-                       "\n",
-                       me->serial, me->host, me->pid, (intmax_t)me->acquired,
-                       (intmax_t)me->expires);
+        len =
+            snprintf(text, sizeof(text),
+                     "serial=%s\nhost=%s\npid=%ld\nacquired=%" PRIdMAX "\nexpires=%" PRIdMAX "\n",
+                     me->serial, me->host, me->pid, (intmax_t)me->acquired, (intmax_t)me->expires);
         r = write_all(fd, text, (size_t)len);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;

@@ -29,3 +29,7 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv);
 int ctl_check_initrd(struct ctl_context *ctx, int argc, char **argv);
 int ctl_bootcfg(struct ctl_context *ctx, int argc, char **argv);
 int ctl_probe(struct ctl_context *ctx, int argc, char **argv);
+int ctl_doctor(struct ctl_context *ctx, int argc, char **argv);
+int ctl_upgrade(struct ctl_context *ctx, int argc, char **argv);
+int ctl_rollback(struct ctl_context *ctx, int argc, char **argv);
+int ctl_history(struct ctl_context *ctx, int argc, char **argv);

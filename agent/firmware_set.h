@@ -35,3 +35,15 @@ int firmware_set_restore(const char *shared_dir, const char *backup_dir);
 
 /* 1 when SHARED_DIR's set equals the manifest in BACKUP_DIR, 0 when not, <0 on errors. */
 int firmware_set_matches(const char *shared_dir, const char *backup_dir);
+
+/* The same, with a message naming the file concerned (or, for _matches returning 0, the first
+ * difference) in ERR (may be NULL). */
+int firmware_set_scan_err(const char *shared_dir, struct firmware_set *set, char *err,
+                          size_t err_size);
+int firmware_set_backup_err(const char *shared_dir, const char *serial, char *backup_dir,
+                            size_t backup_dir_size, struct firmware_set *set, char *err,
+                            size_t err_size);
+int firmware_set_restore_err(const char *shared_dir, const char *backup_dir, char *err,
+                             size_t err_size);
+int firmware_set_matches_err(const char *shared_dir, const char *backup_dir, char *err,
+                             size_t err_size);

@@ -11,11 +11,11 @@
  * bookworm's linux-image-rpi-v7 builds "6.1.0-rpi7-rpi-v7" / "6.6.51+rpt-rpi-v7". The longest
  * matching suffix decides, so "-v7+" wins over "+" (kernel.img, ARMv6). */
 static const struct kernel_image_kind kinds[] = {
-        {"kernel.img", "+", "-rpi-v6", "ARMv6 (Pi 1, Zero)"},
-        {"kernel7.img", "-v7+", "-rpi-v7", "32-bit ARMv7 (Pi 2, Pi 3)"},
-        {"kernel7l.img", "-v7l+", "-rpi-v7l", "32-bit ARMv7 LPAE (Pi 4)"},
-        {"kernel8.img", "-v8+", "-rpi-v8", "64-bit (Pi 3, Pi 4 with arm_64bit=1)"},
-        {"kernel_2712.img", "-v8-16k+", "-rpi-2712", "64-bit Pi 5"},
+    {"kernel.img", "+", "-rpi-v6", "ARMv6 (Pi 1, Zero)"},
+    {"kernel7.img", "-v7+", "-rpi-v7", "32-bit ARMv7 (Pi 2, Pi 3)"},
+    {"kernel7l.img", "-v7l+", "-rpi-v7l", "32-bit ARMv7 LPAE (Pi 4)"},
+    {"kernel8.img", "-v8+", "-rpi-v8", "64-bit (Pi 3, Pi 4 with arm_64bit=1)"},
+    {"kernel_2712.img", "-v8-16k+", "-rpi-2712", "64-bit Pi 5"},
 };
 
 const char *packaging_to_string(enum packaging p)
@@ -159,7 +159,7 @@ int flavour_detect(const char *root, const struct bootcfg_result *res, struct fl
         if (ver) {
                 snprintf(f->explicit_version, sizeof(f->explicit_version), "%s", ver);
                 snprintf(f->description, sizeof(f->description),
-                         "Debian-style explicit kernel file (%s)", base_name(res->kernel));
+                         "Debian-style explicit kernel file");
         } else {
                 snprintf(f->description, sizeof(f->description), "%s, %s", f->kind->image,
                          f->kind->description);

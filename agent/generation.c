@@ -41,27 +41,33 @@ struct field {
         size_t size;
 };
 
-#define STR(k)  {#k, F_STR, offsetof(struct gen_record, k), sizeof(((struct gen_record *)0)->k)}
-#define BOOL(k) {#k, F_BOOL, offsetof(struct gen_record, k), 0}
+#define STR(k)                                                                                     \
+        {                                                                                          \
+#k, F_STR, offsetof(struct gen_record, k), sizeof(((struct gen_record *)0)->k)     \
+        }
+#define BOOL(k)                                                                                    \
+        {                                                                                          \
+#k, F_BOOL, offsetof(struct gen_record, k), 0                                      \
+        }
 
 /* Written in this order; gen and status must be present. */
 static const struct field fields[] = {
-        {"gen", F_UINT, offsetof(struct gen_record, gen), 0},
-        STR(created),
-        STR(kernel_from),
-        STR(kernel_to),
-        STR(initramfs_from),
-        STR(initramfs_to),
-        {"status", F_STATUS, offsetof(struct gen_record, status), 0},
-        STR(reason),
-        STR(packaging),
-        STR(model),
-        STR(serial),
-        STR(cmdline_name),
-        STR(final),
-        BOOL(final_existed),
-        BOOL(tryboot),
-        STR(shared_backup),
+    {"gen", F_UINT, offsetof(struct gen_record, gen), 0},
+    STR(created),
+    STR(kernel_from),
+    STR(kernel_to),
+    STR(initramfs_from),
+    STR(initramfs_to),
+    {"status", F_STATUS, offsetof(struct gen_record, status), 0},
+    STR(reason),
+    STR(packaging),
+    STR(model),
+    STR(serial),
+    STR(cmdline_name),
+    STR(final),
+    BOOL(final_existed),
+    BOOL(tryboot),
+    STR(shared_backup),
 };
 
 static _printf_(4, 5) int fail(char *err, size_t size, int r, const char *fmt, ...)
@@ -105,8 +111,10 @@ int gen_record_parse(const char *text, size_t len, const char *file, struct gen_
                 /* A record ending without its newline was cut short while written by something
                  * other than the agent (the agent renames complete files into place). */
                 if (!nl)
-                        return fail(err, err_size, -EBADMSG, "%s:%u: last line has no newline "
-                                    "(file truncated?)", file, lineno);
+                        return fail(err, err_size, -EBADMSG,
+                                    "%s:%u: last line has no newline "
+                                    "(file truncated?)",
+                                    file, lineno);
                 if (le > p && le[-1] == '\r')
                         le--;
                 if (le == p || *p == '#') {
@@ -154,15 +162,16 @@ int gen_record_parse(const char *text, size_t len, const char *file, struct gen_
                         unsigned long v;
                         if (parse_uint(buf, &v) < 0 || v == 0 || v > 1000000000UL)
                                 return fail(err, err_size, -EBADMSG,
-                                            "%s:%u: %s=%s: expected a number from 1", file,
-                                            lineno, key, buf);
+                                            "%s:%u: %s=%s: expected a number from 1", file, lineno,
+                                            key, buf);
                         *(unsigned *)dst = (unsigned)v;
                         break;
                 }
                 case F_BOOL:
                         if (!streq(buf, "0") && !streq(buf, "1"))
-                                return fail(err, err_size, -EBADMSG, "%s:%u: %s=%s: expected 0 or 1",
-                                            file, lineno, key, buf);
+                                return fail(err, err_size, -EBADMSG,
+                                            "%s:%u: %s=%s: expected 0 or 1", file, lineno, key,
+                                            buf);
                         *(bool *)dst = buf[0] == '1';
                         break;
                 case F_STATUS:

@@ -18,6 +18,10 @@ static const struct ctl_command commands[] = {
         {"check-initrd", ctl_check_initrd, "check an initramfs for what an iSCSI root needs"},
         {"bootcfg", ctl_bootcfg, "show what this Pi boots; point its initramfs at a checked file"},
         {"probe", ctl_probe, "probe the iSCSI portal out of band (discovery or login)"},
+        {"doctor", ctl_doctor, "check the netboot and iSCSI root setup step by step"},
+        {"upgrade", ctl_upgrade, "guarded kernel upgrade: build, check, switch, verify, record"},
+        {"rollback", ctl_rollback, "put the boot folder back to a saved generation"},
+        {"history", ctl_history, "list the saved generations of the boot folder"},
 };
 
 static void usage(FILE *out)

@@ -64,7 +64,7 @@ static CURLcode fetch_once(const char *url, unsigned timeout_ms, bool no_options
             (rc = curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "tftp")) != CURLE_OK ||
             (rc = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms)) != CURLE_OK ||
             (rc = curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms)) !=
-                    CURLE_OK ||
+                CURLE_OK ||
             (rc = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
             (rc = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data)) != CURLE_OK ||
             (rc = curl_easy_setopt(curl, CURLOPT_WRITEDATA, st)) != CURLE_OK)
@@ -146,8 +146,8 @@ int tftp_fetch_sha256(const char *server, const char *path, unsigned timeout_ms,
                 r = -ECONNREFUSED;
                 break;
         case CURLE_TFTP_PERM:
-                snprintf(result->error, sizeof(result->error),
-                         "TFTP server %s denies access to %s", server, path);
+                snprintf(result->error, sizeof(result->error), "TFTP server %s denies access to %s",
+                         server, path);
                 r = -EIO;
                 break;
         default:
@@ -156,8 +156,8 @@ int tftp_fetch_sha256(const char *server, const char *path, unsigned timeout_ms,
                 snprintf(result->error, sizeof(result->error), "TFTP fetch of %s from %s: %.120s",
                          path, server,
                          errbuf[0] && strncmp(errbuf, "getpeername", 11) != 0
-                                 ? errbuf
-                                 : curl_easy_strerror(rc));
+                             ? errbuf
+                             : curl_easy_strerror(rc));
                 r = -EIO;
                 break;
         }

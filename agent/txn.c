@@ -78,8 +78,7 @@ int txn_parse(const char *text, size_t len, const char *file, struct txn *t, cha
                                     lineno);
                 n = (size_t)(nl - p);
                 if (n >= sizeof(line))
-                        return fail(err, err_size, -EBADMSG, "%s:%u: line too long", file,
-                                    lineno);
+                        return fail(err, err_size, -EBADMSG, "%s:%u: line too long", file, lineno);
                 memcpy(line, p, n);
                 line[n] = '\0';
                 p = nl + 1;
@@ -89,8 +88,8 @@ int txn_parse(const char *text, size_t len, const char *file, struct txn *t, cha
                         continue;
                 for (size_t i = 0; i < n; i++)
                         if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-                                return fail(err, err_size, -EBADMSG,
-                                            "%s:%u: control character", file, lineno);
+                                return fail(err, err_size, -EBADMSG, "%s:%u: control character",
+                                            file, lineno);
                 eq = strchr(line, '=');
                 if (!eq)
                         return fail(err, err_size, -EBADMSG, "%s:%u: expected KEY=VALUE", file,
@@ -102,13 +101,12 @@ int txn_parse(const char *text, size_t len, const char *file, struct txn *t, cha
                         unsigned long g;
                         if (parse_uint(v, &g) < 0 || g == 0 || g > 1000000000UL)
                                 return fail(err, err_size, -EBADMSG,
-                                            "%s:%u: gen=%s: expected a number from 1", file,
-                                            lineno, v);
+                                            "%s:%u: gen=%s: expected a number from 1", file, lineno,
+                                            v);
                         t->gen = (unsigned)g;
                         have_gen = true;
                 } else if (streq(key, "step")) {
-                        r = set_str(t->step, sizeof(t->step), v, file, lineno, key, err,
-                                    err_size);
+                        r = set_str(t->step, sizeof(t->step), v, file, lineno, key, err, err_size);
                         have_step = true;
                 } else if (streq(key, "kernel"))
                         r = set_str(t->kernel, sizeof(t->kernel), v, file, lineno, key, err,

@@ -11,13 +11,13 @@
 
 struct txn {
         unsigned gen;
-        char step[32];        /* the step about to run (or running) */
-        char kernel[128];     /* target version */
-        char new_file[256];   /* boot-folder file being built; removed by a rollback */
-        char final[256];      /* boot-folder file the switch renames the new initrd onto */
-        bool final_existed;   /* FINAL existed before: the generation keeps its old content */
-        bool config_touched;  /* config.txt may differ from the generation's copy */
-        bool final_touched;   /* FINAL may have been replaced */
+        char step[32];       /* the step about to run (or running) */
+        char kernel[128];    /* target version */
+        char new_file[256];  /* boot-folder file being built; removed by a rollback */
+        char final[256];     /* boot-folder file the switch renames the new initrd onto */
+        bool final_existed;  /* FINAL existed before: the generation keeps its old content */
+        bool config_touched; /* config.txt may differ from the generation's copy */
+        bool final_touched;  /* FINAL may have been replaced */
         char shared_backup[512];
 };
 

@@ -30,16 +30,24 @@ enum {
         UPGRADE_ROLLED_BACK = 3, /* a step failed; the old boot is back */
 };
 
+struct tftp_fetch_result;
+
+/* tftp_fetch_sha256's signature. Passed in rather than called: netrootd links this module for
+ * the boot confirmation and must not carry libcurl (only netrootctl does). */
+typedef int (*upgrade_fetch_fn)(const char *server, const char *path, unsigned timeout_ms,
+                                struct tftp_fetch_result *result);
+
 struct upgrade_options {
-        const char *root;            /* --root, NULL for the real machine */
+        const char *root; /* --root, NULL for the real machine */
         const struct netroot_config *cfg;
-        const char *kernel;          /* NULL: the newest this Pi's flavour can boot */
-        const char *model;           /* NULL: /proc/device-tree/model */
-        const char *serial;          /* NULL: /proc/cpuinfo */
+        const char *kernel; /* NULL: the newest this Pi's flavour can boot */
+        const char *model;  /* NULL: /proc/device-tree/model */
+        const char *serial; /* NULL: /proc/cpuinfo */
         bool dry_run;
         unsigned lock_wait_sec;      /* for the shared firmware lock */
         unsigned lock_ttl_sec;       /* 0: 600 */
         const struct logger *events; /* MSGID_UPGRADE_* events (the journal); NULL: none */
+        upgrade_fetch_fn fetch;      /* NULL: no TFTP verification possible */
 };
 
 int upgrade_run(const struct upgrade_options *o);

@@ -1,76 +1,78 @@
 #!/bin/bash
-# make demo: netrootd on a sandbox Pi tree, inside a network namespace of its own, so that what it
-# changes (LED trigger, IPv6 sysctls) is visible and nothing on this machine is touched.
+# make demo: netrootd on a sandbox Pi tree, in a network namespace of its own ("the Pi"), with a
+# real iSCSI target (tgtd) in a second namespace ("the NAS"). Nothing on this machine is touched.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-D=$(mktemp -d /tmp/netroot-demo.XXXXXX)
-ns=nrt-demo-$$-$RANDOM
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+[ "$(id -u)" = 0 ] || { echo "make demo needs root (network namespaces)"; exit 1; }
+. "$TOP/tests/lib/common.sh"
+. "$TOP/tests/lib/tgt.sh"
+. "$TOP/tests/lib/fake_sysfs.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
-led() { cat "$D/root/sys/class/leds/ACT/trigger"; }
-v6() { ip netns exec "$ns" sh -c 'for f in all default lo eth0; do printf "%s=%s " $f $(cat /proc/sys/net/ipv6/conf/$f/disable_ipv6); done; echo'; }
+S=$T/root
+led() { cat "$S/sys/class/leds/ACT/trigger"; }
+state() { jq -r '.state + (if (.reasons|length) > 0 then "  (" + (.reasons|join("; ")) + ")" else "" end)' "$S/run/netroot/status.json"; }
+show() { printf '   state: %-60s LED trigger: %s\n' "$(state)" "$(led)"; }
+log_tail() { tail -n "${1:-3}" "$T/netrootd.log" | sed 's/^/  | /'; }
+v6() { cli_exec sh -c 'for f in all default lo; do printf "%s=%s " $f $(cat /proc/sys/net/ipv6/conf/$f/disable_ipv6); done; echo'; }
+state_is() { [ "$(jq -r .state "$S/run/netroot/status.json")" = "$1" ]; }
 
-[ "$(id -u)" = 0 ] || { echo "make demo needs root (network namespace)"; exit 1; }
-say "A sandbox Pi tree in $D/root (--root): a fake ACT LED in the kernel's sysfs format, agent.conf"
-mkdir -p "$D/root/sys/class/leds/ACT" "$D/root/etc/netroot" "$D/root/boot"
-echo "none timer oneshot heartbeat default-on input panic mmc1 [mmc0]" >"$D/root/sys/class/leds/ACT/trigger"
-echo 500 >"$D/root/sys/class/leds/ACT/delay_on"; echo 500 >"$D/root/sys/class/leds/ACT/delay_off"
-ln -s /proc "$D/root/proc"
-cp "$TOP/etc/agent.conf" "$D/root/etc/netroot/agent.conf"
-chmod 600 "$D/root/etc/netroot/agent.conf"
-run grep -E '^(mode|trigger_ok|enabled)' "$D/root/etc/netroot/agent.conf"
+say "The lab: 'the NAS' runs tgtd with the Pi's root target; 'the Pi' is a namespace of its own"
+tgt_lab_setup && tgt_start || { echo "lab setup failed"; exit 1; }
+IQN=iqn.2016-11.org.example:pi1
+tgt_add_target 1 "$IQN"
+echo "   portal $TGT_PORTAL, target $IQN, the Pi's interface $CLI_IF ($CLI_ADDR)"
 
-say "A network namespace '$ns' plays the Pi's network stack (IPv6 on, as the kernel boots)"
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip -n "$ns" link add eth0 type veth peer name eth0-peer
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
-echo "LED trigger: $(led)"
-echo "IPv6:        $(v6)"
+say "A sandbox Pi tree (--root): activity LED in the kernel's sysfs format, the kernel's iSCSI"
+echo "   session in sysfs (FAKE: this host's kernel has no iSCSI initiator), agent.conf"
+make_sandbox "$S"
+fake_iscsi_tree "$S"; fake_iscsid "$S" running; fake_recovery_tmo "$S" session1 86400
+rm -rf "$S/proc/sys"; mkdir -p "$S/proc"; ln -s /proc/sys "$S/proc/sys"
+cp "$TOP/etc/agent.conf" "$S/etc/netroot/agent.conf"
+cat >>"$S/etc/netroot/agent.conf" <<CONF
+[iscsi]
+portal = $TGT_PORTAL
+target = $IQN
+probe_interval = 1s
+probe_timeout = 1s
+CONF
+chmod 600 "$S/etc/netroot/agent.conf"
+run grep -E '^(mode|trigger_ok|trigger_failed|portal|target|probe_interval)' "$S/etc/netroot/agent.conf"
+cli_exec sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
+echo "   before: LED trigger $(led); IPv6 in the Pi's namespace: $(v6)"
 
-say "Start netrootd (stderr log below; under systemd it goes to the journal with MESSAGE_IDs)"
-ip netns exec "$ns" "$BUILD/netrootd" --root "$D/root" --log-target stderr --no-mlock 2>"$D/netrootd.log" &
-pid=$!
-for _ in $(seq 50); do [ -s "$D/root/run/netroot/status.json" ] && break; sleep 0.1; done
-sleep 0.2
-sed 's/^/  | /' "$D/netrootd.log"
-echo "LED trigger: $(led)"
-echo "IPv6:        $(v6)"
+say "Start netrootd (stderr here; under systemd the journal, with MESSAGE_IDs)"
+ip netns exec "$CLI_NS" "$NETROOTD" --root "$S" --log-target stderr --no-mlock 2>"$T/netrootd.log" &
+PID=$!; track_pid $PID
+wait_for 10 state_is OK
+log_tail 8
+show
+echo "   IPv6:  $(v6)"
 
 say "netrootctl status"
-run "$BUILD/netrootctl" --root "$D/root" status
+run "$NETROOTCTL" --root "$S" status
 
-say "Someone turns IPv6 back on: netrootd corrects it"
-run ip netns exec "$ns" sysctl -w net.ipv6.conf.all.disable_ipv6=0
-sleep 1
-echo "IPv6:        $(v6)"
-tail -n 1 "$D/netrootd.log" | sed 's/^/  | /'
+say "Fault: the Pi's cable is pulled (the NAS side of the link goes down)"
+tgt_link peer down; sleep 0.3; show
+say "Cable back: OK again after recover_after good probes (no flapping)"
+tgt_link peer up; wait_for 10 state_is OK; show
 
-say "A new interface appears: it gets the configured policy at once"
-run ip -n "$ns" link add wlan0 type veth peer name wlan0-peer
-sleep 0.5
-echo "wlan0 disable_ipv6=$(ip netns exec "$ns" cat /proc/sys/net/ipv6/conf/wlan0/disable_ipv6)"
+say "Fault: the iSCSI target process dies on the NAS"
+tgt_kill; wait_for 10 state_is FAILED; show
+log_tail 4
+say "The target comes back"
+tgt_start && tgt_add_target 1 "$IQN"; wait_for 15 state_is OK; show
 
-say "Reload (SIGHUP) with a bad trigger: refused, running config kept"
-run sh -c "printf '[led]\\ntrigger_ok = disco\\n' >>$D/root/etc/netroot/agent.conf"
-kill -HUP "$pid"; sleep 0.5
-tail -n 1 "$D/netrootd.log" | sed 's/^/  | /'
-echo "LED trigger: $(led)"
+say "Someone turns IPv6 back on in the Pi: corrected at once"
+run ip netns exec "$CLI_NS" sysctl -w net.ipv6.conf.all.disable_ipv6=0
+sleep 0.5; echo "   IPv6:  $(v6)"; log_tail 1
+
+say "Reload (SIGHUP) with a trigger the LED does not have: refused, running config kept"
+printf '[led]\ntrigger_ok = disco\n' >>"$S/etc/netroot/agent.conf"
+kill -HUP $PID; sleep 0.5; log_tail 1; show
 
 say "Stop (SIGTERM): the LED gets back the trigger it had"
-kill "$pid"; wait "$pid"; echo "netrootd exit status $?"; pid=
-tail -n 1 "$D/netrootd.log" | sed 's/^/  | /'
-echo "LED trigger: $(led)"
-run "$BUILD/netrootctl" --root "$D/root" status
-exit 0
+kill $PID; wait $PID; echo "   netrootd exit status $?"
+log_tail 1
+echo "   LED trigger: $(led)"

@@ -6,6 +6,9 @@
  *         <ns> status <STATE>     every time status.json is replaced (a rename onto it)
  *         <ns> led <TRIGGER>      every time the active trigger changes
  *         <ns> mark <WORD>        for every "mark WORD" line read on stdin (EOF: exit)
+ *         <ns> link <IFINDEX> <up|down> <carrier|nocarrier>
+ *                                 RTM_NEWLINK in the watcher's network namespace, when a link's
+ *                                 IFF_UP or IFF_LOWER_UP changed: when the kernel told userspace
  *       The time is taken as soon as poll() returns, before the file is read.
  *
  *   health_watch rusage OUTFILE CMD [ARGS...]
@@ -20,7 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -87,8 +94,38 @@ static int led_trigger(const char *path, char *out, size_t size)
         return 0;
 }
 
+#define MAX_IFINDEX 4096
+static unsigned last_flags[MAX_IFINDEX];
+
+static void read_links(int nl, uint64_t t)
+{
+        char buf[16384] __attribute__((aligned(__alignof__(struct nlmsghdr))));
+        ssize_t n;
+
+        while ((n = recv(nl, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+                     h = NLMSG_NEXT(h, n)) {
+                        struct ifinfomsg *ifi = NLMSG_DATA(h);
+                        unsigned f;
+
+                        if (h->nlmsg_type != RTM_NEWLINK || ifi->ifi_index <= 0 ||
+                            ifi->ifi_index >= MAX_IFINDEX)
+                                continue;
+                        f = (ifi->ifi_flags & (IFF_UP | IFF_LOWER_UP)) | 0x80000000u;
+                        if (f == last_flags[ifi->ifi_index])
+                                continue;
+                        last_flags[ifi->ifi_index] = f;
+                        printf("%llu link %d %s %s\n", (unsigned long long)t, ifi->ifi_index,
+                               f & IFF_UP ? "up" : "down",
+                               f & IFF_LOWER_UP ? "carrier" : "nocarrier");
+                }
+        }
+}
+
 static int cmd_watch(const char *root)
 {
+        struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+        int nl;
         char run_dir[4096], led_dir[4096], status_path[4200], trig_path[4200];
         char last_led[64] = "", cur[64], line[256];
         char evbuf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -109,6 +146,9 @@ static int cmd_watch(const char *root)
         if (wd_run < 0 || wd_led < 0)
                 return fprintf(stderr, "inotify_add_watch %s, %s: %m\n", run_dir, led_dir), 1;
 
+        nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (nl < 0 || bind(nl, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return perror("netlink"), 1;
         if (status_state(status_path, cur, sizeof(cur)) == 0)
                 printf("%llu status %s\n", (unsigned long long)now_ns(), cur);
         if (led_trigger(trig_path, last_led, sizeof(last_led)) == 0)
@@ -116,17 +156,20 @@ static int cmd_watch(const char *root)
         printf("%llu ready\n", (unsigned long long)now_ns());
 
         for (;;) {
-                struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
-                                        {.fd = fileno(in), .events = POLLIN}};
+                struct pollfd pfd[3] = {{.fd = fd, .events = POLLIN},
+                                        {.fd = fileno(in), .events = POLLIN},
+                                        {.fd = nl, .events = POLLIN}};
                 uint64_t t;
                 ssize_t n;
 
-                if (poll(pfd, 2, -1) < 0) {
+                if (poll(pfd, 3, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return perror("poll"), 1;
                 }
                 t = now_ns();
+                if (pfd[2].revents & POLLIN)
+                        read_links(nl, t);
                 if (pfd[0].revents & POLLIN) {
                         int saw_status = 0, saw_led = 0;
 

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 EOF
 san=
 [ "${SANITIZE:-0}" = 1 ] && san="-fsanitize=address,undefined -fno-omit-frame-pointer"
-# shellcheck disable=SC2086 # flag lists
+# shellcheck disable=SC2086,SC2046 # flag lists
 cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $san -I"$TOP/agent" -o "$T/fetch" "$T/fetch.c" \
 	"$BUILD/libnetroot.a" $(pkg-config --libs libcurl) || fail "driver does not compile"
 

@@ -12,6 +12,7 @@
 # in.tftpd chroots into DIR and drops to the tftp user: DIR and its files must be world-readable;
 # tftp_start makes DIR 0755. It logs only to syslog: there is no log file to show.
 
+# shellcheck disable=SC2034 # read by the tests that source this
 TFTP_PID=
 TFTP_PORT=
 
@@ -60,6 +61,7 @@ tftp_start() {
 	return 1
 }
 
+# shellcheck disable=SC2034
 tftp_stop() {
 	[ -n "$TFTP_PID" ] || return 0
 	kill "$TFTP_PID" 2>/dev/null

@@ -319,8 +319,8 @@ static void test_unparsable(void **state)
         path = test_write(dir, CLUSTER_LOCK_NAME, "");
         assert_int_equal(cluster_lock_read(dir, NULL), -EBADMSG);
         free(path);
-        path = test_write(dir, CLUSTER_LOCK_NAME,
-                          "serial=a\nhost=b\npid=x1\nacquired=1\nexpires=2\n");
+        path =
+            test_write(dir, CLUSTER_LOCK_NAME, "serial=a\nhost=b\npid=x1\nacquired=1\nexpires=2\n");
         assert_int_equal(cluster_lock_read(dir, NULL), -EBADMSG);
         free(path);
         path = test_write(dir, CLUSTER_LOCK_NAME, "\x01\x02 binary junk");
@@ -364,7 +364,7 @@ static void test_stale_race(void **state)
         char *dir = test_tmpdir();
 
         (void)state;
-        for (int round = 0; round < 15; round++) {
+        for (int round = 0; round < 10; round++) {
                 pid_t kids[WORKERS];
                 int go[2], done[2], wins = 0;
                 time_t now = time(NULL);
@@ -398,7 +398,7 @@ static void test_stale_race(void **state)
                 close(go[1]);
                 /* Wait until every worker has tried: none may still be mid-acquire when the
                  * holders exit. A winner's file exists; the others return at once. */
-                usleep(300000);
+                usleep(200000);
                 close(done[1]);
                 for (int i = 0; i < WORKERS; i++) {
                         int st;
@@ -426,15 +426,15 @@ static void test_stale_race(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_acquire_release),
-                cmocka_unit_test(test_wait_for_release),
-                cmocka_unit_test(test_concurrent),
-                cmocka_unit_test(test_stale_taken_over),
-                cmocka_unit_test(test_dead_pid_waits_for_expiry),
-                cmocka_unit_test(test_symlink_refused),
-                cmocka_unit_test(test_unparsable),
-                cmocka_unit_test(test_release_foreign),
-                cmocka_unit_test(test_stale_race),
+            cmocka_unit_test(test_acquire_release),
+            cmocka_unit_test(test_wait_for_release),
+            cmocka_unit_test(test_concurrent),
+            cmocka_unit_test(test_stale_taken_over),
+            cmocka_unit_test(test_dead_pid_waits_for_expiry),
+            cmocka_unit_test(test_symlink_refused),
+            cmocka_unit_test(test_unparsable),
+            cmocka_unit_test(test_release_foreign),
+            cmocka_unit_test(test_stale_race),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,13 +21,13 @@ static void test_vectors(void **state)
         static const struct {
                 const char *msg, *hex;
         } v[] = {
-                {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-                {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-                {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-                 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
-                {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
-                 "klmnopqrlmnopqrsmnopqrstnopqrstu",
-                 "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+            {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+            {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+            {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+            {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+             "klmnopqrlmnopqrsmnopqrstnopqrstu",
+             "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
         };
         char hex[SHA256_HEX_SIZE];
 
@@ -41,7 +41,7 @@ static void test_vectors(void **state)
 static void test_million_a(void **state)
 {
         static const char want[] =
-                "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
         char *a = malloc(1000000), hex[SHA256_HEX_SIZE];
         struct sha256_ctx c;
         uint8_t d[SHA256_DIGEST_SIZE];
@@ -99,8 +99,7 @@ static void test_padding_boundaries(void **state)
 
 static void test_file_vs_sha256sum(void **state)
 {
-        char *dir = test_tmpdir(), *path, *cmd, *link, hex[SHA256_HEX_SIZE],
-             want[SHA256_HEX_SIZE];
+        char *dir = test_tmpdir(), *path, *cmd, *link, hex[SHA256_HEX_SIZE], want[SHA256_HEX_SIZE];
         FILE *p;
 
         (void)state;
@@ -143,10 +142,10 @@ static void test_file_vs_sha256sum(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_vectors),
-                cmocka_unit_test(test_million_a),
-                cmocka_unit_test(test_padding_boundaries),
-                cmocka_unit_test(test_file_vs_sha256sum),
+            cmocka_unit_test(test_vectors),
+            cmocka_unit_test(test_million_a),
+            cmocka_unit_test(test_padding_boundaries),
+            cmocka_unit_test(test_file_vs_sha256sum),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

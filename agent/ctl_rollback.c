@@ -1,0 +1,105 @@
+/* netrootctl rollback: put a Pi's boot folder back to a saved generation. Works offline on the
+ * folder from another machine (the NAS) with --boot-dir, when the Pi itself cannot boot. */
+#include "ctl.h"
+#include "rootpath.h"
+#include "upgrade.h"
+#include "util.h"
+
+#include <getopt.h>
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "Usage: netrootctl rollback [--to N] [--boot-dir DIR] [--shared-dir DIR]\n"
+                "                           [--firmware] [--force] [--dry-run]\n\n"
+                "Restores generation N (default: the newest pending or good one): config.txt,\n"
+                "cmdline.txt, tryboot.txt and the initramfs the upgrade replaced. The restored\n"
+                "initramfs must pass the initrd check unless --force. --firmware also restores\n"
+                "the shared firmware set (bootcode.bin, start*.elf, fixup*.dat) from the\n"
+                "generation's backup, under the cluster lock.\n");
+}
+
+static char *resolve(const char *root, const char *dir)
+{
+        return dir[0] == '/' ? root_path(root, dir) : strdup(dir);
+}
+
+int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
+{
+        static const struct option options[] = {
+            {"to", required_argument, NULL, 't'},
+            {"boot-dir", required_argument, NULL, 'b'},
+            {"shared-dir", required_argument, NULL, 'S'},
+            {"firmware", no_argument, NULL, 'F'},
+            {"force", no_argument, NULL, 'f'},
+            {"dry-run", no_argument, NULL, 'n'},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        struct rollback_options o = {.root = ctx->root};
+        _cleanup_free_ char *boot = NULL, *shared = NULL;
+        const char *boot_arg = NULL, *shared_arg = NULL;
+        struct logger events;
+        unsigned long v;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+                switch (c) {
+                case 't':
+                        if (parse_uint(optarg, &v) < 0 || v == 0 || v > 1000000000UL) {
+                                fprintf(stderr,
+                                        "netrootctl: --to %s: expected a generation "
+                                        "number\n",
+                                        optarg);
+                                return CTL_EXIT_USAGE;
+                        }
+                        o.to = (unsigned)v;
+                        break;
+                case 'b':
+                        boot_arg = optarg;
+                        break;
+                case 'S':
+                        shared_arg = optarg;
+                        break;
+                case 'F':
+                        o.firmware = true;
+                        break;
+                case 'f':
+                        o.force = true;
+                        break;
+                case 'n':
+                        o.dry_run = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return CTL_EXIT_OK;
+                default:
+                        usage(stderr);
+                        return CTL_EXIT_USAGE;
+                }
+        }
+        if (optind != argc) {
+                usage(stderr);
+                return CTL_EXIT_USAGE;
+        }
+        boot = resolve(ctx->root, boot_arg ? boot_arg : ctx->cfg.agent.boot_dir);
+        if (shared_arg || ctx->cfg.upgrade.shared_dir[0])
+                shared = resolve(ctx->root, shared_arg ? shared_arg : ctx->cfg.upgrade.shared_dir);
+        if (!boot)
+                return CTL_EXIT_FAILED;
+        o.boot_dir = boot;
+        o.shared_dir = shared;
+        logger_init(&events, "netrootctl", LOG_TARGET_JOURNAL);
+        /* Without a journal the printed lines say it all. */
+        o.events = access("/run/systemd/journal/socket", F_OK) == 0 ? &events : NULL;
+        r = upgrade_recover_dir(boot, &ctx->log);
+        if (r < 0) {
+                fprintf(stderr,
+                        "netrootctl: an interrupted upgrade in %s could not be rolled "
+                        "back\n",
+                        boot);
+                return CTL_EXIT_FAILED;
+        }
+        return upgrade_rollback(&o);
+}

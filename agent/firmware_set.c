@@ -1,0 +1,671 @@
+/* Backup and restore of the shared firmware set at the TFTP root. Every Pi boots bootcode.bin
+ * from there, so a restore must never leave a mix of unverified bytes: everything is checked
+ * against the manifest before the first live file is touched, every file is staged under a
+ * temp name first, and only then renamed into place one by one. */
+#include "firmware_set.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define BACKUP_TOP   ".netroot-backup"
+#define MANIFEST     "SHA256SUMS"
+#define MANIFEST_MAX (64 * 1024)
+#define COPY_CHUNK   (64 * 1024)
+
+_printf_(4, 5) static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
+{
+        if (err && err_size > 0) {
+                va_list ap;
+
+                va_start(ap, fmt);
+                vsnprintf(err, err_size, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+        size_t n = strlen(s), m = strlen(suffix);
+
+        return n >= m && streq(s + n - m, suffix);
+}
+
+static bool is_set_name(const char *name)
+{
+        if (strlen(name) >= sizeof(((struct firmware_file *)0)->name) || strchr(name, '/'))
+                return false;
+        return streq(name, "bootcode.bin") ||
+               (strncmp(name, "start", 5) == 0 && has_suffix(name, ".elf")) ||
+               (strncmp(name, "fixup", 5) == 0 && has_suffix(name, ".dat"));
+}
+
+static bool serial_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 32)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                      (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_'))
+                        return false;
+        return true;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+static int fsync_dir(int dirfd)
+{
+        if (fsync(dirfd) < 0 && errno != EINVAL)
+                return -errno;
+        return 0;
+}
+
+static int open_dir(const char *path)
+{
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        return fd < 0 ? -errno : fd;
+}
+
+/* Opens NAME in DIRFD for reading: never through a symlink, never anything but a file. */
+static int open_regular_at(int dirfd, const char *name, struct stat *st)
+{
+        _cleanup_close_ int fd = -1;
+
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, st) < 0)
+                return -errno;
+        if (!S_ISREG(st->st_mode))
+                return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+        return TAKE_FD(fd);
+}
+
+/* Copies SRC to DST (both open), hashing what passes through. */
+static int copy_hash(int src, int dst, char hex[SHA256_HEX_SIZE], unsigned long long *size)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        struct sha256_ctx c;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        unsigned long long total = 0;
+
+        buf = malloc(COPY_CHUNK);
+        if (!buf)
+                return -ENOMEM;
+        sha256_init(&c);
+        for (;;) {
+                ssize_t n = read(src, buf, COPY_CHUNK);
+                int r;
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                sha256_update(&c, buf, (size_t)n);
+                r = write_all(dst, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+                total += (unsigned long long)n;
+        }
+        sha256_final(&c, digest);
+        sha256_hex(digest, hex);
+        if (size)
+                *size = total;
+        return 0;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+        return strcmp(((const struct firmware_file *)a)->name,
+                      ((const struct firmware_file *)b)->name);
+}
+
+static int scan_at(int dirfd, const char *shared_dir, struct firmware_set *set, char *err,
+                   size_t err_size)
+{
+        DIR *d;
+        struct dirent *de;
+        int dfd, r = 0;
+
+        memset(set, 0, sizeof(*set));
+        /* readdir on a duplicate: DIRFD stays usable for the caller */
+        dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return fail(err, err_size, -errno, "%s: %m", shared_dir);
+        d = fdopendir(dfd);
+        if (!d) {
+                r = -errno;
+                close(dfd);
+                return fail(err, err_size, r, "%s: %s", shared_dir, strerror(-r));
+        }
+        while ((errno = 0, de = readdir(d))) {
+                struct firmware_file *f;
+                struct stat st;
+                _cleanup_close_ int fd = -1;
+
+                if (!is_set_name(de->d_name))
+                        continue;
+                if (set->n >= FIRMWARE_SET_MAX) {
+                        r = fail(err, err_size, -E2BIG, "%s: more than %d firmware files",
+                                 shared_dir, FIRMWARE_SET_MAX);
+                        goto out;
+                }
+                fd = open_regular_at(dirfd, de->d_name, &st);
+                if (fd == -ELOOP) {
+                        r = fail(err, err_size, fd, "%s/%s is a symlink: refusing it", shared_dir,
+                                 de->d_name);
+                        goto out;
+                }
+                if (fd == -ENOENT)
+                        continue; /* removed while listing */
+                if (fd < 0) {
+                        r = fail(err, err_size, fd, "%s/%s: %s", shared_dir, de->d_name,
+                                 fd == -EINVAL || fd == -EISDIR ? "not a regular file"
+                                                                : strerror(-fd));
+                        goto out;
+                }
+                f = &set->files[set->n];
+                strcpy(f->name, de->d_name);
+                f->size = (unsigned long long)st.st_size;
+                r = sha256_fd(fd, f->sha256);
+                if (r < 0) {
+                        r = fail(err, err_size, r, "%s/%s: %s", shared_dir, f->name, strerror(-r));
+                        goto out;
+                }
+                set->n++;
+        }
+        if (errno) {
+                r = fail(err, err_size, -errno, "%s: %m", shared_dir);
+                goto out;
+        }
+        qsort(set->files, set->n, sizeof(set->files[0]), cmp_file);
+out:
+        closedir(d);
+        if (r < 0)
+                set->n = 0;
+        return r;
+}
+
+int firmware_set_scan_err(const char *shared_dir, struct firmware_set *set, char *err,
+                          size_t err_size)
+{
+        _cleanup_close_ int dirfd = -1;
+
+        if (err && err_size)
+                err[0] = '\0';
+
+        dirfd = open_dir(shared_dir);
+        if (dirfd < 0)
+                return fail(err, err_size, dirfd, "%s: %s", shared_dir, strerror(-dirfd));
+        return scan_at(dirfd, shared_dir, set, err, err_size);
+}
+
+int firmware_set_scan(const char *shared_dir, struct firmware_set *set)
+{
+        return firmware_set_scan_err(shared_dir, set, NULL, 0);
+}
+
+/* Creates a new folder for this backup: <UTC stamp>-<serial>, then -2, -3 … if taken. */
+static int make_backup_folder(int topfd, const char *serial, char *name, size_t size)
+{
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        if (!gmtime_r(&now, &tm))
+                return -EINVAL;
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        for (unsigned i = 1; i < 1000; i++) {
+                if (i == 1)
+                        snprintf(name, size, "%s-%s", stamp, serial);
+                else
+                        snprintf(name, size, "%s-%s-%u", stamp, serial, i);
+                if (mkdirat(topfd, name, 0755) == 0)
+                        return 0;
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+static void remove_folder(int topfd, const char *name, const struct firmware_set *set)
+{
+        _cleanup_close_ int fd =
+            openat(topfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd >= 0) {
+                for (unsigned i = 0; i < set->n; i++)
+                        unlinkat(fd, set->files[i].name, 0);
+                unlinkat(fd, MANIFEST, 0);
+        }
+        unlinkat(topfd, name, AT_REMOVEDIR);
+}
+
+static int backup_files(int dirfd, int bfd, const char *shared_dir, const struct firmware_set *set,
+                        char *err, size_t err_size)
+{
+        _cleanup_free_ char *manifest = NULL;
+        size_t mlen = 0;
+        int r;
+
+        manifest = malloc((size_t)set->n * (SHA256_HEX_SIZE + 2 + 64 + 1) + 1);
+        if (!manifest)
+                return -ENOMEM;
+        manifest[0] = '\0';
+        for (unsigned i = 0; i < set->n; i++) {
+                const struct firmware_file *f = &set->files[i];
+                _cleanup_close_ int src = -1, dst = -1;
+                char hex[SHA256_HEX_SIZE];
+                struct stat st;
+
+                src = open_regular_at(dirfd, f->name, &st);
+                if (src < 0)
+                        return fail(err, err_size, src, "%s/%s: %s", shared_dir, f->name,
+                                    src == -ELOOP ? "is a symlink" : strerror(-src));
+                dst = openat(bfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                             st.st_mode & 0777);
+                if (dst < 0)
+                        return fail(err, err_size, -errno, "backup of %s: %m", f->name);
+                r = copy_hash(src, dst, hex, NULL);
+                if (r >= 0 && fsync(dst) < 0)
+                        r = -errno;
+                if (r >= 0 && close(TAKE_FD(dst)) < 0)
+                        r = -errno;
+                if (r < 0)
+                        return fail(err, err_size, r, "backup of %s: %s", f->name, strerror(-r));
+                /* Changed between scan and copy (someone is writing it): the copy may be a
+                 * mix of both versions. */
+                if (!streq(hex, f->sha256))
+                        return fail(err, err_size, -EAGAIN, "%s/%s changed while being backed up",
+                                    shared_dir, f->name);
+                mlen += (size_t)sprintf(manifest + mlen, "%s  %s\n", f->sha256, f->name);
+        }
+        {
+                _cleanup_close_ int mfd = -1;
+
+                mfd = openat(bfd, MANIFEST, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                             0644);
+                if (mfd < 0)
+                        return fail(err, err_size, -errno, "backup manifest: %m");
+                r = write_all(mfd, manifest, mlen);
+                if (r >= 0 && fsync(mfd) < 0)
+                        r = -errno;
+                if (r >= 0 && close(TAKE_FD(mfd)) < 0)
+                        r = -errno;
+                if (r < 0)
+                        return fail(err, err_size, r, "backup manifest: %s", strerror(-r));
+        }
+        r = fsync_dir(bfd);
+        if (r < 0)
+                return fail(err, err_size, r, "backup folder: %s", strerror(-r));
+        return 0;
+}
+
+int firmware_set_backup_err(const char *shared_dir, const char *serial, char *backup_dir,
+                            size_t backup_dir_size, struct firmware_set *set, char *err,
+                            size_t err_size)
+{
+        _cleanup_close_ int dirfd = -1, topfd = -1, bfd = -1;
+        struct firmware_set local;
+        char name[NAME_MAX + 1];
+        int r, n;
+
+        if (err && err_size)
+                err[0] = '\0';
+
+        if (!set)
+                set = &local;
+        if (!shared_dir || !serial || !serial_valid(serial))
+                return fail(err, err_size, -EINVAL, "invalid serial");
+        /* "<shared_dir>/.netroot-backup/<16-char stamp>-<serial>-NNN" */
+        if (!backup_dir ||
+            strlen(shared_dir) + strlen(BACKUP_TOP) + strlen(serial) + 26 >= backup_dir_size)
+                return fail(err, err_size, -ENAMETOOLONG, "backup path buffer too small");
+        dirfd = open_dir(shared_dir);
+        if (dirfd < 0)
+                return fail(err, err_size, dirfd, "%s: %s", shared_dir, strerror(-dirfd));
+        r = scan_at(dirfd, shared_dir, set, err, err_size);
+        if (r < 0)
+                return r;
+        if (set->n == 0)
+                return fail(err, err_size, -ENOENT, "%s: no firmware files to back up", shared_dir);
+
+        if (mkdirat(dirfd, BACKUP_TOP, 0755) < 0 && errno != EEXIST)
+                return fail(err, err_size, -errno, "%s/%s: %m", shared_dir, BACKUP_TOP);
+        topfd = openat(dirfd, BACKUP_TOP, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (topfd < 0)
+                return fail(err, err_size, errno == ENOTDIR ? -ELOOP : -errno,
+                            "%s/%s: not a folder (a symlink?)", shared_dir, BACKUP_TOP);
+        r = make_backup_folder(topfd, serial, name, sizeof(name));
+        if (r < 0)
+                return fail(err, err_size, r, "%s/%s: cannot create a backup folder: %s",
+                            shared_dir, BACKUP_TOP, strerror(-r));
+        bfd = openat(topfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (bfd < 0)
+                r = -errno;
+        else
+                r = backup_files(dirfd, bfd, shared_dir, set, err, err_size);
+        if (r >= 0)
+                r = fsync_dir(topfd);
+        if (r >= 0)
+                r = fsync_dir(dirfd);
+        if (r < 0) {
+                remove_folder(topfd, name, set);
+                if (err && !err[0])
+                        fail(err, err_size, r, "backup: %s", strerror(-r));
+                return r;
+        }
+        n = snprintf(backup_dir, backup_dir_size, "%s/%s/%s", shared_dir, BACKUP_TOP, name);
+        if (n < 0 || (size_t)n >= backup_dir_size)
+                return fail(err, err_size, -ENAMETOOLONG, "backup path buffer too small");
+        return 0;
+}
+
+int firmware_set_backup(const char *shared_dir, const char *serial, char *backup_dir,
+                        size_t backup_dir_size, struct firmware_set *set)
+{
+        return firmware_set_backup_err(shared_dir, serial, backup_dir, backup_dir_size, set, NULL,
+                                       0);
+}
+
+static bool is_hex64(const char *s)
+{
+        for (int i = 0; i < 64; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+/* Reads BFD's SHA256SUMS (sha256sum's format: 64 lower-case hex, two spaces or " *", name). */
+static int read_manifest(int bfd, const char *backup_dir, struct firmware_set *set, char *err,
+                         size_t err_size)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t used = 0;
+        unsigned lineno = 0;
+
+        memset(set, 0, sizeof(*set));
+        fd = open_regular_at(bfd, MANIFEST, &st);
+        if (fd < 0)
+                return fail(err, err_size, fd, "%s/%s: %s", backup_dir, MANIFEST,
+                            fd == -ELOOP ? "is a symlink" : strerror(-fd));
+        if (st.st_size > MANIFEST_MAX)
+                return fail(err, err_size, -EFBIG, "%s/%s: too large", backup_dir, MANIFEST);
+        buf = malloc(MANIFEST_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + used, MANIFEST_MAX - used);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return fail(err, err_size, -errno, "%s/%s: %m", backup_dir, MANIFEST);
+                }
+                if (n == 0)
+                        break;
+                used += (size_t)n;
+                if (used == MANIFEST_MAX)
+                        return fail(err, err_size, -EFBIG, "%s/%s: too large", backup_dir,
+                                    MANIFEST);
+        }
+        buf[used] = '\0';
+        if (strlen(buf) != used)
+                return fail(err, err_size, -EBADMSG, "%s/%s: contains a NUL byte", backup_dir,
+                            MANIFEST);
+        /* strtok_r would skip empty lines and so miscount: split by hand */
+        for (char *line = buf, *next; *line; line = next) {
+                struct firmware_file *f;
+                const char *name;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                else
+                        next = line + strlen(line);
+                lineno++;
+                if (!*line)
+                        continue;
+                if (strlen(line) < 67 || !is_hex64(line) || line[64] != ' ' ||
+                    (line[65] != ' ' && line[65] != '*'))
+                        return fail(err, err_size, -EBADMSG, "%s/%s:%u: not a sha256sum line",
+                                    backup_dir, MANIFEST, lineno);
+                name = line + 66;
+                if (!is_set_name(name))
+                        return fail(err, err_size, -EBADMSG,
+                                    "%s/%s:%u: '%s' is not a firmware file name", backup_dir,
+                                    MANIFEST, lineno, name);
+                for (unsigned i = 0; i < set->n; i++)
+                        if (streq(set->files[i].name, name))
+                                return fail(err, err_size, -EBADMSG, "%s/%s:%u: %s listed twice",
+                                            backup_dir, MANIFEST, lineno, name);
+                if (set->n >= FIRMWARE_SET_MAX)
+                        return fail(err, err_size, -E2BIG, "%s/%s:%u: more than %d files",
+                                    backup_dir, MANIFEST, lineno, FIRMWARE_SET_MAX);
+                f = &set->files[set->n++];
+                memcpy(f->sha256, line, 64);
+                f->sha256[64] = '\0';
+                strcpy(f->name, name);
+        }
+        if (set->n == 0)
+                return fail(err, err_size, -EBADMSG, "%s/%s: lists no files", backup_dir, MANIFEST);
+        return 0;
+}
+
+static void staged_name(char *buf, size_t size, const char *name)
+{
+        snprintf(buf, size, ".%s.tmp", name);
+}
+
+static void unstage(int dirfd, const struct firmware_set *m, unsigned upto)
+{
+        char tmp[NAME_MAX + 1];
+
+        for (unsigned i = 0; i < upto; i++) {
+                staged_name(tmp, sizeof(tmp), m->files[i].name);
+                unlinkat(dirfd, tmp, 0);
+        }
+}
+
+/* Copies backup file F into DIRFD as .NAME.tmp, checking its hash on the way. */
+static int stage_one(int bfd, int dirfd, const char *backup_dir, const struct firmware_file *f,
+                     char *err, size_t err_size)
+{
+        _cleanup_close_ int src = -1, dst = -1;
+        char tmp[NAME_MAX + 1], hex[SHA256_HEX_SIZE];
+        struct stat st;
+        int r;
+
+        staged_name(tmp, sizeof(tmp), f->name);
+        src = open_regular_at(bfd, f->name, &st);
+        if (src < 0)
+                return fail(err, err_size, src, "%s/%s: %s", backup_dir, f->name, strerror(-src));
+        /* a leftover of an interrupted restore (unlink never follows a symlink) */
+        if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+                return fail(err, err_size, -errno, "%s: %m", tmp);
+        dst = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     st.st_mode & 0777);
+        if (dst < 0)
+                return fail(err, err_size, -errno, "%s: %m", tmp);
+        r = copy_hash(src, dst, hex, NULL);
+        if (r >= 0 && fchmod(dst, st.st_mode & 0777) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(dst) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(dst)) < 0)
+                r = -errno;
+        if (r < 0)
+                return fail(err, err_size, r, "%s: %s", tmp, strerror(-r));
+        if (!streq(hex, f->sha256))
+                return fail(err, err_size, -EBADMSG, "%s/%s changed during the restore", backup_dir,
+                            f->name);
+        return 0;
+}
+
+int firmware_set_restore_err(const char *shared_dir, const char *backup_dir, char *err,
+                             size_t err_size)
+{
+        _cleanup_close_ int dirfd = -1, bfd = -1;
+        struct firmware_set m;
+        int r;
+
+        if (err && err_size)
+                err[0] = '\0';
+
+        dirfd = open_dir(shared_dir);
+        if (dirfd < 0)
+                return fail(err, err_size, dirfd, "%s: %s", shared_dir, strerror(-dirfd));
+        bfd = open_dir(backup_dir);
+        if (bfd < 0)
+                return fail(err, err_size, bfd, "%s: %s", backup_dir, strerror(-bfd));
+        r = read_manifest(bfd, backup_dir, &m, err, err_size);
+        if (r < 0)
+                return r;
+
+        /* 1. Everything verified before anything is touched: no partial restore. */
+        for (unsigned i = 0; i < m.n; i++) {
+                _cleanup_close_ int fd = -1;
+                char hex[SHA256_HEX_SIZE];
+                struct stat st;
+
+                fd = open_regular_at(bfd, m.files[i].name, &st);
+                if (fd < 0)
+                        return fail(err, err_size, fd, "%s/%s: %s", backup_dir, m.files[i].name,
+                                    fd == -ELOOP ? "is a symlink" : strerror(-fd));
+                r = sha256_fd(fd, hex);
+                if (r < 0)
+                        return fail(err, err_size, r, "%s/%s: %s", backup_dir, m.files[i].name,
+                                    strerror(-r));
+                if (!streq(hex, m.files[i].sha256))
+                        return fail(err, err_size, -EBADMSG,
+                                    "%s/%s does not match %s: refusing to restore anything",
+                                    backup_dir, m.files[i].name, MANIFEST);
+                /* A planted symlink or folder at a live name wants a human, not a rename. */
+                if (fstatat(dirfd, m.files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    !S_ISREG(st.st_mode))
+                        return fail(err, err_size, S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL,
+                                    "%s/%s is %s: refusing to restore anything", shared_dir,
+                                    m.files[i].name,
+                                    S_ISLNK(st.st_mode) ? "a symlink" : "not a regular file");
+        }
+
+        /* 2. Stage every file under its temp name; a failure leaves the live set untouched. */
+        for (unsigned i = 0; i < m.n; i++) {
+                r = stage_one(bfd, dirfd, backup_dir, &m.files[i], err, err_size);
+                if (r < 0) {
+                        unstage(dirfd, &m, i + 1);
+                        return r;
+                }
+        }
+        r = fsync_dir(dirfd);
+        if (r < 0) {
+                unstage(dirfd, &m, m.n);
+                return fail(err, err_size, r, "%s: %s", shared_dir, strerror(-r));
+        }
+
+        /* 3. Rename into place: each name is at every moment the old file or the new one. */
+        for (unsigned i = 0; i < m.n; i++) {
+                char tmp[NAME_MAX + 1];
+
+                staged_name(tmp, sizeof(tmp), m.files[i].name);
+                if (renameat(dirfd, tmp, dirfd, m.files[i].name) < 0) {
+                        r = fail(err, err_size, -errno,
+                                 "%s/%s: %m (%u of %u files restored; run the restore again)",
+                                 shared_dir, m.files[i].name, i, m.n);
+                        unstage(dirfd, &m, m.n);
+                        fsync_dir(dirfd);
+                        return r;
+                }
+        }
+        r = fsync_dir(dirfd);
+        if (r < 0)
+                return fail(err, err_size, r, "%s: %s", shared_dir, strerror(-r));
+        return 0;
+}
+
+int firmware_set_restore(const char *shared_dir, const char *backup_dir)
+{
+        return firmware_set_restore_err(shared_dir, backup_dir, NULL, 0);
+}
+
+int firmware_set_matches_err(const char *shared_dir, const char *backup_dir, char *err,
+                             size_t err_size)
+{
+        _cleanup_close_ int bfd = -1;
+        struct firmware_set m, live;
+        int r;
+
+        if (err && err_size)
+                err[0] = '\0';
+
+        bfd = open_dir(backup_dir);
+        if (bfd < 0)
+                return fail(err, err_size, bfd, "%s: %s", backup_dir, strerror(-bfd));
+        r = read_manifest(bfd, backup_dir, &m, err, err_size);
+        if (r < 0)
+                return r;
+        r = firmware_set_scan_err(shared_dir, &live, err, err_size);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < m.n; i++) {
+                const struct firmware_file *f = NULL;
+
+                for (unsigned j = 0; j < live.n && !f; j++)
+                        if (streq(live.files[j].name, m.files[i].name))
+                                f = &live.files[j];
+                if (!f)
+                        return fail(err, err_size, 0, "%s/%s is missing", shared_dir,
+                                    m.files[i].name);
+                if (!streq(f->sha256, m.files[i].sha256))
+                        return fail(err, err_size, 0, "%s/%s differs from the backup", shared_dir,
+                                    f->name);
+        }
+        if (live.n != m.n) {
+                for (unsigned j = 0; j < live.n; j++) {
+                        bool listed = false;
+
+                        for (unsigned i = 0; i < m.n && !listed; i++)
+                                listed = streq(live.files[j].name, m.files[i].name);
+                        if (!listed)
+                                return fail(err, err_size, 0, "%s/%s is not in the backup",
+                                            shared_dir, live.files[j].name);
+                }
+        }
+        if (err && err_size)
+                err[0] = '\0';
+        return 1;
+}
+
+int firmware_set_matches(const char *shared_dir, const char *backup_dir)
+{
+        return firmware_set_matches_err(shared_dir, backup_dir, NULL, 0);
+}
