@@ -35,7 +35,8 @@ fi
 
 kill -HUP "$pid"
 wait_for 5 grep -q '^RELOADING=1' "$T/notify.log" || fail "no RELOADING=1"
-wait_for 5 test "$(grep -c '^READY=1' "$T/notify.log")" -ge 2 || fail "no READY=1 after reload"
+ready_twice() { [ "$(grep -c '^READY=1' "$T/notify.log")" -ge 2 ]; }
+wait_for 5 ready_twice || fail "no READY=1 after reload"
 pass "RELOADING=1 then READY=1 on SIGHUP"
 kill -TERM "$pid"
 wait "$pid"; rc=$?

@@ -149,7 +149,8 @@ kill -HUP "$PID"
 wait_for 5 state_is OK || fail "not OK with a 10 ms interval"
 probes() { jq -r .probe.probes "$S/run/netroot/status.json"; }
 p0=$(probes)
-wait_for 60 test "$(( $(probes) - p0 ))" -ge 100 2>/dev/null || true
+warmed_up() { [ $(($(probes) - p0)) -ge 100 ]; }
+wait_for 60 warmed_up || fail "fewer than 100 probes in 60 s after the warm-up"
 fd1=$(ls "/proc/$PID/fd" | wc -l); rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status"); p1=$(probes)
 wait_for_probes() { [ $(( $(probes) - p1 )) -ge 1000 ]; }
 wait_for 120 wait_for_probes || fail "fewer than 1000 probes in 120 s ($(( $(probes) - p1 )))"

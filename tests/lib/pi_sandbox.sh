@@ -51,6 +51,8 @@ pi_sandbox_make() {
 	boot_dir = /boot
 	run_dir = /run/netroot
 	state_dir = /var/lib/netroot
+	[ipv6]
+	mode = keep
 	[iscsi]
 	probe = off
 	[upgrade]
