@@ -7,6 +7,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/tests/lib/common.sh"
 . "$TOP/tests/lib/tgt.sh"
 . "$TOP/tests/lib/fake_sysfs.sh"
+. "$TOP/tests/lib/chroot.sh"
+. "$TOP/tests/lib/pi_sandbox.sh"
+. "$TOP/tests/lib/tftp.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -54,7 +57,7 @@ say "netrootctl status"
 run "$NETROOTCTL" --root "$S" status
 
 say "Fault: the Pi's cable is pulled (the NAS side of the link goes down)"
-tgt_link peer down; sleep 0.3; show
+tgt_link peer down; wait_for 3 state_is FAILED; show
 say "Cable back: OK again after recover_after good probes (no flapping)"
 tgt_link peer up; wait_for 10 state_is OK; show
 
@@ -76,3 +79,40 @@ say "Stop (SIGTERM): the LED gets back the trigger it had"
 kill $PID; wait $PID; echo "   netrootd exit status $?"
 log_tail 1
 echo "   LED trigger: $(led)"
+
+say "Part 2: a guarded kernel upgrade on a real Debian system (a cached debootstrap chroot laid"
+echo "   out as a netbooted Pi 3: boot folder, serial, config.txt, cmdline.txt; amd64 stands in)"
+on_cleanup chroot_cleanup
+on_cleanup pi_sandbox_cleanup
+chroot_ensure CH || { echo "could not build the chroot"; exit 1; }
+pi_sandbox_make "$CH" >/dev/null || exit 1
+B=$CH/boot
+mkdir -p "$T/tftp"; pi_sandbox_tftp "$CH" "$T/tftp"; tftp_start "$T/tftp" >/dev/null
+pi_sandbox_conf "$CH" tftp "127.0.0.1:$TFTP_PORT"
+pi_sandbox_conf "$CH" verify_tftp required
+pi_sandbox_conf "$CH" confirm_after 3s
+echo "   TFTP server (tftpd-hpa) on 127.0.0.1:$TFTP_PORT serves the boot folder as $PI_SERIAL/"
+run "$NETROOTCTL" --root "$CH" bootcfg show
+
+say "netrootctl upgrade: back up, build the initrd next to the old one, check it, switch, verify over TFTP"
+run "$NETROOTCTL" --root "$CH" upgrade
+echo "   exit status $?"
+run "$NETROOTCTL" --root "$CH" history
+
+say "A broken upgrade: the initramfs would lack iSCSI (MODULES=netboot, NO_ISCSI_IN_INITRAMFS=yes)"
+echo "MODULES=netboot" >"$CH/etc/initramfs-tools/conf.d/netroot-demo"
+echo "NO_ISCSI_IN_INITRAMFS=yes" >"$CH/etc/initramfs-tools/conf.d/open-iscsi"
+before=$(sha256sum <"$B/config.txt")
+run "$NETROOTCTL" --root "$CH" upgrade
+echo "   exit status $? (3 = rolled back)"
+[ "$(sha256sum <"$B/config.txt")" = "$before" ] && echo "   config.txt is byte for byte what it was (sha256)"
+rm -f "$CH/etc/initramfs-tools/conf.d/netroot-demo" "$CH/etc/initramfs-tools/conf.d/open-iscsi"
+run "$NETROOTCTL" --root "$CH" history
+
+say "After the reboot: netrootd sees the pending kernel running with a healthy root and confirms it"
+"$NETROOTD" --root "$CH" --log-target stderr --no-mlock 2>"$T/confirm.log" &
+CPID=$!; track_pid $CPID
+sleep 4.5
+grep -E "on trial|confirmed" "$T/confirm.log" | sed 's/^/  | /'
+kill $CPID; wait $CPID
+run "$NETROOTCTL" --root "$CH" history
