@@ -54,6 +54,8 @@ static const struct key_def keys[] = {
         {"iscsi", "fail_after", KEY_UINT, OFF(iscsi.fail_after), NULL, 1, 100},
         {"iscsi", "recover_after", KEY_UINT, OFF(iscsi.recover_after), NULL, 1, 100},
         {"iscsi", "slow_rtt", KEY_DURATION, OFF(iscsi.slow_rtt_usec), NULL, 1 * MSEC, 600 * SEC},
+        {"iscsi", "session_poll", KEY_DURATION, OFF(iscsi.session_poll_usec), NULL, 100 * MSEC,
+         3600 * SEC},
         {"iscsi", "username", KEY_STRING, OFF(iscsi.username), NULL, 0, 0},
         {"iscsi", "password", KEY_STRING, OFF(iscsi.password), NULL, 0, 0},
         {"upgrade", "shared_dir", KEY_OPT_PATH, OFF(upgrade.shared_dir), NULL, 0, 0},
@@ -88,6 +90,7 @@ void config_set_defaults(struct netroot_config *cfg)
         cfg->iscsi.fail_after = 2;
         cfg->iscsi.recover_after = 2;
         cfg->iscsi.slow_rtt_usec = 500 * MSEC;
+        cfg->iscsi.session_poll_usec = 5 * SEC;
         strcpy(cfg->upgrade.tftp, "auto");
         cfg->upgrade.verify_tftp = VERIFY_TFTP_AUTO;
         cfg->upgrade.keep = 3;

@@ -42,6 +42,7 @@ struct iscsi_config {
         unsigned fail_after;    /* probe failures in a row before FAILED */
         unsigned recover_after; /* good results in a row before OK again */
         uint64_t slow_rtt_usec; /* a probe slower than this is DEGRADED */
+        uint64_t session_poll_usec; /* sysfs re-read; the fallback when no netlink events */
         char username[CONFIG_VALUE_MAX];
         char password[CONFIG_VALUE_MAX];
 };

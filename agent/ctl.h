@@ -33,3 +33,4 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv);
 int ctl_upgrade(struct ctl_context *ctx, int argc, char **argv);
 int ctl_rollback(struct ctl_context *ctx, int argc, char **argv);
 int ctl_history(struct ctl_context *ctx, int argc, char **argv);
+int ctl_hook(struct ctl_context *ctx, int argc, char **argv);

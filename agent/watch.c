@@ -6,8 +6,9 @@
 #include <arpa/inet.h>
 #include <time.h>
 
-#define SESSION_POLL_USEC   (2 * 1000000ULL)
-#define ISCSID_CHECK_POLLS  15 /* scanning /proc is the costliest read: every 30 s */
+#define ISCSID_CHECK_POLLS  6 /* scanning /proc is the costliest read: every 30 s by default */
+/* With kernel iSCSI events a failure is seen at once; the poll is then only a safety net. */
+#define EVENTS_POLL_FACTOR  6
 #define USEC_PER_SEC        1000000ULL
 
 static uint64_t now_realtime(void)
@@ -53,6 +54,13 @@ static void read_session(struct root_watch *w)
         update_session_source(w);
 }
 
+static uint64_t poll_interval(const struct root_watch *w)
+{
+        uint64_t base = w->cfg->iscsi.session_poll_usec;
+
+        return w->events ? base * EVENTS_POLL_FACTOR : base;
+}
+
 static int on_poll(sd_event_source *s, uint64_t usec _unused_, void *userdata)
 {
         struct root_watch *w = userdata;
@@ -60,7 +68,7 @@ static int on_poll(sd_event_source *s, uint64_t usec _unused_, void *userdata)
         read_session(w);
         /* With a probe, its results are the samples that count towards recovery. */
         evaluate(w, !w->probe);
-        (void)sd_event_source_set_time_relative(s, SESSION_POLL_USEC);
+        (void)sd_event_source_set_time_relative(s, poll_interval(w));
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
@@ -212,8 +220,8 @@ static int setup_probe(struct root_watch *w)
                                   (const char *[]){w->probe_error}, 1);
                 return 0;
         }
-        r = sd_event_add_time_relative(w->event, &w->probe_timer, CLOCK_MONOTONIC, 0, 1000,
-                                       on_probe_timer, w);
+        r = sd_event_add_time_relative(w->event, &w->probe_timer, CLOCK_MONOTONIC, 0,
+                                       c->probe_interval_usec / 20, on_probe_timer, w);
         return r;
 }
 
@@ -243,10 +251,11 @@ int watch_start(struct root_watch *w)
         r = iscsi_events_open(w->event, on_iscsi_event, w, &w->events);
         if (r < 0)
                 snprintf(w->events_error, sizeof(w->events_error),
-                         "kernel iSCSI events unavailable (%s), polling every %llus", strerror(-r),
-                         (unsigned long long)(SESSION_POLL_USEC / USEC_PER_SEC));
-        r = sd_event_add_time_relative(w->event, &w->poll_timer, CLOCK_MONOTONIC, SESSION_POLL_USEC,
-                                       USEC_PER_SEC / 10, on_poll, w);
+                         "kernel iSCSI events unavailable (%s), polling every %.1fs", strerror(-r),
+                         (double)w->cfg->iscsi.session_poll_usec / USEC_PER_SEC);
+        /* Coarse accuracy lets sd-event fold the poll into the probe's wake-up. */
+        r = sd_event_add_time_relative(w->event, &w->poll_timer, CLOCK_MONOTONIC, poll_interval(w),
+                                       poll_interval(w) / 5, on_poll, w);
         if (r >= 0)
                 r = setup_probe(w);
         if (r < 0)

@@ -113,7 +113,8 @@ mark() { echo "mark $*" >&7; }
 led_for() { case $1 in OK) echo heartbeat ;; DEGRADED) echo timer ;; FAILED) echo default-on ;; esac; }
 shown() { awk '$2 == "status" { s = $3 } $2 == "led" { l = $3 } END { print s, l }' "$WLOG"; }
 wait_shown() { # STATE TIMEOUT_S: status.json and LED both show STATE
-	local want="$1 $(led_for "$1")" deadline=$(($(date +%s%N) + $2 * 1000000000))
+	local want deadline=$(($(date +%s%N) + $2 * 1000000000))
+	want="$1 $(led_for "$1")"
 	while [ "$(shown)" != "$want" ]; do
 		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
 		sleep 0.01
@@ -241,6 +242,7 @@ failures() { awk -F'[:,]' '/"failures"/ { for (i = 1; i < NF; i++) if ($i ~ /"fa
 # The baseline: what an admin scripts today, in /bin/sh; its rusage (itself and every child it
 # reaped) is written by the wrapper when it ends. It stops after a sleep, so whole cycles count.
 BSTOP=$T/baseline.stop
+# shellcheck disable=SC2016 # expanded by the loop's own shell
 ip netns exec "$CLI_NS" "$HW" rusage "$T/baseline.ru" sh -c '
 	n=0
 	while :; do
@@ -273,7 +275,7 @@ b_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$BLOOP/status" 2>/dev/null)
 touch "$BSTOP"
 wait "$BPID" 2>/dev/null
 [ -s "$T/baseline.ru" ] || die "baseline loop left no rusage"
-read -r b_ut b_st b_nv b_niv b_maxrss b_el <"$T/baseline.ru"
+read -r b_ut b_st b_nv _ b_maxrss b_el <"$T/baseline.ru"
 b_n=$(cat "$T/baseline.n")
 
 # ---------------------------------------------------------------- tables
@@ -307,8 +309,8 @@ for row in "${ROWS[@]}"; do
 	read -r key fault fa <<<"$row"
 	trials "$key" >"$T/trials.$key"
 	read -r dmed dmax dn dmiss <<<"$(stats 1 <"$T/trials.$key")"
-	read -r fmed fmax fn fmiss <<<"$(stats 2 <"$T/trials.$key")"
-	read -r kmed kmax kn kmiss <<<"$(stats 4 <"$T/trials.$key")"
+	read -r fmed fmax _ <<<"$(stats 2 <"$T/trials.$key")"
+	read -r kmed kmax kn _ <<<"$(stats 4 <"$T/trials.$key")"
 	kcol="-"
 	[ "$kn" = 0 ] || kcol="$kmed / $kmax s"
 	INJ_ALL+=("$(awk '{ print $3 }' "$T/trials.$key")")

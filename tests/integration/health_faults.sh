@@ -34,6 +34,7 @@ conf() {
 	probe_timeout = 1s
 	fail_after = 2
 	recover_after = 2
+	session_poll = 1s
 	username = ${CHAP_USER:-}
 	password = ${CHAP_PASS:-}
 	CONF
@@ -157,7 +158,8 @@ wait_for 120 wait_for_probes || fail "fewer than 1000 probes in 120 s ($(( $(pro
 fd2=$(ls "/proc/$PID/fd" | wc -l); rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
 echo "figures: $(( $(probes) - p1 )) probe cycles: fds $fd1 -> $fd2, VmRSS $rss1 -> $rss2 kB"
 [ "$fd2" -le "$fd1" ] || fail "fd count grew from $fd1 to $fd2"
-[ "$rss2" -le $((rss1 + 256)) ] || fail "VmRSS grew from $rss1 to $rss2 kB"
+# ASan's quarantine keeps freed memory on purpose; there LeakSanitizer checks for leaks.
+[ "${SANITIZE:-0}" = 1 ] || [ "$rss2" -le $((rss1 + 256)) ] || fail "VmRSS grew from $rss1 to $rss2 kB"
 pass "no fd or memory growth over 1000 probe cycles"
 kill -TERM "$PID"; wait "$PID"
 assert_eq "$?" 0 "clean stop"
