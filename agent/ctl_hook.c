@@ -623,7 +623,8 @@ static void newest_reason(const char *boot, char *out, size_t size)
                 return;
         if (gen_record_load(boot, gens[n - 1], &rec, err, sizeof(err)) == 0 &&
             rec.status == GEN_ROLLED_BACK)
-                snprintf(out, size, "generation %u: %s", rec.gen, rec.reason);
+                snprintf(out, size, "generation %u: %.300s%s", rec.gen, rec.reason,
+                         strlen(rec.reason) > 300 ? "…" : "");
 }
 
 static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
