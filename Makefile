@@ -4,7 +4,7 @@
 #   make check      deps + build + unit and integration tests
 #   make demo       deps + build + a walk-through on a sandbox Pi tree
 #   make bench      deps + build + performance table
-#   make deb        the Debian package
+#   make deb        the Debian package (ARCH=armhf|arm64: for the Pi, into build/deb/)
 
 VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 PREFIX  ?= /usr
@@ -51,8 +51,8 @@ DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
         debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux
 
-.PHONY: all deps check check-unit check-integration demo bench deb clean install format \
-        format-check
+.PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \
+        format format-check
 all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
 $(BUILD)/obj/%.o: agent/%.c
@@ -107,20 +107,41 @@ bench: deps
 	$(MAKE) all
 	BUILD=$(BUILD) tests/bench.sh
 
+# make deb: the native package (in ..); make deb ARCH=armhf|arm64: the Raspberry Pi package, built
+# by tests/cross.sh in a qemu-user chroot and copied to build/deb/ (docs/PACKAGING.md).
+ifeq ($(filter-out $(if $(ARCH),$(shell dpkg --print-architecture)),$(ARCH)),)
 deb: deps
 	dpkg-buildpackage -us -uc -b
+else
+deb:
+	bash tests/cross.sh $(ARCH)
+endif
+
+deb-cross:
+	bash tests/cross.sh armhf
+	bash tests/cross.sh arm64
 
 install: all
 	install -D -m 0755 $(BUILD)/netrootd $(DESTDIR)$(PREFIX)/sbin/netrootd
 	install -D -m 0755 $(BUILD)/netrootctl $(DESTDIR)$(PREFIX)/sbin/netrootctl
 	install -D -m 0644 etc/agent.conf $(DESTDIR)/etc/netroot/agent.conf
 	install -D -m 0644 units/netrootd.service $(DESTDIR)/lib/systemd/system/netrootd.service
+	install -D -m 0644 units/netroot-boot-health.service \
+		$(DESTDIR)/lib/systemd/system/netroot-boot-health.service
 	install -D -m 0644 units/netroot-agent.catalog \
 		$(DESTDIR)$(PREFIX)/lib/systemd/catalog/netroot-agent.catalog
 	install -D -m 0644 man/netrootd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netrootd.8
 	install -D -m 0644 man/netrootctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/netrootctl.8
 	install -D -m 0644 man/netroot-agent.conf.5 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/netroot-agent.conf.5
+	install -D -m 0755 hooks/zz-netroot $(DESTDIR)/etc/kernel/postinst.d/zz-netroot
+	install -D -m 0755 hooks/netroot-apt-pre $(DESTDIR)/etc/netroot/netroot-apt-pre
+	install -D -m 0755 hooks/netroot-apt-post $(DESTDIR)/etc/netroot/netroot-apt-post
+	install -D -m 0644 hooks/99netroot $(DESTDIR)/etc/apt/apt.conf.d/99netroot
+
+test-package: deps
+	$(MAKE) all
+	BUILD=$(BUILD) bash tests/integration/apt_kernel.sh
 
 format:
 	clang-format -i agent/*.[ch] tests/unit/*.[ch]

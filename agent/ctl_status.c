@@ -164,13 +164,51 @@ static void print_human(const struct json_value *doc, bool running, const char *
         print_ipv6(doc);
 }
 
+/* True when PATH says OK and its writer is alive. */
+static bool status_ok_now(const char *path)
+{
+        _cleanup_free_ char *text = NULL;
+        struct json_value *doc = NULL;
+        char err[128];
+        size_t len;
+        bool ok;
+
+        if (file_read_all(path, STATUS_FILE_MAX, &text, &len) < 0 ||
+            json_parse(text, len, &doc, err, sizeof(err)) < 0)
+                return false;
+        ok = pid_alive(json_get_number(doc, "pid", 0)) &&
+             streq(json_get_string(doc, "state", ""), "OK");
+        json_free(doc);
+        return ok;
+}
+
+/* --wait: the boot-assessment unit waits here until the iSCSI root is healthy (or gives up). */
+static void wait_for_ok(const char *path, uint64_t timeout_usec)
+{
+        struct timespec start, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                if (status_ok_now(path))
+                        return;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((uint64_t)(now.tv_sec - start.tv_sec) * 1000000ULL +
+                            (uint64_t)((now.tv_nsec - start.tv_nsec) / 1000) >=
+                    timeout_usec)
+                        return;
+                usleep(200000);
+        }
+}
+
 int ctl_status(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
                 {"json", no_argument, NULL, 'j'},
+                {"wait", required_argument, NULL, 'w'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
+        uint64_t wait_usec = 0;
         _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
         struct json_value *doc = NULL;
         char err[128];
@@ -179,17 +217,21 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv)
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-                if (c == 'j')
+                if (c == 'j') {
                         json = true;
-                else {
+                } else if (c == 'w' && config_parse_duration(optarg, &wait_usec) == 0) {
+                        continue;
+                } else {
                         fprintf(c == 'h' ? stdout : stderr,
-                                "Usage: netrootctl status [--json]\n");
+                                "Usage: netrootctl status [--json] [--wait DURATION]\n");
                         return c == 'h' ? CTL_EXIT_OK : CTL_EXIT_USAGE;
                 }
         }
         dir = root_path(ctx->root, ctx->cfg.agent.run_dir);
         if (!dir || asprintf(&path, "%s/status.json", dir) < 0)
                 return CTL_EXIT_FAILED;
+        if (wait_usec)
+                wait_for_ok(path, wait_usec);
         r = file_read_all(path, STATUS_FILE_MAX, &text, &len);
         if (r == -ENOENT) {
                 if (json)

@@ -69,6 +69,12 @@ pass "--help"
 "$NETROOTCTL" >/dev/null 2>&1; assert_eq "$?" 2 "no command exits 2"
 "$NETROOTD" --bogus >/dev/null 2>&1; assert_eq "$?" 2 "netrootd bad option exits 2"
 "$NETROOTCTL" --root "$S" status >/dev/null 2>&1; assert_eq "$?" 1 "status exits 1 when not running"
+t0=$(date +%s%N)
+"$NETROOTCTL" --root "$S" status --wait 1s >/dev/null 2>&1; rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+assert_eq "$rc" 1 "status --wait gives up with exit 1 when the daemon never reports OK"
+[ "$ms" -ge 900 ] && [ "$ms" -lt 3000 ] || fail "status --wait 1s took $ms ms"
+pass "status --wait 1s waited $ms ms"
 "$NETROOTCTL" --root "$S" status --json | jq -e '.running == false' >/dev/null || fail "status --json when not running"
 pass "status --json says running=false"
 mkdir -p "$S/run/netroot"; echo '{"state": "OK", ' >"$S/run/netroot/status.json"

@@ -20,8 +20,8 @@ assert_file_contains "$S/etc/sysctl.d/90-netroot-ipv6.conf" "net.ipv6.conf.all.d
 	"sysctl.d file written so early boot matches"
 assert_file_contains "$T/netrootd.log" "/proc/sys/net/ipv6 absent" "absent IPv6 is logged"
 
-out=$("$NETROOTCTL" --root "$S" status); rc=$?
-assert_eq "$rc" 0 "netrootctl status exits 0 when running and OK"
+out=$("$NETROOTCTL" --root "$S" status --wait 10s); rc=$?
+assert_eq "$rc" 0 "netrootctl status (--wait, the boot-assessment unit's call) exits 0 when running and OK"
 assert_contains "$out" "running (pid $NETROOTD_PID), state OK" "status says running"
 assert_contains "$out" "trigger heartbeat (was mmc0 at start)" "status shows the LED"
 "$NETROOTCTL" --root "$S" status --json | jq -e '.running == true and .state == "OK"' >/dev/null \

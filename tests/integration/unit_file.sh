@@ -59,3 +59,14 @@ grep '✗' "$T/security.log" || true
 echo "exposure score: $score"
 awk -v s="$score" 'BEGIN { exit !(s <= 3.5) }' || fail "exposure score $score is above 3.5"
 pass "exposure score $score <= 3.5"
+
+# The boot-assessment unit: verify clean, ordered before boot-complete.target, required by it.
+B=$TOP/units/netroot-boot-health.service
+sed "s#^ExecStart=/usr/sbin/netrootctl#ExecStart=$NETROOTCTL#" "$B" >"$T/unit/netroot-boot-health.service"
+MANPATH=$T/man:/usr/share/man systemd-analyze verify "$T/unit/netroot-boot-health.service" >"$T/verify2.log" 2>&1 ||
+	fail "verify netroot-boot-health.service: $(cat "$T/verify2.log")"
+[ ! -s "$T/verify2.log" ] || fail "verify printed: $(cat "$T/verify2.log")"
+pass "netroot-boot-health.service verifies clean"
+grep -qx 'Before=boot-complete.target' "$B" || fail "not ordered before boot-complete.target"
+grep -qx 'RequiredBy=boot-complete.target' "$B" || fail "not required by boot-complete.target"
+pass "boot assessment: ordered before and required by boot-complete.target"
