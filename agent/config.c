@@ -32,39 +32,39 @@ static const char *const trial_modes[] = {"none", "tryboot", NULL};
 #define SEC        1000000ULL
 
 static const struct key_def keys[] = {
-        {"agent", "boot_dir", KEY_PATH, OFF(agent.boot_dir), NULL, 0, 0},
-        {"agent", "state_dir", KEY_PATH, OFF(agent.state_dir), NULL, 0, 0},
-        {"agent", "run_dir", KEY_PATH, OFF(agent.run_dir), NULL, 0, 0},
-        {"agent", "metrics_file", KEY_OPT_PATH, OFF(agent.metrics_file), NULL, 0, 0},
-        {"led", "enabled", KEY_BOOL, OFF(led.enabled), NULL, 0, 0},
-        {"led", "device", KEY_STRING, OFF(led.device), NULL, 0, 0},
-        {"led", "trigger_ok", KEY_STRING, OFF(led.trigger_ok), NULL, 0, 0},
-        {"led", "trigger_degraded", KEY_STRING, OFF(led.trigger_degraded), NULL, 0, 0},
-        {"led", "trigger_failed", KEY_STRING, OFF(led.trigger_failed), NULL, 0, 0},
-        {"ipv6", "mode", KEY_ENUM, OFF(ipv6.mode), ipv6_modes, 0, 0},
-        {"ipv6", "check_interval", KEY_DURATION, OFF(ipv6.check_interval_usec), NULL, 1 * SEC,
-         3600 * SEC},
-        {"iscsi", "target", KEY_STRING, OFF(iscsi.target), NULL, 0, 0},
-        {"iscsi", "portal", KEY_STRING, OFF(iscsi.portal), NULL, 0, 0},
-        {"iscsi", "probe", KEY_ENUM, OFF(iscsi.probe), probe_modes, 0, 0},
-        {"iscsi", "probe_interval", KEY_DURATION, OFF(iscsi.probe_interval_usec), NULL,
-         10 * MSEC, 3600 * SEC},
-        {"iscsi", "probe_timeout", KEY_DURATION, OFF(iscsi.probe_timeout_usec), NULL, 100 * MSEC,
-         600 * SEC},
-        {"iscsi", "fail_after", KEY_UINT, OFF(iscsi.fail_after), NULL, 1, 100},
-        {"iscsi", "recover_after", KEY_UINT, OFF(iscsi.recover_after), NULL, 1, 100},
-        {"iscsi", "slow_rtt", KEY_DURATION, OFF(iscsi.slow_rtt_usec), NULL, 1 * MSEC, 600 * SEC},
-        {"iscsi", "session_poll", KEY_DURATION, OFF(iscsi.session_poll_usec), NULL, 100 * MSEC,
-         3600 * SEC},
-        {"iscsi", "username", KEY_STRING, OFF(iscsi.username), NULL, 0, 0},
-        {"iscsi", "password", KEY_STRING, OFF(iscsi.password), NULL, 0, 0},
-        {"upgrade", "shared_dir", KEY_OPT_PATH, OFF(upgrade.shared_dir), NULL, 0, 0},
-        {"upgrade", "tftp", KEY_STRING, OFF(upgrade.tftp), NULL, 0, 0},
-        {"upgrade", "verify_tftp", KEY_ENUM, OFF(upgrade.verify_tftp), verify_modes, 0, 0},
-        {"upgrade", "keep", KEY_UINT, OFF(upgrade.keep), NULL, 1, 100},
-        {"upgrade", "confirm_after", KEY_DURATION, OFF(upgrade.confirm_after_usec), NULL, 0,
-         24 * 3600 * SEC},
-        {"upgrade", "trial_boot", KEY_ENUM, OFF(upgrade.trial_boot), trial_modes, 0, 0},
+    {"agent", "boot_dir", KEY_PATH, OFF(agent.boot_dir), NULL, 0, 0},
+    {"agent", "state_dir", KEY_PATH, OFF(agent.state_dir), NULL, 0, 0},
+    {"agent", "run_dir", KEY_PATH, OFF(agent.run_dir), NULL, 0, 0},
+    {"agent", "metrics_file", KEY_OPT_PATH, OFF(agent.metrics_file), NULL, 0, 0},
+    {"led", "enabled", KEY_BOOL, OFF(led.enabled), NULL, 0, 0},
+    {"led", "device", KEY_STRING, OFF(led.device), NULL, 0, 0},
+    {"led", "trigger_ok", KEY_STRING, OFF(led.trigger_ok), NULL, 0, 0},
+    {"led", "trigger_degraded", KEY_STRING, OFF(led.trigger_degraded), NULL, 0, 0},
+    {"led", "trigger_failed", KEY_STRING, OFF(led.trigger_failed), NULL, 0, 0},
+    {"ipv6", "mode", KEY_ENUM, OFF(ipv6.mode), ipv6_modes, 0, 0},
+    {"ipv6", "check_interval", KEY_DURATION, OFF(ipv6.check_interval_usec), NULL, 1 * SEC,
+     3600 * SEC},
+    {"iscsi", "target", KEY_STRING, OFF(iscsi.target), NULL, 0, 0},
+    {"iscsi", "portal", KEY_STRING, OFF(iscsi.portal), NULL, 0, 0},
+    {"iscsi", "probe", KEY_ENUM, OFF(iscsi.probe), probe_modes, 0, 0},
+    {"iscsi", "probe_interval", KEY_DURATION, OFF(iscsi.probe_interval_usec), NULL, 10 * MSEC,
+     3600 * SEC},
+    {"iscsi", "probe_timeout", KEY_DURATION, OFF(iscsi.probe_timeout_usec), NULL, 100 * MSEC,
+     600 * SEC},
+    {"iscsi", "fail_after", KEY_UINT, OFF(iscsi.fail_after), NULL, 1, 100},
+    {"iscsi", "recover_after", KEY_UINT, OFF(iscsi.recover_after), NULL, 1, 100},
+    {"iscsi", "slow_rtt", KEY_DURATION, OFF(iscsi.slow_rtt_usec), NULL, 1 * MSEC, 600 * SEC},
+    {"iscsi", "session_poll", KEY_DURATION, OFF(iscsi.session_poll_usec), NULL, 100 * MSEC,
+     3600 * SEC},
+    {"iscsi", "username", KEY_STRING, OFF(iscsi.username), NULL, 0, 0},
+    {"iscsi", "password", KEY_STRING, OFF(iscsi.password), NULL, 0, 0},
+    {"upgrade", "shared_dir", KEY_OPT_PATH, OFF(upgrade.shared_dir), NULL, 0, 0},
+    {"upgrade", "tftp", KEY_STRING, OFF(upgrade.tftp), NULL, 0, 0},
+    {"upgrade", "verify_tftp", KEY_ENUM, OFF(upgrade.verify_tftp), verify_modes, 0, 0},
+    {"upgrade", "keep", KEY_UINT, OFF(upgrade.keep), NULL, 1, 100},
+    {"upgrade", "confirm_after", KEY_DURATION, OFF(upgrade.confirm_after_usec), NULL, 0,
+     24 * 3600 * SEC},
+    {"upgrade", "trial_boot", KEY_ENUM, OFF(upgrade.trial_boot), trial_modes, 0, 0},
 };
 
 static const char *const sections[] = {"agent", "led", "ipv6", "iscsi", "upgrade"};
@@ -103,7 +103,7 @@ int config_parse_duration(const char *s, uint64_t *usec)
         static const struct {
                 const char *suffix;
                 uint64_t mult;
-        } units[] = {{"ms", MSEC}, {"s", SEC}, {"sec", SEC}, {"m", 60 * SEC},
+        } units[] = {{"ms", MSEC},      {"s", SEC},        {"sec", SEC}, {"m", 60 * SEC},
                      {"min", 60 * SEC}, {"h", 3600 * SEC}, {"", SEC}};
         unsigned long long v;
         char *end;
@@ -226,8 +226,8 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                         return 1;
                 }
                 if (value[0] != '/')
-                        return fail(st, "[%s] %s=%s: must be an absolute path", k->section,
-                                    k->name, value);
+                        return fail(st, "[%s] %s=%s: must be an absolute path", k->section, k->name,
+                                    value);
                 /* fall through */
         case KEY_STRING:
                 if (strlen(value) >= CONFIG_VALUE_MAX)
@@ -237,7 +237,8 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                 return 1;
         case KEY_BOOL:
                 if (config_parse_bool(value, (bool *)field) < 0)
-                        return fail(st, "[%s] %s=%s: not a boolean; allowed: yes, no (also "
+                        return fail(st,
+                                    "[%s] %s=%s: not a boolean; allowed: yes, no (also "
                                     "true/false, on/off, 1/0)",
                                     k->section, k->name, value);
                 return 1;
@@ -264,7 +265,8 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                 format_duration(k->min, lo, sizeof(lo));
                 format_duration(k->max, hi, sizeof(hi));
                 if (config_parse_duration(value, &v) < 0)
-                        return fail(st, "[%s] %s=%s: not a duration; allowed: a number with ms, "
+                        return fail(st,
+                                    "[%s] %s=%s: not a duration; allowed: a number with ms, "
                                     "s, m or h (e.g. 500ms, 5s, 2m), from %s to %s",
                                     k->section, k->name, value, lo, hi);
                 if (v < k->min || v > k->max)
@@ -284,7 +286,8 @@ static int handle_entry(void *user, const char *section, const char *name, const
         char allowed[512];
 
         if (!known_section(section))
-                return fail(st, "unknown section [%s]; allowed: [agent], [led], [ipv6], [iscsi], "
+                return fail(st,
+                            "unknown section [%s]; allowed: [agent], [led], [ipv6], [iscsi], "
                             "[upgrade]",
                             section);
         if (!name) /* a bare [section] line */
@@ -336,8 +339,10 @@ static int prescan_lines(const char *path, const char *buf, size_t len, char *er
                         return -EINVAL;
                 }
                 if (n > max_len) {
-                        snprintf(err, errsize, "%s:%u: line is %zu characters long; at most %zu "
-                                 "are allowed", path, line, n, max_len);
+                        snprintf(err, errsize,
+                                 "%s:%u: line is %zu characters long; at most %zu "
+                                 "are allowed",
+                                 path, line, n, max_len);
                         return -EINVAL;
                 }
                 if (!utf8_valid((const unsigned char *)buf + start, n)) {
@@ -345,8 +350,10 @@ static int prescan_lines(const char *path, const char *buf, size_t len, char *er
                         return -EINVAL;
                 }
                 if (section_header_unknown(buf + start, n, name, sizeof(name))) {
-                        snprintf(err, errsize, "%s:%u: unknown section [%s]; allowed: [agent], "
-                                 "[led], [ipv6], [iscsi], [upgrade]", path, line, name);
+                        snprintf(err, errsize,
+                                 "%s:%u: unknown section [%s]; allowed: [agent], "
+                                 "[led], [ipv6], [iscsi], [upgrade]",
+                                 path, line, name);
                         return -EINVAL;
                 }
                 start = end + 1;
@@ -361,8 +368,7 @@ static void check_secret_permissions(const char *path, const struct netroot_conf
 
         if (str_empty(cfg->iscsi.password) || stat(path, &st) < 0)
                 return;
-        if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != 0) ||
-            st.st_uid != 0)
+        if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != 0) || st.st_uid != 0)
                 snprintf(diag->warning, sizeof(diag->warning),
                          "%s holds a CHAP password but is readable by non-root users (mode %04o, "
                          "owner %u:%u); fix: chown root:root %s && chmod 600 %s",

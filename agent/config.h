@@ -39,9 +39,9 @@ struct iscsi_config {
         enum probe_mode probe;
         uint64_t probe_interval_usec;
         uint64_t probe_timeout_usec;
-        unsigned fail_after;    /* probe failures in a row before FAILED */
-        unsigned recover_after; /* good results in a row before OK again */
-        uint64_t slow_rtt_usec; /* a probe slower than this is DEGRADED */
+        unsigned fail_after;        /* probe failures in a row before FAILED */
+        unsigned recover_after;     /* good results in a row before OK again */
+        uint64_t slow_rtt_usec;     /* a probe slower than this is DEGRADED */
         uint64_t session_poll_usec; /* sysfs re-read; the fallback when no netlink events */
         char username[CONFIG_VALUE_MAX];
         char password[CONFIG_VALUE_MAX];

@@ -16,9 +16,9 @@ enum {
 };
 
 struct ctl_context {
-        const char *root;        /* --root DIR, NULL for the real machine */
-        char config_path[4096];  /* the file actually read (root prefix applied) */
-        bool config_missing;     /* no config file: defaults are in effect */
+        const char *root;       /* --root DIR, NULL for the real machine */
+        char config_path[4096]; /* the file actually read (root prefix applied) */
+        bool config_missing;    /* no config file: defaults are in effect */
         struct netroot_config cfg;
         struct logger log;
 };

@@ -130,7 +130,8 @@ static void print_probe(const struct json_value *doc)
         if (!p)
                 return;
         if (!json_get_bool(p, "running", false)) {
-                printf("  probe:   not running: %s\n", json_get_string(p, "not_running_because", "?"));
+                printf("  probe:   not running: %s\n",
+                       json_get_string(p, "not_running_because", "?"));
                 return;
         }
         err = json_get_string(p, "last_error", "");
@@ -193,7 +194,7 @@ static void wait_for_ok(const char *path, uint64_t timeout_usec)
                         return;
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if ((uint64_t)(now.tv_sec - start.tv_sec) * 1000000ULL +
-                            (uint64_t)((now.tv_nsec - start.tv_nsec) / 1000) >=
+                        (uint64_t)((now.tv_nsec - start.tv_nsec) / 1000) >=
                     timeout_usec)
                         return;
                 usleep(200000);
@@ -203,10 +204,10 @@ static void wait_for_ok(const char *path, uint64_t timeout_usec)
 int ctl_status(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {"wait", required_argument, NULL, 'w'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"json", no_argument, NULL, 'j'},
+            {"wait", required_argument, NULL, 'w'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         uint64_t wait_usec = 0;
         _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
@@ -240,9 +241,12 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv)
                         printf("netrootd: not running (no %s)\n", path);
                 return CTL_EXIT_FAILED;
         }
-        if (r < 0 || json_parse(text, len, &doc, err, sizeof(err)) < 0 || doc->type != JSON_OBJECT) {
+        if (r < 0 || json_parse(text, len, &doc, err, sizeof(err)) < 0 ||
+            doc->type != JSON_OBJECT) {
                 fprintf(stderr, "netrootctl: %s: %s\n", path,
-                        r < 0 ? strerror(-r) : doc ? "not a JSON object" : err);
+                        r < 0 ? strerror(-r)
+                        : doc ? "not a JSON object"
+                              : err);
                 json_free(doc);
                 return CTL_EXIT_FAILED;
         }

@@ -22,8 +22,8 @@ static int load_config(const struct daemon_options *opt, char *path, size_t path
         _cleanup_free_ char *resolved = NULL;
         int r;
 
-        resolved = opt->config_path ? strdup(opt->config_path)
-                                    : root_path(opt->root, CONFIG_DEFAULT_PATH);
+        resolved =
+            opt->config_path ? strdup(opt->config_path) : root_path(opt->root, CONFIG_DEFAULT_PATH);
         if (!resolved)
                 return -ENOMEM;
         snprintf(path, path_size, "%s", resolved);
@@ -76,8 +76,7 @@ static int prepare_run_dir(struct netrootd *d)
                 return -ENOMEM;
         r = mkdir_parents(dir, 0755);
         if (r < 0) {
-                log_msg(&d->log, LOG_ERR, "cannot create run directory %s: %s", dir,
-                        strerror(-r));
+                log_msg(&d->log, LOG_ERR, "cannot create run directory %s: %s", dir, strerror(-r));
                 return r;
         }
         snprintf(d->status_path, sizeof(d->status_path), "%s/status.json", dir);
@@ -100,13 +99,16 @@ static void announce_state(struct netrootd *d)
 
         if (h->published == d->logged_state)
                 return;
-        snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s", health_state_to_string(h->published));
-        snprintf(f_reason, sizeof(f_reason), "NETROOT_REASON=%s", h->n_reasons ? h->reasons[0] : "");
+        snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s",
+                 health_state_to_string(h->published));
+        snprintf(f_reason, sizeof(f_reason), "NETROOT_REASON=%s",
+                 h->n_reasons ? h->reasons[0] : "");
         snprintf(f_target, sizeof(f_target), "ISCSI_TARGET=%s", d->watch.target);
         snprintf(f_portal, sizeof(f_portal), "ISCSI_PORTAL=%s", d->watch.portal);
-        log_event(&d->log, h->published == HEALTH_FAILED     ? LOG_ERR
-                           : h->published == HEALTH_DEGRADED ? LOG_WARNING
-                                                             : LOG_NOTICE,
+        log_event(&d->log,
+                  h->published == HEALTH_FAILED     ? LOG_ERR
+                  : h->published == HEALTH_DEGRADED ? LOG_WARNING
+                                                    : LOG_NOTICE,
                   MSGID_HEALTH_CHANGED, fields, "iSCSI root %s -> %s%s%s",
                   health_state_to_string(d->logged_state), health_state_to_string(h->published),
                   h->n_reasons ? ": " : "", h->n_reasons ? h->reasons[0] : "");
@@ -117,12 +119,11 @@ static void publish_metrics(struct netrootd *d)
 {
         struct strbuf text = {0};
         struct metrics_sample m = {
-                .health = &d->watch.health,
-                .session_logged_in = d->watch.session.present
-                                             ? d->watch.session.state == SESSION_STATE_LOGGED_IN
-                                             : -1,
-                .link_up = d->watch.link_status.known ? d->watch.link_status.carrier : -1,
-                .started_usec = d->started_usec,
+            .health = &d->watch.health,
+            .session_logged_in =
+                d->watch.session.present ? d->watch.session.state == SESSION_STATE_LOGGED_IN : -1,
+            .link_up = d->watch.link_status.known ? d->watch.link_status.carrier : -1,
+            .started_usec = d->started_usec,
         };
 
         if (!d->metrics)
@@ -205,9 +206,8 @@ static void ipv6_report(struct netrootd *d, const struct ipv6_result *res, int r
                           mode);
         } else if (!d->started && d->cfg.ipv6.mode != IPV6_MODE_KEEP) {
                 log_event(&d->log, LOG_INFO, MSGID_IPV6_APPLIED, fields,
-                          "IPv6: mode=%s holds on %u entries (%u changed%s%s)", mode,
-                          res->checked, res->changed, res->changed ? ": " : "",
-                          res->changed_names);
+                          "IPv6: mode=%s holds on %u entries (%u changed%s%s)", mode, res->checked,
+                          res->changed, res->changed ? ": " : "", res->changed_names);
         }
         d->ipv6.available = res->available;
         d->ipv6.applied = res->available && r >= 0 && d->cfg.ipv6.mode != IPV6_MODE_KEEP;
@@ -235,7 +235,8 @@ static void on_netlink_change(void *userdata, enum netlink_kind kind, int action
         /* A new interface gets the kernel's `default`, which someone may have changed; and IPv6
          * addresses appearing are the visible side of disable_ipv6 being flipped back. */
         if ((kind == NETLINK_KIND_LINK && action == NL_ACT_NEW) ||
-            (kind == NETLINK_KIND_ADDR && rtnl_addr_get_family((struct rtnl_addr *)obj) == AF_INET6))
+            (kind == NETLINK_KIND_ADDR &&
+             rtnl_addr_get_family((struct rtnl_addr *)obj) == AF_INET6))
                 ipv6_check(d);
         if (d->started)
                 watch_link_changed(&d->watch);
@@ -391,8 +392,8 @@ static int init_config(struct netrootd *d)
         char err[CONFIG_MESSAGE_MAX];
         bool missing;
 
-        if (load_config(&d->opt, d->config_path, sizeof(d->config_path), &d->cfg, &diag,
-                        &missing) < 0) {
+        if (load_config(&d->opt, d->config_path, sizeof(d->config_path), &d->cfg, &diag, &missing) <
+            0) {
                 log_event(&d->log, LOG_ERR, MSGID_CONFIG_RELOAD_FAILED, NULL, "%s", diag.error);
                 return -EINVAL;
         }
@@ -439,13 +440,13 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt)
         d->started_usec = (uint64_t)time(NULL) * USEC_PER_SEC;
         start_metrics(d);
         d->watch = (struct root_watch){
-                .root = d->opt.root,
-                .cfg = &d->cfg,
-                .log = &d->log,
-                .event = d->event,
-                .netlink = d->netlink,
-                .changed = on_health_changed,
-                .userdata = d,
+            .root = d->opt.root,
+            .cfg = &d->cfg,
+            .log = &d->log,
+            .event = d->event,
+            .netlink = d->netlink,
+            .changed = on_health_changed,
+            .userdata = d,
         };
         r = watch_start(&d->watch);
         if (r < 0) {
@@ -453,12 +454,12 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt)
                 return r;
         }
         d->confirm = (struct boot_confirm){
-                .root = d->opt.root,
-                .cfg = &d->cfg,
-                .log = &d->log,
-                .event = d->event,
-                .changed = on_health_changed,
-                .userdata = d,
+            .root = d->opt.root,
+            .cfg = &d->cfg,
+            .log = &d->log,
+            .event = d->event,
+            .changed = on_health_changed,
+            .userdata = d,
         };
         boot_confirm_start(&d->confirm);
         if (d->watch.events_error[0])
@@ -494,8 +495,8 @@ void daemon_done(struct netrootd *d)
         }
         r = led_restore(&d->led);
         if (r < 0)
-                log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s",
-                        d->led.original, strerror(-r));
+                log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s", d->led.original,
+                        strerror(-r));
         boot_confirm_stop(&d->confirm);
         watch_stop(&d->watch);
         metrics_writer_stop(d->metrics);

@@ -41,8 +41,8 @@ void health_probe_result(struct health *h, bool ok, uint64_t rtt_usec, const cha
                 if (h->probe_fail_streak >= h->fail_after)
                         snprintf(text, sizeof(text), "%s", reason);
                 else
-                        snprintf(text, sizeof(text), "%s (%u of %u failed probes in a row)",
-                                 reason, h->probe_fail_streak, h->fail_after);
+                        snprintf(text, sizeof(text), "%s (%u of %u failed probes in a row)", reason,
+                                 h->probe_fail_streak, h->fail_after);
                 health_source_set(h, HEALTH_SRC_PROBE,
                                   h->probe_fail_streak >= h->fail_after ? HEALTH_FAILED
                                                                         : HEALTH_DEGRADED,

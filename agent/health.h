@@ -33,7 +33,7 @@ struct health {
         uint64_t last_rtt_usec;
         bool last_probe_ok;
 
-        unsigned better_streak;     /* samples in a row better than what is published */
+        unsigned better_streak; /* samples in a row better than what is published */
         enum health_state published;
         char reasons[HEALTH_REASONS_MAX][HEALTH_REASON_LEN];
         unsigned n_reasons;

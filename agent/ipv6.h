@@ -9,12 +9,12 @@
 #define IPV6_CHANGED_LIST 512
 
 struct ipv6_result {
-        bool available;                  /* /proc/sys/net/ipv6 exists (IPv6 may be a module) */
-        unsigned checked;                /* entries looked at: all, default, interfaces */
-        unsigned changed;                /* entries that had to be rewritten */
-        unsigned failed;                 /* entries that could not be written */
+        bool available;   /* /proc/sys/net/ipv6 exists (IPv6 may be a module) */
+        unsigned checked; /* entries looked at: all, default, interfaces */
+        unsigned changed; /* entries that had to be rewritten */
+        unsigned failed;  /* entries that could not be written */
         char changed_names[IPV6_CHANGED_LIST]; /* "all eth0 …" */
-        char error[256];                 /* first write error, if any */
+        char error[256];                       /* first write error, if any */
 };
 
 /* Reads every disable_ipv6 entry and rewrites those that differ from MODE. KEEP does nothing. */

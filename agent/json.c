@@ -292,8 +292,8 @@ static int parse_value(struct parser *ps, struct json_value *v, int depth)
 
 int json_parse(const char *text, size_t len, struct json_value **out, char *err, size_t errsize)
 {
-        struct parser ps = {.p = text, .end = text + len, .start = text, .err = err,
-                            .errsize = errsize};
+        struct parser ps = {
+            .p = text, .end = text + len, .start = text, .err = err, .errsize = errsize};
         struct json_value *root = calloc(1, sizeof(*root));
         int r;
 

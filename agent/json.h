@@ -16,10 +16,10 @@ struct json_value {
         enum json_type type;
         bool boolean;
         double number;
-        char *string;              /* JSON_STRING */
-        char *key;                 /* set when this value is a member of an object */
-        struct json_value *child;  /* first element or member */
-        struct json_value *next;   /* next sibling */
+        char *string;             /* JSON_STRING */
+        char *key;                /* set when this value is a member of an object */
+        struct json_value *child; /* first element or member */
+        struct json_value *next;  /* next sibling */
 };
 
 /* Parses TEXT (LEN bytes). On error returns -EINVAL and writes "line N: reason" to ERR. */

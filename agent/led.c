@@ -32,9 +32,9 @@ int led_parse_triggers(const char *list, char *active, size_t active_size, char 
                 }
                 if (used + n + 2 > offered_size)
                         return -ENOBUFS;
-                used += (size_t)snprintf(offered + used, offered_size - used, "%s%.*s",
-                                         used ? " " : "", (int)(bracketed ? n - 2 : n),
-                                         p + bracketed);
+                used +=
+                    (size_t)snprintf(offered + used, offered_size - used, "%s%.*s", used ? " " : "",
+                                     (int)(bracketed ? n - 2 : n), p + bracketed);
                 p += n;
         }
         return found ? 0 : -ENODATA;

@@ -7,17 +7,17 @@
 #include "config.h"
 #include "health.h"
 
-#define LED_NAME_MAX    64
+#define LED_NAME_MAX     64
 #define LED_TRIGGERS_MAX 2048
 
 struct led {
         bool present;
-        char name[LED_NAME_MAX];          /* "ACT", "led0" or the configured device */
-        char dir[4096];                   /* resolved /sys/class/leds/<name> */
-        char offered[LED_TRIGGERS_MAX];   /* the kernel's triggers, space separated */
-        char original[LED_NAME_MAX];      /* active trigger found at start, restored on stop */
-        char current[LED_NAME_MAX];       /* what we last wrote */
-        enum health_state shown;          /* the state CURRENT stands for */
+        char name[LED_NAME_MAX];        /* "ACT", "led0" or the configured device */
+        char dir[4096];                 /* resolved /sys/class/leds/<name> */
+        char offered[LED_TRIGGERS_MAX]; /* the kernel's triggers, space separated */
+        char original[LED_NAME_MAX];    /* active trigger found at start, restored on stop */
+        char current[LED_NAME_MAX];     /* what we last wrote */
+        enum health_state shown;        /* the state CURRENT stands for */
 };
 
 /* Finds the LED (device=auto probes ACT, then led0) and reads its triggers. A missing LED is

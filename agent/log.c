@@ -49,7 +49,7 @@ void logger_init(struct logger *log, const char *ident, enum log_target target)
 
 static const char *priority_label(int priority)
 {
-        static const char *const labels[] = {"emerg", "alert", "crit",   "error",
+        static const char *const labels[] = {"emerg",   "alert",  "crit", "error",
                                              "warning", "notice", "info", "debug"};
         return labels[priority & 7];
 }
@@ -119,8 +119,8 @@ void log_msg(const struct logger *log, int priority, const char *fmt, ...)
         va_end(ap);
 }
 
-void log_event(const struct logger *log, int priority, const char *msgid,
-               const char *const *fields, const char *fmt, ...)
+void log_event(const struct logger *log, int priority, const char *msgid, const char *const *fields,
+               const char *fmt, ...)
 {
         va_list ap;
 

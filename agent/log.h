@@ -27,10 +27,9 @@ void logger_init(struct logger *log, const char *ident, enum log_target target);
 
 /* A plain message, no MESSAGE_ID. */
 void log_msg(const struct logger *log, int priority, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* An event: MSGID is one of msgid.h; FIELDS is NULL or a NULL-terminated list of "KEY=value"
  * strings that are sent as journal fields and appended to the stderr line. */
-void log_event(const struct logger *log, int priority, const char *msgid,
-               const char *const *fields, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
+void log_event(const struct logger *log, int priority, const char *msgid, const char *const *fields,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -40,8 +40,8 @@ void metrics_render(const struct metrics_sample *m, struct strbuf *sb)
         sb_puts(sb, "# HELP netroot_state Health of the iSCSI root (1 for the current state).\n"
                     "# TYPE netroot_state gauge\n");
         for (size_t i = 0; i < ARRAY_SIZE(states); i++)
-                sb_printf(sb, "netroot_state{state=\"%s\"} %d\n",
-                          health_state_to_string(states[i]), h->published == states[i]);
+                sb_printf(sb, "netroot_state{state=\"%s\"} %d\n", health_state_to_string(states[i]),
+                          h->published == states[i]);
         gauge(sb, "netroot_probe_rtt_seconds", "Round-trip time of the last good portal probe.",
               (double)h->last_rtt_usec / 1e6);
         gauge(sb, "netroot_probe_up", "1 when the last portal probe succeeded.",
@@ -55,8 +55,8 @@ void metrics_render(const struct metrics_sample *m, struct strbuf *sb)
               "Unix time of the last change of the published state.",
               (double)h->changed_usec / 1e6);
         if (m->session_logged_in >= 0)
-                gauge(sb, "netroot_session_logged_in", "1 when the root's iSCSI session is LOGGED_IN.",
-                      m->session_logged_in);
+                gauge(sb, "netroot_session_logged_in",
+                      "1 when the root's iSCSI session is LOGGED_IN.", m->session_logged_in);
         if (m->link_up >= 0)
                 gauge(sb, "netroot_link_up", "1 when the link carrying the session has carrier.",
                       m->link_up);

@@ -116,8 +116,7 @@ int netlink_watch_new(sd_event *event, netlink_change_fn on_change, void *userda
                 netlink_watch_free(w);
                 return r;
         }
-        r = sd_event_add_io(event, &w->io, nl_cache_mngr_get_fd(w->mngr), EPOLLIN, on_readable,
-                            w);
+        r = sd_event_add_io(event, &w->io, nl_cache_mngr_get_fd(w->mngr), EPOLLIN, on_readable, w);
         if (r < 0) {
                 netlink_watch_free(w);
                 return r;

@@ -14,15 +14,15 @@ struct ctl_command {
 };
 
 static const struct ctl_command commands[] = {
-        {"status", ctl_status, "show the iSCSI root health and what netrootd manages"},
-        {"check-initrd", ctl_check_initrd, "check an initramfs for what an iSCSI root needs"},
-        {"bootcfg", ctl_bootcfg, "show what this Pi boots; point its initramfs at a checked file"},
-        {"probe", ctl_probe, "probe the iSCSI portal out of band (discovery or login)"},
-        {"doctor", ctl_doctor, "check the netboot and iSCSI root setup step by step"},
-        {"upgrade", ctl_upgrade, "guarded kernel upgrade: build, check, switch, verify, record"},
-        {"rollback", ctl_rollback, "put the boot folder back to a saved generation"},
-        {"history", ctl_history, "list the saved generations of the boot folder"},
-        {"hook", ctl_hook, "entry points of the kernel and apt hooks (dpkg and apt call them)"},
+    {"status", ctl_status, "show the iSCSI root health and what netrootd manages"},
+    {"check-initrd", ctl_check_initrd, "check an initramfs for what an iSCSI root needs"},
+    {"bootcfg", ctl_bootcfg, "show what this Pi boots; point its initramfs at a checked file"},
+    {"probe", ctl_probe, "probe the iSCSI portal out of band (discovery or login)"},
+    {"doctor", ctl_doctor, "check the netboot and iSCSI root setup step by step"},
+    {"upgrade", ctl_upgrade, "guarded kernel upgrade: build, check, switch, verify, record"},
+    {"rollback", ctl_rollback, "put the boot folder back to a saved generation"},
+    {"history", ctl_history, "list the saved generations of the boot folder"},
+    {"hook", ctl_hook, "entry points of the kernel and apt hooks (dpkg and apt call them)"},
 };
 
 static void usage(FILE *out)
@@ -31,13 +31,14 @@ static void usage(FILE *out)
                      "Commands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
                 fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
-        fprintf(out, "\nOptions:\n"
-                     "  --root DIR     resolve every path under DIR (a sandbox tree)\n"
-                     "  --config FILE  configuration file (default %s)\n"
-                     "  --version      print the version\n"
-                     "  --help         this text\n"
-                     "\nExit status: 0 ok, 1 check failed or refused, 2 usage or configuration "
-                     "error, 3 upgrade rolled back.\n",
+        fprintf(out,
+                "\nOptions:\n"
+                "  --root DIR     resolve every path under DIR (a sandbox tree)\n"
+                "  --config FILE  configuration file (default %s)\n"
+                "  --version      print the version\n"
+                "  --help         this text\n"
+                "\nExit status: 0 ok, 1 check failed or refused, 2 usage or configuration "
+                "error, 3 upgrade rolled back.\n",
                 CONFIG_DEFAULT_PATH);
 }
 
@@ -68,11 +69,11 @@ static int load_config(struct ctl_context *ctx, const char *config_arg)
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
-                {"root", required_argument, NULL, 'r'},
-                {"config", required_argument, NULL, 'c'},
-                {"version", no_argument, NULL, 'V'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"root", required_argument, NULL, 'r'},
+            {"config", required_argument, NULL, 'c'},
+            {"version", no_argument, NULL, 'V'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         struct ctl_context ctx = {0};
         const char *config_arg = NULL;

@@ -21,14 +21,10 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
-                {"root", required_argument, NULL, 'r'},
-                {"config", required_argument, NULL, 'c'},
-                {"check-config", no_argument, NULL, 'C'},
-                {"log-target", required_argument, NULL, 'l'},
-                {"no-mlock", no_argument, NULL, 'M'},
-                {"version", no_argument, NULL, 'V'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+            {"root", required_argument, NULL, 'r'},   {"config", required_argument, NULL, 'c'},
+            {"check-config", no_argument, NULL, 'C'}, {"log-target", required_argument, NULL, 'l'},
+            {"no-mlock", no_argument, NULL, 'M'},     {"version", no_argument, NULL, 'V'},
+            {"help", no_argument, NULL, 'h'},         {},
         };
         struct daemon_options opt = {.log_target = LOG_TARGET_AUTO};
         bool check_only = false;
@@ -48,8 +44,9 @@ int main(int argc, char **argv)
                         break;
                 case 'l':
                         if (log_target_from_string(optarg, &opt.log_target) < 0) {
-                                fprintf(stderr, "netrootd: --log-target: '%s' is not one of "
-                                                "auto, journal, stderr\n",
+                                fprintf(stderr,
+                                        "netrootd: --log-target: '%s' is not one of "
+                                        "auto, journal, stderr\n",
                                         optarg);
                                 return 2;
                         }

@@ -50,7 +50,9 @@ static void render_session(const struct netrootd *d, struct strbuf *sb)
                 sb_printf(sb, ", \"port\": %u", s->port);
         }
         sb_printf(sb, ", \"iscsid_running\": %s, ",
-                  w->iscsid_running < 0 ? "null" : w->iscsid_running ? "true" : "false");
+                  w->iscsid_running < 0 ? "null"
+                  : w->iscsid_running   ? "true"
+                                        : "false");
         put_str(sb, "events", w->events ? "netlink" : w->events_error);
         sb_puts(sb, "},\n");
 }
@@ -177,13 +179,12 @@ void status_summary(const struct netrootd *d, char *buf, size_t size)
         watch_summary(&d->watch, buf, size);
         n = strlen(buf);
         if (n < size)
-                n += (size_t)snprintf(buf + n, size - n, "; LED %s%s%s",
-                                      d->led.present ? d->led.name : "absent",
-                                      d->led.present ? " " : "",
-                                      d->led.present ? d->led.current : "");
+                n += (size_t)snprintf(
+                    buf + n, size - n, "; LED %s%s%s", d->led.present ? d->led.name : "absent",
+                    d->led.present ? " " : "", d->led.present ? d->led.current : "");
         if (n < size)
                 snprintf(buf + n, size - n, "; IPv6 %s%s", ipv6_mode_to_string(d->cfg.ipv6.mode),
                          !d->ipv6.available ? " (no IPv6 in kernel)"
-                         : d->ipv6.applied ? " (applied)"
-                                           : " (NOT applied)");
+                         : d->ipv6.applied  ? " (applied)"
+                                            : " (NOT applied)");
 }

@@ -6,10 +6,10 @@
 #include <arpa/inet.h>
 #include <time.h>
 
-#define ISCSID_CHECK_POLLS  6 /* scanning /proc is the costliest read: every 30 s by default */
+#define ISCSID_CHECK_POLLS 6 /* scanning /proc is the costliest read: every 30 s by default */
 /* With kernel iSCSI events a failure is seen at once; the poll is then only a safety net. */
-#define EVENTS_POLL_FACTOR  6
-#define USEC_PER_SEC        1000000ULL
+#define EVENTS_POLL_FACTOR 6
+#define USEC_PER_SEC       1000000ULL
 
 static uint64_t now_realtime(void)
 {
@@ -120,7 +120,8 @@ static void resolve_target_and_portal(struct root_watch *w)
         if (!streq(c->portal, "auto")) {
                 portal = c->portal;
         } else if (w->session.present && w->session.persistent_address[0]) {
-                snprintf(from_session, sizeof(from_session), strchr(w->session.persistent_address, ':') ? "[%s]:%u" : "%s:%u",
+                snprintf(from_session, sizeof(from_session),
+                         strchr(w->session.persistent_address, ':') ? "[%s]:%u" : "%s:%u",
                          w->session.persistent_address,
                          w->session.persistent_port ? w->session.persistent_port : 3260);
                 portal = from_session;
@@ -129,8 +130,8 @@ static void resolve_target_and_portal(struct root_watch *w)
                          w->boot.target_port ? w->boot.target_port : 3260);
                 portal = from_session;
         }
-        if (portal && probe_parse_portal(portal, w->portal_host, sizeof(w->portal_host),
-                                         &w->portal_port) < 0)
+        if (portal &&
+            probe_parse_portal(portal, w->portal_host, sizeof(w->portal_host), &w->portal_port) < 0)
                 w->portal_host[0] = '\0';
         if (w->portal_host[0])
                 probe_format_portal(w->portal_host, w->portal_port, w->portal, sizeof(w->portal));
@@ -186,15 +187,15 @@ static int setup_probe(struct root_watch *w)
         const char *user = c->username[0] ? c->username : w->boot.username;
         const char *pass = c->username[0] ? c->password : w->boot.password;
         struct probe_params p = {
-                .host = w->portal_host,
-                .port = w->portal_port,
-                .target = w->target,
-                .initiator = NULL,
-                .username = user,
-                .password = pass,
-                .mode = c->probe,
-                .timeout_usec = c->probe_timeout_usec,
-                .lun = PROBE_LUN_AUTO,
+            .host = w->portal_host,
+            .port = w->portal_port,
+            .target = w->target,
+            .initiator = NULL,
+            .username = user,
+            .password = pass,
+            .mode = c->probe,
+            .timeout_usec = c->probe_timeout_usec,
+            .lun = PROBE_LUN_AUTO,
         };
         int r;
 
@@ -285,7 +286,8 @@ void watch_summary(const struct root_watch *w, char *buf, size_t size)
         if (n < size && w->link_status.known)
                 n += (size_t)snprintf(buf + n, size - n, "via %s ", w->link_status.ifname);
         if (n < size)
-                n += (size_t)snprintf(buf + n, size - n, "%s", health_state_to_string(h->published));
+                n +=
+                    (size_t)snprintf(buf + n, size - n, "%s", health_state_to_string(h->published));
         if (n < size && h->n_reasons)
                 n += (size_t)snprintf(buf + n, size - n, ": %s", h->reasons[0]);
         if (n < size && w->probe && h->probes_total && h->last_probe_ok)

@@ -28,11 +28,11 @@ struct root_watch {
         void *userdata;
 
         struct health health;
-        struct iscsi_boot boot;      /* ISCSI_* the Pi booted with (cmdline, iscsi.initramfs) */
+        struct iscsi_boot boot; /* ISCSI_* the Pi booted with (cmdline, iscsi.initramfs) */
         struct session_locator locator;
         struct session_snapshot session;
-        bool session_readable;       /* /proc/self/mountinfo under the root exists */
-        int iscsid_running;          /* 1, 0, -1 not checked yet */
+        bool session_readable; /* /proc/self/mountinfo under the root exists */
+        int iscsid_running;    /* 1, 0, -1 not checked yet */
         unsigned polls;
         sd_event_source *poll_timer;
         struct iscsi_events *events; /* NULL when the kernel offers none (no CAP_NET_ADMIN…) */

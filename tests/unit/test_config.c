@@ -225,14 +225,14 @@ static void test_durations(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_nul_and_utf8, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_password_permissions, setup, teardown),
-                cmocka_unit_test(test_durations),
+            cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_nul_and_utf8, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_password_permissions, setup, teardown),
+            cmocka_unit_test(test_durations),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

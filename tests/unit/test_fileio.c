@@ -96,10 +96,10 @@ static void test_root_path(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_atomic_write),
-                cmocka_unit_test(test_symlink_refused),
-                cmocka_unit_test(test_read_limits),
-                cmocka_unit_test(test_root_path),
+            cmocka_unit_test(test_atomic_write),
+            cmocka_unit_test(test_symlink_refused),
+            cmocka_unit_test(test_read_limits),
+            cmocka_unit_test(test_root_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,7 +104,8 @@ static void test_slow_probe_degraded(void **state)
         health_probe_result(&h, true, 750000, "portal 10.0.0.5:3260");
         health_evaluate(&h, true, 1);
         assert_int_equal(h.published, HEALTH_DEGRADED);
-        assert_string_equal(h.reasons[0], "portal 10.0.0.5:3260: slow probe 750.0 ms (over 500.0 ms)");
+        assert_string_equal(h.reasons[0],
+                            "portal 10.0.0.5:3260: slow probe 750.0 ms (over 500.0 ms)");
 }
 
 static void test_unused_probe(void **state)
@@ -120,12 +121,12 @@ static void test_unused_probe(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_unknown_until_all_sources),
-                cmocka_unit_test(test_bad_news_before_all_sources),
-                cmocka_unit_test(test_probe_fail_after),
-                cmocka_unit_test(test_recovery_needs_streak),
-                cmocka_unit_test(test_slow_probe_degraded),
-                cmocka_unit_test(test_unused_probe),
+            cmocka_unit_test(test_unknown_until_all_sources),
+            cmocka_unit_test(test_bad_news_before_all_sources),
+            cmocka_unit_test(test_probe_fail_after),
+            cmocka_unit_test(test_recovery_needs_streak),
+            cmocka_unit_test(test_slow_probe_degraded),
+            cmocka_unit_test(test_unused_probe),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

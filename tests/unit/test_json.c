@@ -25,16 +25,18 @@ static void expect_error(const char *text, const char *needle)
 
 static void test_roundtrip(void **state)
 {
-        const char *text = "{\"state\": \"OK\", \"reasons\": [\"a\\\"b\", \"\\u00e9\\ud83d\\ude00\"],"
-                           " \"n\": -12.5, \"big\": 1795531217, \"t\": true, \"f\": false,"
-                           " \"z\": null, \"o\": {}, \"a\": []}";
+        const char *text =
+            "{\"state\": \"OK\", \"reasons\": [\"a\\\"b\", \"\\u00e9\\ud83d\\ude00\"],"
+            " \"n\": -12.5, \"big\": 1795531217, \"t\": true, \"f\": false,"
+            " \"z\": null, \"o\": {}, \"a\": []}";
         struct json_value *v = parse_ok(text), *again;
         struct strbuf sb = {0};
 
         (void)state;
         assert_string_equal(json_get_string(v, "state", ""), "OK");
         assert_string_equal(json_get(v, "reasons")->child->string, "a\"b");
-        assert_string_equal(json_get(v, "reasons")->child->next->string, "\xc3\xa9\xf0\x9f\x98\x80");
+        assert_string_equal(json_get(v, "reasons")->child->next->string,
+                            "\xc3\xa9\xf0\x9f\x98\x80");
         assert_true(json_get_number(v, "n", 0) == -12.5);
         assert_true(json_get_number(v, "big", 0) == 1795531217.0);
         assert_true(json_get_bool(v, "t", false));
@@ -57,8 +59,9 @@ static void test_escaping(void **state)
 
         (void)state;
         json_put_string(&sb, "tab\there \"q\" back\\slash \x01 caf\xc3\xa9 bad\xff");
-        assert_string_equal(sb_str(&sb),
-                            "\"tab\\u0009here \\\"q\\\" back\\\\slash \\u0001 caf\xc3\xa9 bad\\ufffd\"");
+        assert_string_equal(
+            sb_str(&sb),
+            "\"tab\\u0009here \\\"q\\\" back\\\\slash \\u0001 caf\xc3\xa9 bad\\ufffd\"");
         sb_free(&sb);
 }
 
@@ -91,10 +94,10 @@ static void test_depth_limit(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip),
-                cmocka_unit_test(test_escaping),
-                cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_depth_limit),
+            cmocka_unit_test(test_roundtrip),
+            cmocka_unit_test(test_escaping),
+            cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_depth_limit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,8 @@
 #include "led.h"
 
 static const char *const kernel_list =
-        "none rc-feedback kbd-scrolllock timer oneshot heartbeat backlight gpio cpu cpu0 "
-        "default-on input panic mmc1 [mmc0] rfkill-any\n";
+    "none rc-feedback kbd-scrolllock timer oneshot heartbeat backlight gpio cpu cpu0 "
+    "default-on input panic mmc1 [mmc0] rfkill-any\n";
 
 struct fixture {
         char *root;
@@ -66,18 +66,16 @@ static void test_parse_triggers(void **state)
         char active[64], offered[1024];
 
         (void)state;
-        assert_int_equal(led_parse_triggers(kernel_list, active, sizeof(active), offered,
-                                            sizeof(offered)),
-                         0);
+        assert_int_equal(
+            led_parse_triggers(kernel_list, active, sizeof(active), offered, sizeof(offered)), 0);
         assert_string_equal(active, "mmc0");
         assert_non_null(strstr(offered, "timer oneshot heartbeat"));
         assert_null(strchr(offered, '['));
-        assert_int_equal(led_parse_triggers("none timer\n", active, sizeof(active), offered,
-                                            sizeof(offered)),
-                         -ENODATA);
-        assert_int_equal(led_parse_triggers("[none]", active, sizeof(active), offered,
-                                            sizeof(offered)),
-                         0);
+        assert_int_equal(
+            led_parse_triggers("none timer\n", active, sizeof(active), offered, sizeof(offered)),
+            -ENODATA);
+        assert_int_equal(
+            led_parse_triggers("[none]", active, sizeof(active), offered, sizeof(offered)), 0);
         assert_string_equal(active, "none");
         assert_int_equal(led_parse_triggers(kernel_list, active, sizeof(active), offered, 10),
                          -ENOBUFS);
@@ -153,10 +151,10 @@ static void test_absent_and_disabled(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_triggers),
-                cmocka_unit_test_setup_teardown(test_open_show_restore, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_validate_names_offered, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_absent_and_disabled, setup, teardown),
+            cmocka_unit_test(test_parse_triggers),
+            cmocka_unit_test_setup_teardown(test_open_show_restore, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_validate_names_offered, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_absent_and_disabled, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
