@@ -1,6 +1,12 @@
 /* Boot confirmation: after a guarded upgrade, the first boot of the new kernel is on trial.
  * Running the pending kernel with a healthy root for confirm_after marks its generation good
- * (and prunes old ones); booting another kernel marks it bad with the reason. */
+ * (and prunes old ones); booting another kernel marks it bad with the reason.
+ *
+ * A trial_boot=tryboot generation (its new boot lives in tryboot.txt) is judged by the boot mode
+ * the firmware reports in /proc/device-tree/chosen/bootloader/tryboot: 1 and confirmed ->
+ * tryboot.txt is promoted to config.txt and removed, then marked good; 0 -> marked bad and
+ * tryboot.txt removed (the trial fell back to config.txt); no such property -> marked
+ * unconfirmed with a warning, nothing changed (the firmware cannot tell which file it read). */
 #pragma once
 
 #include <stdbool.h>
@@ -20,11 +26,12 @@ struct boot_confirm {
         void (*changed)(void *userdata); /* a decision was made */
         void *userdata;
 
-        bool pending;          /* a generation waits for confirmation */
+        bool pending; /* a generation waits for confirmation */
         unsigned gen;
-        char kernel[128];      /* the pending kernel */
-        char running[128];     /* uname -r of this boot */
-        char outcome[256];     /* what was decided, for the status ("" while undecided) */
+        bool trial;             /* a tryboot trial: promote tryboot.txt when confirmed */
+        char kernel[128];       /* the pending kernel */
+        char running[128];      /* uname -r of this boot */
+        char outcome[256];      /* what was decided, for the status ("" while undecided) */
         uint64_t ok_since_usec; /* CLOCK_MONOTONIC since when health is OK, 0 when not */
 };
 

@@ -15,7 +15,7 @@
 #define RECORD_MAX   (64 * 1024)
 #define MANIFEST_MAX (256 * 1024)
 
-static const char *const status_names[] = {"pending", "good", "bad", "rolled-back"};
+static const char *const status_names[] = {"pending", "good", "bad", "rolled-back", "unconfirmed"};
 
 const char *gen_status_to_string(enum gen_status s)
 {
@@ -68,6 +68,7 @@ static const struct field fields[] = {
     BOOL(final_existed),
     BOOL(tryboot),
     STR(shared_backup),
+    STR(trial), /* absent from records of older agents: "" */
 };
 
 static _printf_(4, 5) int fail(char *err, size_t size, int r, const char *fmt, ...)
@@ -177,8 +178,8 @@ int gen_record_parse(const char *text, size_t len, const char *file, struct gen_
                 case F_STATUS:
                         if (gen_status_from_string(buf, (enum gen_status *)dst) < 0)
                                 return fail(err, err_size, -EBADMSG,
-                                            "%s:%u: status=%s: expected pending, good, bad or "
-                                            "rolled-back",
+                                            "%s:%u: status=%s: expected pending, good, bad, "
+                                            "rolled-back or unconfirmed",
                                             file, lineno, buf);
                         break;
                 }

@@ -3,8 +3,9 @@
  * mounts the folder) can put a Pi back that no longer boots.
  *
  *   gen-N/record      key=value: gen, created, kernel_from, kernel_to, initramfs_from,
- *                     initramfs_to, status=pending|good|bad|rolled-back, reason, and what a
- *                     rollback needs (packaging, model, serial, final, final_existed, …)
+ *                     initramfs_to, status=pending|good|bad|rolled-back|unconfirmed, reason,
+ *                     trial ("tryboot" or empty), and what a rollback needs (packaging,
+ *                     model, serial, final, final_existed, …)
  *   gen-N/SHA256SUMS  sha256 of every file the Pi booted, in sha256sum(1) format
  *   gen-N/config.txt, cmdline.txt, tryboot.txt   copies as they were
  *   gen-N/final.saved the initramfs file the upgrade replaced (when it replaced one)
@@ -22,7 +23,9 @@
 #define GEN_VALUE_MAX      512
 #define GEN_MANIFEST_FILES 64
 
-enum gen_status { GEN_PENDING, GEN_GOOD, GEN_BAD, GEN_ROLLED_BACK };
+/* GEN_UNCONFIRMED: a tryboot trial whose boot mode the firmware did not reveal (no
+ * /proc/device-tree/chosen/bootloader/tryboot): neither promoted nor rejected. */
+enum gen_status { GEN_PENDING, GEN_GOOD, GEN_BAD, GEN_ROLLED_BACK, GEN_UNCONFIRMED };
 
 struct gen_record {
         unsigned gen;
@@ -41,6 +44,7 @@ struct gen_record {
         char final[256];        /* the boot-folder file the switch wrote */
         bool final_existed;     /* FINAL was there before: its old content is GEN_SAVED_FINAL */
         bool tryboot;           /* tryboot.txt existed and was saved */
+        char trial[16];         /* "tryboot": the new boot is in tryboot.txt; "": in config.txt */
         char shared_backup[GEN_VALUE_MAX]; /* shared firmware backup, relative to shared_dir */
 };
 

@@ -126,6 +126,8 @@ int txn_parse(const char *text, size_t len, const char *file, struct txn *t, cha
                         r = set_bool(&t->config_touched, v, file, lineno, key, err, err_size);
                 else if (streq(key, "final_touched"))
                         r = set_bool(&t->final_touched, v, file, lineno, key, err, err_size);
+                else if (streq(key, "tryboot_touched"))
+                        r = set_bool(&t->tryboot_touched, v, file, lineno, key, err, err_size);
                 /* "touched" and unknown keys are informative only. */
                 if (r < 0)
                         return r;
@@ -150,9 +152,11 @@ int txn_format(const struct txn *t, char **out, size_t *out_len)
                   "config_touched=%d\nfinal_touched=%d\nshared_backup=%s\n",
                   t->gen, t->step, t->kernel, t->new_file, t->final, t->final_existed ? 1 : 0,
                   t->config_touched ? 1 : 0, t->final_touched ? 1 : 0, t->shared_backup);
-        sb_printf(&sb, "touched=%s%s%s%s%s\n", t->new_file, t->final_touched ? "," : "",
+        if (t->tryboot_touched)
+                sb_puts(&sb, "tryboot_touched=1\n");
+        sb_printf(&sb, "touched=%s%s%s%s%s%s\n", t->new_file, t->final_touched ? "," : "",
                   t->final_touched ? t->final : "", t->config_touched ? "," : "",
-                  t->config_touched ? "config.txt" : "");
+                  t->config_touched ? "config.txt" : "", t->tryboot_touched ? ",tryboot.txt" : "");
         if (sb.oom) {
                 sb_free(&sb);
                 return -ENOMEM;

@@ -18,6 +18,9 @@ struct txn {
         bool final_existed;  /* FINAL existed before: the generation keeps its old content */
         bool config_touched; /* config.txt may differ from the generation's copy */
         bool final_touched;  /* FINAL may have been replaced */
+        /* tryboot.txt may differ from the generation's copy (or exist when it had none): a
+         * trial_boot=tryboot switch writes it instead of config.txt. */
+        bool tryboot_touched;
         char shared_backup[512];
 };
 

@@ -12,6 +12,7 @@
 #include "rootpath.h"
 #include "sha256.h"
 #include "tftp_fetch.h"
+#include "tryboot.h"
 #include "txn.h"
 #include "util.h"
 
@@ -261,6 +262,38 @@ int upgrade_prune(const char *boot_dir_resolved, unsigned keep)
 
 /* ---- rollback of a transaction -------------------------------------------------------------- */
 
+/* tryboot.txt back as generation folder GDIR saved it, or gone when it had none. Before the
+ * trial initramfs goes: tryboot.txt must never name a missing file. Returns 1 restored,
+ * 2 removed, 0 nothing to do. */
+static int rollback_tryboot(const char *boot_dir, const char *gdir, char *err, size_t err_size)
+{
+        _cleanup_free_ char *tb = path_join(boot_dir, TRYBOOT_TXT);
+        _cleanup_free_ char *saved = path_join(gdir, TRYBOOT_TXT);
+        int r;
+
+        if (!tb || !saved)
+                return -ENOMEM;
+        if (!file_exists(saved)) {
+                r = tryboot_remove(boot_dir);
+                if (r < 0)
+                        snprintf(err, err_size, "removing %s: %s", tb, strerror(-r));
+                return r < 0 ? r : r ? 2 : 0;
+        }
+        r = file_exists(tb) ? same_content(tb, saved) : 0;
+        if (r == 0) {
+                r = restore_file(saved, tb);
+                if (r < 0) {
+                        snprintf(err, err_size, "restoring %s from %s: %s", tb, saved,
+                                 strerror(-r));
+                        return r;
+                }
+                return 1;
+        }
+        if (r < 0)
+                snprintf(err, err_size, "comparing %s with %s: %s", tb, saved, strerror(-r));
+        return r < 0 ? r : 0;
+}
+
 /* Undoes what journal T says may have been done, step by step so that config.txt always names
  * an initramfs that exists and passes: the old initramfs back first, then config.txt, then the
  * files config.txt no longer names. Idempotent: a crash inside it is rolled back again.
@@ -334,6 +367,13 @@ static int rollback_txn(const char *boot_dir, const struct txn *t, const char *r
                                  strerror(-r));
                         return r;
                 }
+        }
+        if (t->tryboot_touched) {
+                r = rollback_tryboot(boot_dir, complete ? gdir : tmpdir, err, err_size);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        DONE("tryboot.txt %s; ", r == 1 ? "restored" : "removed");
         }
         /* config.txt names the old file again: the new one can go. */
         if (final && !t->final_existed && file_exists(final)) {
@@ -452,6 +492,9 @@ struct plan {
         char newer_note[256];
         char final[FLAVOUR_NAME_MAX];       /* boot-folder file the new initrd ends up as */
         char config_name[FLAVOUR_NAME_MAX]; /* the name written into config.txt; "": no edit */
+        bool trial;         /* trial_boot=tryboot: config_name goes into tryboot.txt instead */
+        unsigned trial_gen; /* the generation number the trial initramfs name carries */
+        char *tryboot_path; /* <boot_dir>/tryboot.txt */
         bool final_exists;
         char new_file[FLAVOUR_NAME_MAX + 16];
         bool chroot_build;
@@ -473,6 +516,7 @@ static void plan_free(struct plan *p)
         free(p->config_text);
         free(p->shared_dir);
         free(p->sys_kconfig);
+        free(p->tryboot_path);
 }
 
 static _printf_(4, 5) void check_add(struct plan *p, bool ok, const char *name, const char *fmt,
@@ -497,18 +541,6 @@ static bool checks_ok(const struct plan *p)
                 if (!p->checks[i].ok)
                         return false;
         return !p->refusal[0];
-}
-
-/* initrd.img-6.1.21-v7+ -> 6.1.21-v7+ */
-static void kver_from_initrd_name(const char *name, char *out, size_t size)
-{
-        const char *b = strrchr(name, '/');
-
-        b = b ? b + 1 : name;
-        if (strncmp(b, "initrd.img-", 11) == 0 && b[11])
-                snprintf(out, size, "%s", b + 11);
-        else
-                out[0] = '\0';
 }
 
 static int plan_identity(struct plan *p)
@@ -573,6 +605,34 @@ static int plan_tftp(struct plan *p)
         return 0;
 }
 
+/* trial_boot=tryboot: the new initramfs gets a name of its own, named only by tryboot.txt, so
+ * nothing config.txt loads is ever replaced. */
+static int plan_trial(struct plan *p)
+{
+        char name[FLAVOUR_NAME_MAX];
+        int r;
+
+        r = gen_next_number(p->boot_dir, &p->trial_gen);
+        if (r >= 0)
+                r = tryboot_initrd_name(p->kver, p->trial_gen, name, sizeof(name));
+        if (r < 0) {
+                snprintf(p->refusal, sizeof(p->refusal), "trial initramfs name: %s", strerror(-r));
+                return r;
+        }
+        snprintf(p->config_name, sizeof(p->config_name), "%s", name);
+        snprintf(p->final, sizeof(p->final), "%s%s", p->res.os_prefix, name);
+        for (size_t i = 0; i < p->res.n_initramfs; i++)
+                if (streq(p->res.initramfs[i], p->final)) {
+                        snprintf(p->refusal, sizeof(p->refusal),
+                                 "config.txt already boots %s, the trial initramfs name; run "
+                                 "netrootctl history and retry",
+                                 p->final);
+                        return -EEXIST;
+                }
+        p->tryboot_path = path_join(p->boot_dir, TRYBOOT_TXT);
+        return p->tryboot_path ? 0 : -ENOMEM;
+}
+
 static int plan_make(struct plan *p)
 {
         const struct upgrade_options *o = p->o;
@@ -586,6 +646,7 @@ static int plan_make(struct plan *p)
         r = plan_identity(p);
         if (r < 0)
                 return r;
+        p->trial = o->cfg->upgrade.trial_boot == TRIAL_BOOT_TRYBOOT;
         p->boot_sys = o->cfg->agent.boot_dir;
         p->boot_dir = root_path(o->root, p->boot_sys);
         if (!p->boot_dir)
@@ -611,6 +672,17 @@ static int plan_make(struct plan *p)
         if (r < 0) {
                 snprintf(p->refusal, sizeof(p->refusal), "%s", why);
                 return r;
+        }
+        /* Before the kernel choice: its refusals would hide this one's fix. */
+        if (p->trial && (p->fl.rename_switch || p->res.initramfs_from == BOOTCFG_INITRAMFS_AUTO)) {
+                snprintf(p->refusal, sizeof(p->refusal),
+                         "trial_boot=tryboot needs an initramfs line to switch in tryboot.txt, "
+                         "but config.txt line %u sets auto_initramfs=1: the firmware derives the "
+                         "initramfs name from the kernel file (%s), so a trial initramfs cannot "
+                         "be named. Fix: set trial_boot = none in [upgrade] of agent.conf, or "
+                         "replace auto_initramfs=1 by `initramfs initrd.img-VERSION followkernel`",
+                         p->res.auto_initramfs_line, p->fl.kernel_file);
+                return -EOPNOTSUPP;
         }
 
         /* Target version. */
@@ -664,13 +736,17 @@ static int plan_make(struct plan *p)
                         return -EPERM;
                 }
         }
-        kver_from_initrd_name(p->fl.initramfs_current, p->kver_from, sizeof(p->kver_from));
+        tryboot_kver_from_initrd_name(p->fl.initramfs_current, p->kver_from, sizeof(p->kver_from));
         if (!p->kver_from[0] && !p->fl.kind)
                 snprintf(p->kver_from, sizeof(p->kver_from), "%s", p->fl.explicit_version);
 
         /* Where the new initrd goes and how the Pi is switched to it. */
         prefix = p->res.os_prefix;
-        if (p->fl.rename_switch) {
+        if (p->trial) {
+                r = plan_trial(p);
+                if (r < 0)
+                        return r;
+        } else if (p->fl.rename_switch) {
                 snprintf(p->final, sizeof(p->final), "%s", p->fl.initramfs_current);
                 p->config_name[0] = '\0';
         } else {
@@ -728,7 +804,10 @@ static void plan_print(const struct plan *p, FILE *out)
                 fprintf(out, "  note:            %s\n", p->newer_note);
         fprintf(out, "  initramfs:       %s -> %s",
                 p->fl.initramfs_current[0] ? p->fl.initramfs_current : "(none)", p->final);
-        if (p->config_name[0])
+        if (p->trial)
+                fprintf(out, " (named in tryboot.txt; config.txt unchanged until netrootd "
+                             "confirms the trial boot)\n");
+        else if (p->config_name[0])
                 fprintf(out, " (config.txt edited)\n");
         else
                 fprintf(out, " (replaced by rename; the old one kept in the generation)\n");
@@ -738,8 +817,8 @@ static void plan_print(const struct plan *p, FILE *out)
                 fprintf(out, " (in chroot %s)", o->root);
         fprintf(out, "\n");
         if (p->tftp_server[0])
-                fprintf(out, "  tftp verify:     %s (%s/config.txt, %s/%s)\n", p->tftp_server,
-                        p->serial, p->serial, p->final);
+                fprintf(out, "  tftp verify:     %s (%s/%s, %s/%s)\n", p->tftp_server, p->serial,
+                        p->trial ? TRYBOOT_TXT : "config.txt", p->serial, p->final);
         else
                 fprintf(out, "  tftp verify:     %s\n", p->tftp_note);
         fprintf(out, "  shared firmware: %s\n",
@@ -1102,6 +1181,14 @@ static int step_backup(struct run *u)
                 step_fail(u, "generation store %s: %s", store ? store : p->boot_dir, strerror(-r));
                 return -EBUSY; /* nothing changed yet */
         }
+        if (p->trial && u->gen != p->trial_gen) {
+                cluster_lock_release(&lock);
+                step_fail(u,
+                          "generation %u was taken since the plan (another upgrade of this boot "
+                          "folder?); run again",
+                          p->trial_gen);
+                return -EBUSY; /* nothing changed yet */
+        }
         u->txn.gen = u->gen;
         snprintf(u->txn.kernel, sizeof(u->txn.kernel), "%s", p->kver);
         snprintf(u->txn.new_file, sizeof(u->txn.new_file), "%s", p->new_file);
@@ -1194,6 +1281,8 @@ static int step_backup(struct run *u)
         snprintf(rec.cmdline_name, sizeof(rec.cmdline_name), "%s", p->res.cmdline);
         snprintf(rec.final, sizeof(rec.final), "%s", p->final);
         rec.final_existed = p->final_exists;
+        if (p->trial)
+                snprintf(rec.trial, sizeof(rec.trial), "%s", TRYBOOT_TRIAL);
         one_line(rec.model);
         r = gen_record_save(NULL, tmpdir, &rec);
         if (r < 0)
@@ -1355,6 +1444,59 @@ static int fsync_path(const char *path, bool dir)
         return fsync(fd) < 0 ? -errno : 0;
 }
 
+static void hash_text(const char *text, size_t len, char hex[SHA256_HEX_SIZE])
+{
+        struct sha256_ctx c;
+        uint8_t dg[SHA256_DIGEST_SIZE];
+
+        sha256_init(&c);
+        sha256_update(&c, text, len);
+        sha256_final(&c, dg);
+        sha256_hex(dg, hex);
+}
+
+/* trial_boot=tryboot: the new initramfs under its own name, then tryboot.txt naming it.
+ * config.txt and every file it names stay as they are. */
+static int step_switch_trial(struct run *u)
+{
+        struct plan *p = u->p;
+        _cleanup_free_ char *out = path_join(p->boot_dir, p->new_file);
+        _cleanup_free_ char *final = path_join(p->boot_dir, p->final);
+        _cleanup_free_ char *text = NULL;
+        char why[1024];
+        size_t len = 0;
+        struct stat st;
+        mode_t mode;
+        int r;
+
+        if (!out || !final)
+                return step_fail(u, "out of memory");
+        r = tryboot_make_text(p->config_text, p->config_len, &p->pi, p->config_name, p->final,
+                              &text, &len, why, sizeof(why));
+        if (r < 0)
+                return step_fail(u, "tryboot.txt cannot be made from config.txt: %s", why);
+        u->txn.final_touched = true;
+        u->txn.tryboot_touched = true;
+        u->txn.config_touched = false;
+        if (journal(u, "switch") < 0)
+                return -1;
+        r = fsync_path(out, false);
+        if (r < 0)
+                return step_fail(u, "fsync %s: %s", out, strerror(-r));
+        if (rename(out, final) < 0)
+                return step_fail(u, "rename %s -> %s: %s", out, final, strerror(errno));
+        (void)fsync_path(p->boot_dir, true);
+        fprintf(stderr, "  %s is the trial initramfs\n", p->final);
+        /* The TFTP server must be able to read it like config.txt. */
+        mode = stat(p->config_path, &st) == 0 ? st.st_mode & 07777 : 0644;
+        r = file_write_atomic(p->tryboot_path, text, len, mode);
+        if (r < 0)
+                return step_fail(u, "writing %s: %s", p->tryboot_path, strerror(-r));
+        fprintf(stderr, "  tryboot.txt boots initramfs %s; config.txt unchanged\n", p->config_name);
+        hash_text(text, len, u->config_sha);
+        return 0;
+}
+
 static int step_switch(struct run *u)
 {
         struct plan *p = u->p;
@@ -1368,6 +1510,8 @@ static int step_switch(struct run *u)
         struct stat st;
         int r;
 
+        if (p->trial)
+                return step_switch_trial(u);
         if (!out || !final)
                 return step_fail(u, "out of memory");
         /* Compute the config.txt edit before touching anything: a refusal changes nothing. */
@@ -1421,7 +1565,7 @@ static int step_tftp(struct run *u)
                 const char *sha;
                 unsigned timeout_ms;
         } files[] = {
-            {"config.txt", u->config_sha, 10000},
+            {p->trial ? TRYBOOT_TXT : "config.txt", u->config_sha, 10000},
             {p->final, u->new_sha, 120000},
         };
 
@@ -1455,7 +1599,10 @@ static int step_record(struct run *u)
 
         if (journal(u, "record") < 0)
                 return -1;
-        r = upgrade_mark(p->boot_dir, u->gen, "pending", "waiting for the boot confirmation");
+        r = upgrade_mark(p->boot_dir, u->gen, "pending",
+                         p->trial ? "waiting for the trial boot (reboot '0 tryboot') and its "
+                                    "confirmation"
+                                  : "waiting for the boot confirmation");
         if (r < 0)
                 return step_fail(u, "updating the generation record: %s", strerror(-r));
         r = pending_write(p->boot_dir, u->gen, p->kver);
@@ -1497,6 +1644,16 @@ static int rollback_now(struct run *u, const char *failed_step)
                           "upgrade to %s failed at step %s: %s; rolled back: %s", u->p->kver,
                           failed_step, u->failure, done);
         return UPGRADE_ROLLED_BACK;
+}
+
+static void print_trial_done(const struct plan *p, unsigned gen)
+{
+        printf("staged for a trial boot: kernel %s, initramfs %s named in tryboot.txt, "
+               "generation %u pending; config.txt is unchanged\n"
+               "next: sudo reboot '0 tryboot' boots the new initramfs once; netrootd makes it "
+               "config.txt after the boot is confirmed. A plain reset or reboot falls back to the "
+               "old boot (rollback: netrootctl rollback)\n",
+               p->kver, p->final, gen);
 }
 
 int upgrade_run(const struct upgrade_options *o)
@@ -1570,8 +1727,11 @@ int upgrade_run(const struct upgrade_options *o)
         }
         fault_point("check");
 
-        step_begin(&u, 5, "%s%s%s", p->final, p->config_name[0] ? " and config.txt" : "",
-                   p->config_name[0] ? "" : " (atomic rename)");
+        if (p->trial)
+                step_begin(&u, 5, "%s and tryboot.txt (config.txt untouched)", p->final);
+        else
+                step_begin(&u, 5, "%s%s%s", p->final, p->config_name[0] ? " and config.txt" : "",
+                           p->config_name[0] ? "" : " (atomic rename)");
         if (step_switch(&u) < 0) {
                 rc = rollback_now(&u, "switch");
                 goto out;
@@ -1579,7 +1739,8 @@ int upgrade_run(const struct upgrade_options *o)
         fault_point("switch");
 
         if (p->tftp_server[0]) {
-                step_begin(&u, 6, "fetching config.txt and %s from %s", p->final, p->tftp_server);
+                step_begin(&u, 6, "fetching %s and %s from %s",
+                           p->trial ? TRYBOOT_TXT : "config.txt", p->final, p->tftp_server);
                 if (step_tftp(&u) < 0) {
                         rc = rollback_now(&u, "tftp");
                         goto out;
@@ -1597,6 +1758,16 @@ int upgrade_run(const struct upgrade_options *o)
         fault_point("record");
 
         run_fields(&u, "record");
+        if (p->trial) {
+                print_trial_done(p, u.gen);
+                if (o->events)
+                        log_event(o->events, LOG_NOTICE, MSGID_UPGRADE_DONE, u.fields,
+                                  "upgrade to %s staged for a trial boot: tryboot.txt boots "
+                                  "initramfs %s, generation %u pending; config.txt unchanged",
+                                  p->kver, p->final, u.gen);
+                rc = UPGRADE_DONE;
+                goto out;
+        }
         printf("upgraded: kernel %s, initramfs %s, generation %u pending until netrootd confirms "
                "the boot (rollback: netrootctl rollback)\n",
                p->kver, p->final, u.gen);
@@ -1613,6 +1784,25 @@ out:
 }
 
 /* ---- rollback to a generation --------------------------------------------------------------- */
+
+/* Whether generation TARGET or a later one still in force was a tryboot trial. */
+static bool trial_since(const char *boot_dir, const unsigned *gens, size_t n, unsigned target)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct gen_record rec;
+                char err[512];
+
+                if (gens[i] < target ||
+                    gen_record_load(boot_dir, gens[i], &rec, err, sizeof(err)) < 0)
+                        continue;
+                if (!streq(rec.trial, TRYBOOT_TRIAL))
+                        continue;
+                if (gens[i] == target || rec.status == GEN_PENDING || rec.status == GEN_GOOD ||
+                    rec.status == GEN_UNCONFIRMED)
+                        return true;
+        }
+        return false;
+}
 
 int upgrade_rollback(const struct rollback_options *o)
 {
@@ -1638,7 +1828,8 @@ int upgrade_rollback(const struct rollback_options *o)
                                 fprintf(stderr, "netrootctl: %s\n", err);
                                 return UPGRADE_REFUSED;
                         }
-                        if (rec.status == GEN_PENDING || rec.status == GEN_GOOD) {
+                        if (rec.status == GEN_PENDING || rec.status == GEN_GOOD ||
+                            rec.status == GEN_UNCONFIRMED) {
                                 target = gens[i];
                                 break;
                         }
@@ -1646,7 +1837,7 @@ int upgrade_rollback(const struct rollback_options *o)
                 if (!target) {
                         fprintf(stderr,
                                 "netrootctl: no generation to roll back in %s/%s "
-                                "(none pending or good)\n",
+                                "(none pending, unconfirmed or good)\n",
                                 o->boot_dir, GEN_STORE);
                         return UPGRADE_REFUSED;
                 }
@@ -1749,6 +1940,17 @@ int upgrade_rollback(const struct rollback_options *o)
                         printf("  %s restored\n", to[i]);
                 }
         }
+        if (!rec.tryboot && trial_since(o->boot_dir, gens, n, target)) {
+                /* The generation had no tryboot.txt: the one there now is a trial's. */
+                r = tryboot_remove(o->boot_dir);
+                if (r < 0) {
+                        fprintf(stderr, "netrootctl: removing %s/%s: %s\n", o->boot_dir,
+                                TRYBOOT_TXT, strerror(-r));
+                        return UPGRADE_REFUSED;
+                }
+                if (r > 0)
+                        printf("  tryboot.txt removed (written by a trial boot upgrade)\n");
+        }
         if (o->firmware) {
                 if (!rec.shared_backup[0] || !o->shared_dir || !o->shared_dir[0]) {
                         fprintf(stderr,
@@ -1796,7 +1998,8 @@ int upgrade_rollback(const struct rollback_options *o)
                         continue;
                 if (gen_record_load(o->boot_dir, gens[i], &other, err, sizeof(err)) < 0)
                         continue;
-                if (other.status != GEN_PENDING && other.status != GEN_GOOD)
+                if (other.status != GEN_PENDING && other.status != GEN_GOOD &&
+                    other.status != GEN_UNCONFIRMED)
                         continue;
                 snprintf(why, sizeof(why), "undone by netrootctl rollback to generation %u",
                          target);

@@ -64,7 +64,8 @@ struct upgrade_pending {
  * is malformed. BOOT_DIR_RESOLVED is the folder path with any --root prefix already applied. */
 int upgrade_pending_read(const char *boot_dir_resolved, struct upgrade_pending *p);
 
-/* Sets generation GEN's status ("pending", "good", "bad", "rolled-back") and reason in its
+/* Sets generation GEN's status ("pending", "good", "bad", "rolled-back", "unconfirmed") and
+ * reason in its
  * record. Marking it anything but pending ends the pending state when GEN is the pending one. */
 int upgrade_mark(const char *boot_dir_resolved, unsigned gen, const char *status,
                  const char *reason);
@@ -87,7 +88,7 @@ struct rollback_options {
         const char *boot_dir;   /* resolved */
         const char *shared_dir; /* resolved, NULL/"": the shared firmware is not restored */
         const char *root;       /* for the initrd check's /etc files; NULL */
-        unsigned to;            /* 0: the newest generation that is pending or good */
+        unsigned to;            /* 0: the newest generation that is pending, unconfirmed or good */
         bool firmware;          /* also restore the shared firmware set from the backup */
         bool force;             /* restore even when the restored initramfs fails the check */
         bool dry_run;
