@@ -4,6 +4,7 @@
  * and a stale one is removed only by whoever managed to rename it aside. Expiry compares wall
  * clocks of different hosts: the Pis and the NAS are expected to run NTP, and TTLs are minutes. */
 #include "cluster_lock.h"
+#include "fileio.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -154,29 +155,6 @@ static bool same_holder(const struct cluster_lock_holder *a, const struct cluste
                a->acquired == b->acquired;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-static int fsync_dir(int dirfd)
-{
-        if (fsync(dirfd) < 0 && errno != EINVAL)
-                return -errno;
-        return 0;
-}
-
 /* One exclusive create. Returns 0 when the lock is ours, -EEXIST when a file is in the way. */
 static int try_create(int dirfd, struct cluster_lock_holder *me, unsigned ttl_sec)
 {
@@ -194,7 +172,7 @@ static int try_create(int dirfd, struct cluster_lock_holder *me, unsigned ttl_se
             snprintf(text, sizeof(text),
                      "serial=%s\nhost=%s\npid=%ld\nacquired=%" PRIdMAX "\nexpires=%" PRIdMAX "\n",
                      me->serial, me->host, me->pid, (intmax_t)me->acquired, (intmax_t)me->expires);
-        r = write_all(fd, text, (size_t)len);
+        r = fd_write_all(fd, text, (size_t)len);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(fd)) < 0)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-static int write_all(int fd, const void *data, size_t len)
+int fd_write_all(int fd, const void *data, size_t len)
 {
         const uint8_t *p = data;
 
@@ -92,7 +92,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
         fd = create_temp_at(dirfd, base, mode, tmp, sizeof(tmp));
         if (fd < 0)
                 return fd;
-        r = write_all(fd, data, len);
+        r = fd_write_all(fd, data, len);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)
@@ -103,9 +103,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
                 unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        if (fsync(dirfd) < 0 && errno != EINVAL)
-                return -errno;
-        return 0;
+        return fsync_dir(dirfd);
 }
 
 int file_read_all(const char *path, size_t max, char **out, size_t *len)
@@ -215,6 +213,14 @@ int mkdir_parents(const char *dir, mode_t mode)
                 *p = '/';
         }
         if (mkdir(buf, mode ? mode : 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int fsync_dir(int dirfd)
+{
+        /* Some file systems cannot fsync a directory; their renames are as durable as they get. */
+        if (fsync(dirfd) < 0 && errno != EINVAL)
                 return -errno;
         return 0;
 }

@@ -22,5 +22,11 @@ int file_write_value(const char *path, const char *value);
 /* Removes PATH if present; a missing file is not an error. */
 int file_remove(const char *path);
 
+/* Writes all LEN bytes, retrying short writes and EINTR. */
+int fd_write_all(int fd, const void *data, size_t len);
+
+/* Makes a rename or create in the directory DIRFD durable. */
+int fsync_dir(int dirfd);
+
 /* Creates DIR and its parents (mode 0755 unless MODE). */
 int mkdir_parents(const char *dir, mode_t mode);

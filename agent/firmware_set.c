@@ -3,6 +3,7 @@
  * against the manifest before the first live file is touched, every file is staged under a
  * temp name first, and only then renamed into place one by one. */
 #include "firmware_set.h"
+#include "fileio.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -58,31 +59,6 @@ static bool serial_valid(const char *s)
         return true;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-static int fsync_dir(int dirfd)
-{
-        if (fsync(dirfd) < 0 && errno != EINVAL)
-                return -errno;
-        return 0;
-}
-
 static int open_dir(const char *path)
 {
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -129,7 +105,7 @@ static int copy_hash(int src, int dst, char hex[SHA256_HEX_SIZE], unsigned long 
                 if (n == 0)
                         break;
                 sha256_update(&c, buf, (size_t)n);
-                r = write_all(dst, buf, (size_t)n);
+                r = fd_write_all(dst, buf, (size_t)n);
                 if (r < 0)
                         return r;
                 total += (unsigned long long)n;
@@ -314,7 +290,7 @@ static int backup_files(int dirfd, int bfd, const char *shared_dir, const struct
                              0644);
                 if (mfd < 0)
                         return fail(err, err_size, -errno, "backup manifest: %m");
-                r = write_all(mfd, manifest, mlen);
+                r = fd_write_all(mfd, manifest, mlen);
                 if (r >= 0 && fsync(mfd) < 0)
                         r = -errno;
                 if (r >= 0 && close(TAKE_FD(mfd)) < 0)
