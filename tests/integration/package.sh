@@ -152,6 +152,15 @@ chroot "$CR" /usr/sbin/netrootd --check-config >"$T/check.log" 2>&1 \
 	|| fail "the shipped agent.conf fails netrootd --check-config: $(cat "$T/check.log")"
 pass "shipped agent.conf passes netrootd --check-config"
 
+# An upgrade of the package keeps the admin's edited configuration (a conffile).
+sed -i 's/^trigger_ok=heartbeat$/trigger_ok=default-on/' "$CR/etc/netroot/agent.conf"
+grep -qx 'trigger_ok=default-on' "$CR/etc/netroot/agent.conf" || fail "could not edit agent.conf"
+chroot "$CR" dpkg -i "/tmp/$(basename "$DEB")" >"$T/reinstall.log" 2>&1 \
+	|| fail "reinstall failed: $(tail -n 20 "$T/reinstall.log")"
+grep -qx 'trigger_ok=default-on' "$CR/etc/netroot/agent.conf" \
+	|| fail "package upgrade overwrote the admin's agent.conf"
+pass "package upgrade (reinstall) keeps the admin's edited agent.conf"
+
 # What a running daemon leaves behind, and a boot folder it must never touch.
 mkdir -p "$CR/var/lib/netroot" "$CR/run/netroot" "$CR/etc/sysctl.d"
 echo '{}' >"$CR/var/lib/netroot/history.json"
