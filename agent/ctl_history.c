@@ -63,7 +63,7 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
                 return CTL_EXIT_USAGE;
         }
         boot_arg = boot_arg ? boot_arg : ctx->cfg.agent.boot_dir;
-        boot = boot_arg[0] == '/' ? root_path(ctx->root, boot_arg) : strdup(boot_arg);
+        boot = root_path_arg(ctx->root, boot_arg);
         if (!boot)
                 return CTL_EXIT_FAILED;
         /* A transaction left by a crashed upgrade is rolled back before anything is shown. */

@@ -19,11 +19,6 @@ static void usage(FILE *out)
                 "generation's backup, under the cluster lock.\n");
 }
 
-static char *resolve(const char *root, const char *dir)
-{
-        return dir[0] == '/' ? root_path(root, dir) : strdup(dir);
-}
-
 int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -83,9 +78,10 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
                 usage(stderr);
                 return CTL_EXIT_USAGE;
         }
-        boot = resolve(ctx->root, boot_arg ? boot_arg : ctx->cfg.agent.boot_dir);
+        boot = root_path_arg(ctx->root, boot_arg ? boot_arg : ctx->cfg.agent.boot_dir);
         if (shared_arg || ctx->cfg.upgrade.shared_dir[0])
-                shared = resolve(ctx->root, shared_arg ? shared_arg : ctx->cfg.upgrade.shared_dir);
+                shared =
+                    root_path_arg(ctx->root, shared_arg ? shared_arg : ctx->cfg.upgrade.shared_dir);
         if (!boot)
                 return CTL_EXIT_FAILED;
         o.boot_dir = boot;

@@ -40,3 +40,8 @@ char *root_pathf(const char *root, const char *fmt, ...)
                 return NULL;
         return root_path(root, abs);
 }
+
+char *root_path_arg(const char *root, const char *dir)
+{
+        return dir[0] == '/' ? root_path(root, dir) : strdup(dir);
+}

@@ -8,3 +8,7 @@ char *root_path(const char *root, const char *abs);
 
 /* Like root_path but formats ABS first. */
 char *root_pathf(const char *root, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* For a folder given on the command line: an absolute DIR goes under ROOT like every other path,
+ * a relative one (e.g. a Pi's folder on the NAS, "tftpboot/511e57f7") is taken as it is. */
+char *root_path_arg(const char *root, const char *dir);
