@@ -5,6 +5,9 @@
 #   make demo       deps + build + a walk-through on a sandbox Pi tree
 #   make bench      deps + build + performance table
 #   make deb        the Debian package (ARCH=armhf|arm64: for the Pi, into build/deb/)
+#   make fuzz       libFuzzer harnesses for every parser, FUZZ_SECONDS each (tests/fuzz/)
+#   make soak       netrootd under ASan (then valgrind) against a real tgtd with faults (tests/soak/)
+#   make test-vm    end-to-end: a QEMU guest netboots like a Pi from an iSCSI root (tests/vm/)
 
 VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 PREFIX  ?= /usr
@@ -52,7 +55,7 @@ DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl
         debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux
 
 .PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \
-        format format-check
+        format format-check fuzz soak test-vm
 all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
 $(BUILD)/obj/%.o: agent/%.c
@@ -99,9 +102,13 @@ check-integration: deps
 	$(MAKE) all $(UNIT_BINS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh integration
 
+# make demo VM=1 adds the VM scenario (tests/vm/): a Pi-like guest boots, upgrades and confirms.
 demo: deps
 	$(MAKE) all
 	BUILD=$(BUILD) tests/demo.sh
+ifeq ($(VM),1)
+	BUILD=$(BUILD) bash tests/vm/run.sh --demo
+endif
 
 bench: deps
 	$(MAKE) all
@@ -138,6 +145,19 @@ install: all
 	install -D -m 0755 hooks/netroot-apt-pre $(DESTDIR)/etc/netroot/netroot-apt-pre
 	install -D -m 0755 hooks/netroot-apt-post $(DESTDIR)/etc/netroot/netroot-apt-post
 	install -D -m 0644 hooks/99netroot $(DESTDIR)/etc/apt/apt.conf.d/99netroot
+
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+soak: deps
+	$(MAKE) SANITIZE=1 all
+	$(MAKE) SANITIZE=0 all
+	bash tests/soak/run.sh
+
+test-vm: deps
+	$(MAKE) all
+	BUILD=$(BUILD) bash tests/vm/run.sh
 
 test-package: deps
 	$(MAKE) all
