@@ -36,6 +36,8 @@ static const struct key_def keys[] = {
     {"agent", "state_dir", KEY_PATH, OFF(agent.state_dir), NULL, 0, 0},
     {"agent", "run_dir", KEY_PATH, OFF(agent.run_dir), NULL, 0, 0},
     {"agent", "metrics_file", KEY_OPT_PATH, OFF(agent.metrics_file), NULL, 0, 0},
+    {"agent", "model", KEY_STRING, OFF(agent.model), NULL, 0, 0},
+    {"agent", "serial", KEY_STRING, OFF(agent.serial), NULL, 0, 0},
     {"led", "enabled", KEY_BOOL, OFF(led.enabled), NULL, 0, 0},
     {"led", "device", KEY_STRING, OFF(led.device), NULL, 0, 0},
     {"led", "trigger_ok", KEY_STRING, OFF(led.trigger_ok), NULL, 0, 0},
@@ -75,6 +77,8 @@ void config_set_defaults(struct netroot_config *cfg)
         strcpy(cfg->agent.boot_dir, "/boot");
         strcpy(cfg->agent.state_dir, "/var/lib/netroot");
         strcpy(cfg->agent.run_dir, "/run/netroot");
+        strcpy(cfg->agent.model, "auto");
+        strcpy(cfg->agent.serial, "auto");
         cfg->led.enabled = true;
         strcpy(cfg->led.device, "auto");
         strcpy(cfg->led.trigger_ok, "heartbeat");

@@ -18,6 +18,8 @@ struct agent_config {
         char state_dir[CONFIG_VALUE_MAX];
         char run_dir[CONFIG_VALUE_MAX];
         char metrics_file[CONFIG_VALUE_MAX]; /* empty: no metrics file */
+        char model[CONFIG_VALUE_MAX];        /* "auto": /proc/device-tree/model */
+        char serial[CONFIG_VALUE_MAX];       /* "auto": the Serial line of /proc/cpuinfo */
 };
 
 struct led_config {

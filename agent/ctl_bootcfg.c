@@ -87,21 +87,21 @@ static int read_pi_identity(struct ctl_context *ctx, const struct bootcfg_opts *
 {
         int r;
 
-        if (o->model)
-                snprintf(env->model, sizeof(env->model), "%s", o->model);
-        else if ((r = piinfo_read_model(ctx->root, env->model, sizeof(env->model))) < 0) {
+        r = piinfo_model(ctx->root, o->model ?: ctx->cfg.agent.model, env->model,
+                         sizeof(env->model));
+        if (r < 0) {
                 fprintf(stderr,
                         "netrootctl: cannot read the Pi model from /proc/device-tree/model: %s; "
-                        "pass --model\n",
+                        "pass --model or set [agent] model=\n",
                         strerror(-r));
                 return r;
         }
-        if (o->serial)
-                snprintf(env->serial, sizeof(env->serial), "%s", o->serial);
-        else if ((r = piinfo_read_serial(ctx->root, env->serial, sizeof(env->serial))) < 0) {
+        r = piinfo_serial(ctx->root, o->serial ?: ctx->cfg.agent.serial, env->serial,
+                          sizeof(env->serial));
+        if (r < 0) {
                 fprintf(stderr,
                         "netrootctl: cannot read the Pi serial from the Serial line of "
-                        "/proc/cpuinfo: %s; pass --serial\n",
+                        "/proc/cpuinfo: %s; pass --serial or set [agent] serial=\n",
                         r == -ENODATA ? "no Serial line" : strerror(-r));
                 return r;
         }

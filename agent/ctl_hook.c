@@ -95,13 +95,13 @@ static int boot_view_read(struct ctl_context *ctx, struct boot_view *v, char *wh
         int r;
 
         memset(v, 0, sizeof(*v));
-        r = piinfo_read_model(ctx->root, v->model, sizeof(v->model));
+        r = piinfo_model(ctx->root, ctx->cfg.agent.model, v->model, sizeof(v->model));
         if (r < 0) {
                 snprintf(why, size, "cannot read the Pi model from /proc/device-tree/model: %s",
                          strerror(-r));
                 return r;
         }
-        r = piinfo_read_serial(ctx->root, v->serial, sizeof(v->serial));
+        r = piinfo_serial(ctx->root, ctx->cfg.agent.serial, v->serial, sizeof(v->serial));
         if (r < 0) {
                 snprintf(why, size, "cannot read the Pi serial from /proc/cpuinfo: %s",
                          r == -ENODATA ? "no Serial line" : strerror(-r));

@@ -403,20 +403,10 @@ static int ctx_load(struct doctor_ctx *c, const struct doctor_options *opt)
         c->cfg = opt->cfg;
         c->vcgencmd = opt->vcgencmd;
         c->sandbox = !str_empty(opt->root) && !streq(opt->root, "/");
-        if (opt->model) {
-                snprintf(c->model, sizeof(c->model), "%s", opt->model);
-                c->model_r = 0;
-        } else
-                c->model_r = piinfo_read_model(c->root, c->model, sizeof(c->model));
-        if (opt->serial) {
-                _cleanup_free_ char *line = NULL;
-
-                /* The same normalisation as /proc/cpuinfo gets: hex, leading zeros stripped. */
-                if (asprintf(&line, "Serial\t\t: %s\n", opt->serial) < 0)
-                        return -ENOMEM;
-                c->serial_r = piinfo_parse_serial(line, c->serial, sizeof(c->serial));
-        } else
-                c->serial_r = piinfo_read_serial(c->root, c->serial, sizeof(c->serial));
+        c->model_r = piinfo_model(c->root, opt->model ?: (c->cfg ? c->cfg->agent.model : NULL),
+                                  c->model, sizeof(c->model));
+        c->serial_r = piinfo_serial(c->root, opt->serial ?: (c->cfg ? c->cfg->agent.serial : NULL),
+                                    c->serial, sizeof(c->serial));
 
         snprintf(c->boot_sys, sizeof(c->boot_sys), "%s", str_empty(b) ? "/boot" : b);
         n = strlen(c->boot_sys);

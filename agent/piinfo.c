@@ -103,3 +103,29 @@ int piinfo_read_serial(const char *root, char *buf, size_t size)
                 return r;
         return piinfo_parse_serial(data, buf, size);
 }
+
+static bool identity_configured(const char *configured)
+{
+        return configured && configured[0] != '\0' && strcmp(configured, "auto") != 0;
+}
+
+int piinfo_model(const char *root, const char *configured, char *buf, size_t size)
+{
+        if (!identity_configured(configured))
+                return piinfo_read_model(root, buf, size);
+        if (strlen(configured) >= size)
+                return -ENAMETOOLONG;
+        strcpy(buf, configured);
+        return 0;
+}
+
+int piinfo_serial(const char *root, const char *configured, char *buf, size_t size)
+{
+        _cleanup_free_ char *line = NULL;
+
+        if (!identity_configured(configured))
+                return piinfo_read_serial(root, buf, size);
+        if (asprintf(&line, "Serial\t\t: %s\n", configured) < 0)
+                return -ENOMEM;
+        return piinfo_parse_serial(line, buf, size);
+}

@@ -18,3 +18,10 @@ int piinfo_read_serial(const char *root, char *buf, size_t size);
 
 /* The parsing half of piinfo_read_serial, for text already in memory. */
 int piinfo_parse_serial(const char *cpuinfo, char *buf, size_t size);
+
+/* The identity agent.conf gives ([agent] model=, serial=) wins over the kernel's: a board whose
+ * kernel shows no device tree or serial (an emulated Pi, a board netbooted by MAC address) still
+ * names its folder and judges config.txt filters. CONFIGURED empty or "auto" reads the kernel's.
+ * A configured serial is normalised as the Serial line is. */
+int piinfo_model(const char *root, const char *configured, char *buf, size_t size);
+int piinfo_serial(const char *root, const char *configured, char *buf, size_t size);

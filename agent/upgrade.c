@@ -548,20 +548,19 @@ static int plan_identity(struct plan *p)
         const struct upgrade_options *o = p->o;
         int r;
 
-        if (o->model)
-                snprintf(p->model, sizeof(p->model), "%s", o->model);
-        else if ((r = piinfo_read_model(o->root, p->model, sizeof(p->model))) < 0) {
+        r = piinfo_model(o->root, o->model ?: o->cfg->agent.model, p->model, sizeof(p->model));
+        if (r < 0) {
                 snprintf(p->refusal, sizeof(p->refusal),
-                         "cannot read the Pi model from /proc/device-tree/model: %s; pass --model",
+                         "cannot read the Pi model from /proc/device-tree/model: %s; "
+                         "pass --model or set [agent] model=",
                          strerror(-r));
                 return r;
         }
-        if (o->serial)
-                snprintf(p->serial, sizeof(p->serial), "%s", o->serial);
-        else if ((r = piinfo_read_serial(o->root, p->serial, sizeof(p->serial))) < 0) {
+        r = piinfo_serial(o->root, o->serial ?: o->cfg->agent.serial, p->serial, sizeof(p->serial));
+        if (r < 0) {
                 snprintf(p->refusal, sizeof(p->refusal),
                          "cannot read the Pi serial from the Serial line of /proc/cpuinfo: %s; "
-                         "pass --serial",
+                         "pass --serial or set [agent] serial=",
                          r == -ENODATA ? "no Serial line" : strerror(-r));
                 return r;
         }

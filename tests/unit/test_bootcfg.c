@@ -805,6 +805,18 @@ static void test_piinfo(void **state)
         assert_int_equal(piinfo_parse_serial("Serial : xyz\n", buf, sizeof(buf)), -ENODATA);
         assert_int_equal(piinfo_parse_serial("processor : 0\n", buf, sizeof(buf)), -ENODATA);
 
+        /* agent.conf's [agent] model=/serial= win over the kernel's; "auto" reads the kernel's. */
+        assert_int_equal(
+            piinfo_model(root, "Raspberry Pi 3 Model B Plus Rev 1.3", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "Raspberry Pi 3 Model B Plus Rev 1.3");
+        assert_int_equal(piinfo_model(root, "auto", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, PI3B);
+        assert_int_equal(piinfo_serial(root, "000000000A1B2C3D", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "a1b2c3d");
+        assert_int_equal(piinfo_serial(root, "not-hex", buf, sizeof(buf)), -ENODATA);
+        assert_int_equal(piinfo_serial(root, "", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "511e57f7");
+
         unlink(path);
         snprintf(path, sizeof(path), "%s/proc/device-tree/model", root);
         unlink(path);
