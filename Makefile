@@ -53,9 +53,10 @@ DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl
         libinih-dev libcurl4-openssl-dev libcmocka-dev clang clang-format valgrind \
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
         debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux
+VM_DEPS := qemu-system-x86 e2fsprogs apt-utils
 
 .PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \
-        format format-check fuzz soak test-vm
+        format format-check fuzz soak test-vm vm-deps
 all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
 $(BUILD)/obj/%.o: agent/%.c
@@ -76,8 +77,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Iagent $(call pkg_cflags,cmocka) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 
-deps:
-	@missing=$$(for p in $(DEPS); do \
+# $(call install_missing,PACKAGES): apt-get installs what of PACKAGES is not installed yet.
+define install_missing
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 			|| echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -89,6 +91,14 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS))
+
+# The VM suite's own extras (QEMU is large; make check does not need it).
+vm-deps: deps
+	$(call install_missing,$(VM_DEPS))
 
 check: deps
 	$(MAKE) all $(UNIT_BINS)
@@ -107,6 +117,7 @@ demo: deps
 	$(MAKE) all
 	BUILD=$(BUILD) tests/demo.sh
 ifeq ($(VM),1)
+	$(MAKE) vm-deps
 	BUILD=$(BUILD) bash tests/vm/run.sh --demo
 endif
 
@@ -155,7 +166,7 @@ soak: deps
 	$(MAKE) SANITIZE=0 all
 	bash tests/soak/run.sh
 
-test-vm: deps
+test-vm: vm-deps
 	$(MAKE) all
 	BUILD=$(BUILD) bash tests/vm/run.sh
 
