@@ -126,8 +126,23 @@ static void publish_metrics(struct netrootd *d)
             .started_usec = d->started_usec,
         };
 
+        uint64_t writes;
+        int err;
+
         if (!d->metrics)
                 return;
+        /* The writer thread cannot log; a failing write (a path the unit's sandbox keeps
+         * read-only, a full disk) is said here, once per new error, and again when it recovers. */
+        metrics_writer_stats(d->metrics, &writes, &err);
+        if (err != d->metrics_error_logged) {
+                if (err < 0)
+                        log_msg(&d->log, LOG_WARNING, "cannot write the metrics file %s: %s",
+                                d->cfg.agent.metrics_file, strerror(-err));
+                else
+                        log_msg(&d->log, LOG_INFO, "metrics file %s written again",
+                                d->cfg.agent.metrics_file);
+                d->metrics_error_logged = err;
+        }
         metrics_render(&m, &text);
         if (!text.oom)
                 metrics_writer_submit(d->metrics, text.data, text.len);
@@ -317,6 +332,7 @@ static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo 
         watch_stop(&d->watch);
         metrics_writer_stop(d->metrics);
         d->metrics = NULL;
+        d->metrics_error_logged = 0;
         d->cfg = cfg;
         prepare_run_dir(d);
         start_metrics(d);

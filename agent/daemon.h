@@ -48,6 +48,7 @@ struct netrootd {
         struct boot_confirm confirm;
         enum health_state logged_state; /* last state announced in the journal */
         struct metrics_writer *metrics;
+        int metrics_error_logged; /* the writer's last error, once said in the journal */
         uint64_t started_usec;
 
         char status_path[PATH_MAX];

@@ -290,6 +290,10 @@ void watch_summary(const struct root_watch *w, char *buf, size_t size)
                     (size_t)snprintf(buf + n, size - n, "%s", health_state_to_string(h->published));
         if (n < size && h->n_reasons)
                 n += (size_t)snprintf(buf + n, size - n, ": %s", h->reasons[0]);
+        /* `systemctl status` readers want the kernel's own word for the session next to ours. */
+        if (n < size && w->session.present)
+                n += (size_t)snprintf(buf + n, size - n, ", session %s",
+                                      session_state_to_string(w->session.state));
         if (n < size && w->probe && h->probes_total && h->last_probe_ok)
                 snprintf(buf + n, size - n, ", probe %.1f ms", (double)h->last_rtt_usec / 1000.0);
 }

@@ -22,6 +22,8 @@
 . "$TOP/tests/lib/chroot.sh"
 # shellcheck source=../lib/pi_sandbox.sh
 . "$TOP/tests/lib/pi_sandbox.sh"
+# shellcheck source=../lib/deb.sh
+. "$TOP/tests/lib/deb.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root for debootstrap, chroot and mount"
 for tool in dpkg-buildpackage dpkg-checkbuilddeps dpkg-deb lintian debootstrap zstd jq sha256sum; do
@@ -35,17 +37,7 @@ t_start=$(date +%s)
 lap() { echo "  ($(($(date +%s) - t_start)) s) $*"; }
 
 # --- the package, built from a copy of the working tree (as tests/integration/package.sh) ---
-mkdir -p "$T/src"
-tar -C "$TOP" --exclude=./.git --exclude=./build --exclude=./build-asan --exclude=./.cache \
-	--exclude=./debian/.debhelper --exclude=./debian/netroot-agent --exclude=./debian/tmp \
-	--exclude=./debian/files --exclude=./debian/debhelper-build-stamp \
-	--exclude='./debian/*.substvars' --exclude='./debian/*.debhelper' -cf - . |
-	tar -C "$T/src" -xf - || fail "cannot copy the tree"
-(cd "$T/src" && DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck" dpkg-buildpackage -us -uc -b) \
-	>"$T/build.log" 2>&1 || fail "dpkg-buildpackage failed: $(tail -n 40 "$T/build.log")"
-debs=("$T"/netroot-agent_*.deb)
-if [ "${#debs[@]}" != 1 ] || [ ! -f "${debs[0]}" ]; then fail "expected one .deb, got: ${debs[*]}"; fi
-DEB=${debs[0]}
+deb_build "$T" || fail "the package does not build"
 pass "dpkg-buildpackage: $(basename "$DEB")"
 lap "package built"
 lintian --display-info "$DEB" >"$T/lintian.log" 2>&1
@@ -85,16 +77,8 @@ capt purge linux-image-amd64 "linux-image-$KV0" >"$T/purge-kv0.log" 2>&1 ||
 pi_sandbox_make "$CH" || fail "sandbox"
 B=$CH/boot
 # STAND-IN for Debian's raspi-firmware kernel hook (see the header): only its config.txt part.
-cat >"$CH/etc/kernel/postinst.d/z50-raspi-firmware" <<'SH'
-#!/bin/sh
-# Test stand-in for raspi-firmware's hook: config.txt follows the newest /boot/vmlinuz-*.
-set -e
-latest=$(ls /boot/vmlinuz-* | sed 's#^/boot/vmlinuz-##' | sort -V | tail -n 1)
-sed -i -e "s/^kernel=vmlinuz-.*/kernel=vmlinuz-$latest/" \
-	-e "s/^initramfs initrd\.img-[^ ]*/initramfs initrd.img-$latest/" /boot/config.txt
-echo "z50-raspi-firmware (test stand-in): config.txt now names $latest"
-SH
-chmod 0755 "$CH/etc/kernel/postinst.d/z50-raspi-firmware"
+install -m 0755 "$TOP/tests/lib/z50-raspi-firmware.standin" "$CH/etc/kernel/postinst.d/z50-raspi-firmware" ||
+	fail "cannot install the stand-in hook"
 lap "chroot ready"
 
 # Every file of the system but the mounted and volatile parts, for the purge check.

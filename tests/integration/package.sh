@@ -3,6 +3,8 @@
 # stays clean), then checks lintian (no E: or W:), the file list, the conffile, the maintainer
 # scripts dh_installsystemd adds, and that the resident daemon does not link libcurl.
 . "$(dirname "$0")/../lib/common.sh"
+# shellcheck source=../lib/deb.sh
+. "$TOP/tests/lib/deb.sh"
 
 for tool in dpkg-buildpackage dpkg-checkbuilddeps dpkg-deb lintian objdump readelf dh; do
 	command -v "$tool" >/dev/null || skip "$tool not installed (run 'make deps')"
@@ -56,23 +58,8 @@ cc -std=gnu11 -D_GNU_SOURCE "${san[@]}" -I"$TOP/agent" -o "$T/defaults" "$T/defa
 "$T/defaults" "$TOP/etc/agent.conf"
 assert_eq "$?" 0 "etc/agent.conf loads and holds exactly the built-in defaults"
 
-# A copy of the working tree without git data and build output (also not of an earlier in-tree
-# `make deb`), so a tree with uncommitted files packages as it is.
-mkdir -p "$T/src"
-tar -C "$TOP" --exclude=./.git --exclude=./build --exclude=./build-asan --exclude=./.cache \
-	--exclude=./debian/.debhelper --exclude=./debian/netroot-agent --exclude=./debian/tmp \
-	--exclude=./debian/files --exclude=./debian/debhelper-build-stamp \
-	--exclude='./debian/*.substvars' --exclude='./debian/*.debhelper' -cf - . \
-	| tar -C "$T/src" -xf - || fail "cannot copy the tree"
-
-(cd "$T/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
-	>"$T/build.log" 2>&1 || fail "dpkg-buildpackage failed: $(tail -n 40 "$T/build.log")"
+deb_build "$T" "" || fail "the package does not build"
 pass "dpkg-buildpackage -us -uc -b"
-
-debs=("$T"/netroot-agent_*.deb)
-[ -f "${debs[0]}" ] || fail "no netroot-agent_*.deb produced: $(ls "$T")"
-[ "${#debs[@]}" = 1 ] || fail "expected one .deb, got: ${debs[*]}"
-DEB=${debs[0]}
 echo "package: $(basename "$DEB")"
 
 lintian --display-info "$DEB" >"$T/lintian.log" 2>&1
