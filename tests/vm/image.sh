@@ -1,0 +1,207 @@
+# shellcheck shell=bash
+# The VM guest's system: the cached Debian chroot (tests/lib/chroot.sh) made bootable with systemd,
+# three real Debian kernels and a local apt repository, then, per run, netroot-agent's .deb
+# installed and the whole tree turned into an ext4 image for tgtd to serve as the root LUN.
+# Sourced after common.sh and chroot.sh, never run.
+#
+#   vm_base_ensure            builds <repo>/.cache/vm-<suite>-<arch>-rN.tar.zst on first use (a few
+#                             minutes: kernels come from Debian's archive), sets VM_KV_OLD (the
+#                             kernel the Pi boots first), VM_KV_NEW (offered by the local repo,
+#                             newer) and VM_KV_BAD (newer still, for the failing upgrade)
+#   vm_root_make DIR DEB      (VM_SERIAL set) a fresh copy of the base in DIR with DEB installed and the guest's
+#                             configuration (fstab with the 9p mounts, agent.conf, the test
+#                             harness's command runner)
+#   vm_boot_folder DIR ROOT IQN INITIATOR
+#                             moves ROOT/boot into DIR (the Pi's <tftproot>/<serial>/) and writes
+#                             config.txt and cmdline.txt as the tutorial has them
+#   vm_disk_make ROOT IMG     mkfs.ext4 -d: the root LUN
+#
+# The guest is amd64 playing a Raspberry Pi 3: agent.conf names its model and serial ([agent]
+# model=, serial=) because an x86 kernel has no device tree, and a STAND-IN for raspi-firmware's
+# kernel hook points config.txt at the newest kernel, as on a Pi (see tests/integration/apt_kernel.sh).
+
+VM_RECIPE=1
+VM_SUITE=${CHROOT_SUITE:-bookworm}
+VM_ARCH=$(dpkg --print-architecture)
+VM_TARBALL=$CHROOT_CACHE_DIR/vm-$VM_SUITE-$VM_ARCH-r$VM_RECIPE.tar.zst
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# What the guest needs beyond the chroot: an init, udev for the virtio disk and NIC, the agent's
+# runtime libraries (so the .deb installs offline), and what a Pi admin types.
+VM_PACKAGES="systemd-sysv udev kmod iproute2 procps libiscsi7 libnl-3-200 libnl-route-3-200 libinih1
+  libcurl4 apt-utils"
+VM_KV_OLD=
+VM_KV_NEW=
+VM_KV_BAD=
+
+_vm_log() {
+	echo "vm: $*" >&2
+}
+
+_vm_kernels_from() {
+	# The three kernels are recorded in the tarball's /etc/netroot-vm/kernels.
+	local line
+	line=$(zstd -q -dc "$VM_TARBALL" | tar -xOf - ./etc/netroot-vm/kernels 2>/dev/null) || return 1
+	read -r VM_KV_OLD VM_KV_NEW VM_KV_BAD <<<"$line"
+	[ -n "$VM_KV_BAD" ]
+}
+
+# Runs in a subshell with its own traps, like chroot.sh's builder.
+_vm_base_build() {
+	(
+		set -o pipefail
+		local root others kv0 t0
+		t0=$(date +%s)
+		chroot_ensure root || exit 1
+		trap 'chroot_cleanup' EXIT
+		chroot_mount "$root" || exit 1
+		export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+		capt() { chroot "$root" apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@"; }
+		capt update >"$root/../vm-apt.log" 2>&1 || { tail -n 20 "$root/../vm-apt.log" >&2; exit 1; }
+		kv0=$(chroot_kernel "$root")
+		mapfile -t others < <(chroot_other_kernels "$root" | sed 's/^linux-image-//')
+		[ "${#others[@]}" -ge 2 ] || {
+			echo "vm: the archive offers fewer than two other kernels: ${others[*]}" >&2
+			exit 1
+		}
+		# The Pi first boots others[1]; the local repository offers others[0] (good) and kv0 (bad).
+		# shellcheck disable=SC2086
+		capt install $VM_PACKAGES "linux-image-${others[1]}" >>"$root/../vm-apt.log" 2>&1 &&
+			capt purge linux-image-amd64 "linux-image-$kv0" >>"$root/../vm-apt.log" 2>&1 || {
+			tail -n 30 "$root/../vm-apt.log" >&2
+			exit 1
+		}
+		mkdir -p "$root/srv/netroot-repo" "$root/etc/netroot-vm" || exit 1
+		(cd "$root/srv/netroot-repo" && chroot "$root" sh -c \
+			"cd /srv/netroot-repo && apt-get download linux-image-${others[0]} linux-image-$kv0 &&
+			 apt-ftparchive packages . > Packages") >>"$root/../vm-apt.log" 2>&1 || {
+			tail -n 20 "$root/../vm-apt.log" >&2
+			exit 1
+		}
+		capt clean || exit 1
+		echo "${others[1]} ${others[0]} $kv0" >"$root/etc/netroot-vm/kernels"
+		chroot_umount "$root" || exit 1
+		tar --numeric-owner --xattrs -C "$root" -cf - . | zstd -q -T0 -3 -o "$VM_TARBALL.tmp" &&
+			mv -f "$VM_TARBALL.tmp" "$VM_TARBALL" || exit 1
+		_vm_log "base image built in $(($(date +%s) - t0)) s: $(du -h "$VM_TARBALL" | cut -f1)"
+	)
+}
+
+vm_base_ensure() {
+	local lockfd
+	mkdir -p "$CHROOT_CACHE_DIR" || return 1
+	if [ ! -s "$VM_TARBALL" ]; then
+		exec {lockfd}>"$CHROOT_CACHE_DIR/vm.lock"
+		flock "$lockfd"
+		if [ ! -s "$VM_TARBALL" ]; then
+			_vm_log "building the guest's base system (first use; cached afterwards)"
+			_vm_base_build || {
+				exec {lockfd}>&-
+				return 1
+			}
+		fi
+		exec {lockfd}>&-
+	fi
+	_vm_kernels_from || {
+		_vm_log "$VM_TARBALL names no kernels"
+		return 1
+	}
+}
+
+vm_root_make() {
+	local root=$1 deb=$2
+	mkdir -p "$root" || return 1
+	zstd -q -dc -T0 "$VM_TARBALL" | tar --numeric-owner --xattrs -C "$root" -xf - || return 1
+	cp "$deb" "$root/tmp/" || return 1
+	chroot "$root" dpkg -i "/tmp/$(basename "$deb")" >"$root/tmp/dpkg.log" 2>&1 || {
+		tail -n 20 "$root/tmp/dpkg.log" >&2
+		return 1
+	}
+	rm -f "$root/tmp/$(basename "$deb")" "$root/usr/sbin/policy-rc.d"
+	install -m 0755 "$TOP/tests/lib/z50-raspi-firmware.standin" \
+		"$root/etc/kernel/postinst.d/z50-raspi-firmware" || return 1
+	install -m 0755 "$VM_DIR/guest/netroot-vmctl" "$root/usr/local/sbin/netroot-vmctl" &&
+		install -m 0644 "$VM_DIR/guest/netroot-vmctl.service" \
+			"$root/etc/systemd/system/netroot-vmctl.service" || return 1
+	echo "deb [trusted=yes] file:/srv/netroot-repo ./" >"$root/etc/apt/sources.list" || return 1
+	echo "pi-vm" >"$root/etc/hostname"
+	mkdir -p "$root/vmctl" "$root/srv/tftproot" || return 1
+	cat >"$root/etc/fstab" <<-FSTAB
+	/dev/sda / ext4 rw,errors=remount-ro 0 1
+	# The Pi's /boot: on a real Pi an NFS mount of <tftproot>/<serial>; here a 9p share of it.
+	boot /boot 9p trans=virtio,version=9p2000.L,msize=262144 0 0
+	tftproot /srv/tftproot 9p trans=virtio,version=9p2000.L,msize=262144 0 0
+	# TEST HARNESS ONLY: the host's command drop box (tests/vm/guest/netroot-vmctl).
+	vmctl /vmctl 9p trans=virtio,version=9p2000.L,msize=262144 0 0
+	FSTAB
+	printf '9p\n9pnet_virtio\n' >"$root/etc/modules-load.d/netroot-vm.conf"
+	# A netbooting Pi's initramfs travels over TFTP: MODULES=netboot (base and network drivers;
+	# open-iscsi's hook adds iSCSI) instead of most keeps it small, and mkinitramfs under TCG fast.
+	sed -i 's/^MODULES=.*/MODULES=netboot/' "$root/etc/initramfs-tools/initramfs.conf" || return 1
+	# What `netrootctl doctor` tells a Pi admin with an iSCSI root: ride out a long NAS outage
+	# (replacement_timeout 86400) for sessions iscsid makes, and for the one the initramfs made.
+	sed -i 's/^node.session.timeo.replacement_timeout = .*/node.session.timeo.replacement_timeout = 86400/' \
+		"$root/etc/iscsi/iscsid.conf" || return 1
+	echo 'ACTION=="add", SUBSYSTEM=="iscsi_session", ATTR{recovery_tmo}="86400"' \
+		>"$root/etc/udev/rules.d/60-iscsi-root-timeout.rules" || return 1
+	# The metrics file lives in the lab's share so the host can watch it while the guest's root is
+	# stalled; the unit's sandbox needs to be told (netroot-agent.conf(5), metrics_file).
+	mkdir -p "$root/etc/systemd/system/netrootd.service.d" &&
+		printf '[Service]\nReadWritePaths=/vmctl\n' \
+			>"$root/etc/systemd/system/netrootd.service.d/vm-metrics.conf" || return 1
+	chroot "$root" systemctl enable netroot-vmctl.service iscsid.service >/dev/null 2>&1 || return 1
+	# No password prompt on the serial console: the console log is for reading, not for logins.
+	chroot "$root" passwd -d root >/dev/null || return 1
+	install -m 0600 /dev/stdin "$root/etc/netroot/agent.conf" <<-CONF
+	# netroot-agent in the VM lab (tests/vm/): a Pi 3 emulated by QEMU, quick checks for the test.
+	[agent]
+	boot_dir = /boot
+	metrics_file = /vmctl/metrics.prom
+	model = Raspberry Pi 3 Model B Rev 1.2
+	serial = $VM_SERIAL
+	[led]
+	# QEMU has no activity LED.
+	enabled = no
+	[ipv6]
+	mode = disable
+	[iscsi]
+	probe = discovery
+	probe_interval = 1s
+	probe_timeout = 1s
+	fail_after = 2
+	recover_after = 2
+	session_poll = 1s
+	[upgrade]
+	shared_dir = /srv/tftproot
+	tftp = 10.0.2.2
+	verify_tftp = required
+	confirm_after = 20s
+	CONF
+}
+
+vm_boot_folder() {
+	local dir=$1 root=$2 target=$3 initiator=$4
+	mkdir -p "$dir" || return 1
+	cp -a "$root/boot/." "$dir/" && find "$root/boot" -mindepth 1 -delete || return 1
+	[ -s "$dir/vmlinuz-$VM_KV_OLD" ] && [ -s "$dir/initrd.img-$VM_KV_OLD" ] || {
+		_vm_log "no kernel or initrd for $VM_KV_OLD in the image's /boot: $(ls "$dir")"
+		return 1
+	}
+	cat >"$dir/config.txt" <<-CFG
+	# Raspberry Pi 3 netbooting its root over iSCSI (the tutorial's config.txt, Debian kernel names)
+	dtparam=act_led_trigger=none
+	[pi4]
+	kernel=kernel8.img
+	[pi3]
+	kernel=vmlinuz-$VM_KV_OLD
+	initramfs initrd.img-$VM_KV_OLD followkernel
+	[all]
+	CFG
+	echo "console=ttyS0 ip=dhcp root=/dev/sda rootfstype=ext4 rw ISCSI_INITIATOR=$initiator ISCSI_TARGET_NAME=$target ISCSI_TARGET_IP=10.0.2.2 ISCSI_TARGET_PORT=3260 panic=10" \
+		>"$dir/cmdline.txt"
+	printf 'FAKE device tree: the VM boots without one\n' >"$dir/bcm2710-rpi-3-b.dtb"
+}
+
+vm_disk_make() {
+	local root=$1 img=$2
+	mkfs.ext4 -q -F -L pi-root -d "$root" "$img" 3G >/dev/null
+}

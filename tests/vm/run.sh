@@ -1,0 +1,320 @@
+#!/bin/bash
+# make test-vm: the whole product on a real kernel, initramfs, iSCSI session and systemd.
+# A QEMU guest (TCG) plays a Raspberry Pi 3 that netboots from a NAS:
+#   - tgtd, in a network namespace of this run's own, serves the root LUN: an ext4 image of the
+#     Debian chroot with netroot-agent's .deb installed (tests/vm/image.sh);
+#   - the Pi's boot folder <tftproot>/<serial>/ is shared into the guest as /boot over 9p (the NFS
+#     mount of a real Pi), the TFTP root as /srv/tftproot (its shared firmware); QEMU's own TFTP
+#     server serves the same tree at 10.0.2.2, as the NAS's does;
+#   - tests/vm/firmware.py plays start.elf: it reads config.txt and cmdline.txt and boots QEMU
+#     with exactly the kernel, initramfs and command line they name.
+# Scenarios, each asserted from the host: boot, fault (tgtd stopped 20 s), upgrade through apt and
+# reboot into the new kernel with confirmation, a guarded failure (initramfs without iSCSI), and a
+# rollback run on the host against the boot folder, as on the NAS.
+#
+# Usage: tests/vm/run.sh [--demo]   (--demo: tells what happens as it goes, for `make demo VM=1`)
+# Environment: BUILD (unused: the guest gets the .deb), VM_KEEP=1 keeps $T for a look afterwards.
+. "$(dirname "$0")/../lib/common.sh"
+# shellcheck source=../lib/chroot.sh
+. "$TOP/tests/lib/chroot.sh"
+# shellcheck source=../lib/tgt.sh
+. "$TOP/tests/lib/tgt.sh"
+# shellcheck source=../lib/deb.sh
+. "$TOP/tests/lib/deb.sh"
+# shellcheck source=image.sh
+. "$TOP/tests/vm/image.sh"
+
+DEMO=0
+[ "${1:-}" = --demo ] && DEMO=1
+say() { [ "$DEMO" = 1 ] && printf '\n== %s\n' "$*"; return 0; }
+
+[ "$(id -u)" = 0 ] || fail "needs root (network namespace, tgtd, chroot)"
+for tool in qemu-system-x86_64 mkfs.ext4 python3 tgtd dpkg-buildpackage zstd jq sha256sum; do
+	command -v "$tool" >/dev/null || fail "$tool not installed (make vm-deps)"
+done
+why=$(tgt_lab_check) || fail "$why"
+on_cleanup chroot_cleanup
+[ "${VM_KEEP:-0}" = 1 ] && on_cleanup 'echo "kept: $T"; T=/nonexistent'
+
+T0=$(date +%s)
+TIMES=()
+scenario_start() { S_NAME=$1; S_T0=$(date +%s.%N); echo "--- scenario: $1"; }
+scenario_end() {
+	local secs
+	secs=$(awk -v a="$S_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+	TIMES+=("$(printf '%-22s %5s s  %s' "$S_NAME" "$secs" "${1:-}")")
+	echo "--- scenario $S_NAME done in $secs s"
+}
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- the lab ---------------------------------------------------------------------------------
+scenario_start setup
+deb_build "$T/deb" || fail "the package does not build"
+pass "package built: $(basename "$DEB")"
+vm_base_ensure || fail "cannot build the guest's base system"
+echo "kernels: the Pi boots $VM_KV_OLD; the local repository offers $VM_KV_NEW and $VM_KV_BAD"
+VM_SERIAL=$(printf '%08x' $(((RANDOM << 15 | RANDOM) & 0x7fffffff)))
+IQN=iqn.2026-11.test.netroot:vm-$VM_SERIAL
+INITIATOR=iqn.2016-11.org.raspberrypi:pi-$VM_SERIAL
+TFTPROOT=$T/tftproot
+BOOT=$TFTPROOT/$VM_SERIAL
+VMCTL=$T/vmctl
+mkdir -p "$TFTPROOT" "$VMCTL"
+# FAKE firmware: the VM never runs these (QEMU boots the kernel directly), but the agent backs up
+# and hashes the shared set at the TFTP root exactly as it does a real one.
+for f in bootcode.bin start.elf fixup.dat; do
+	printf 'FAKE %s for the VM lab\n' "$f" >"$TFTPROOT/$f"
+done
+(cd "$TFTPROOT" && sha256sum bootcode.bin start.elf fixup.dat) >"$T/firmware.sha256"
+vm_root_make "$T/root" "$DEB" || fail "cannot prepare the guest's root"
+vm_boot_folder "$BOOT" "$T/root" "$IQN" "$INITIATOR" || fail "cannot prepare the boot folder"
+tgt_lab_setup || fail "lab setup"
+# QEMU's user networking maps the guest's 10.0.2.2 to this namespace's 127.0.0.1.
+TGT_PORT=3260
+TGT_PORTAL=127.0.0.1:$TGT_PORT
+tgt_start || fail "tgtd does not start"
+vm_disk_make "$T/root" "$TGT_DIR/lun-1.img" || fail "mkfs.ext4 -d"
+rm -rf "$T/root"
+tgt_add_target 1 "$IQN" || fail "cannot add the root target"
+pass "lab: tgtd serves $IQN (3 GiB ext4) in $TGT_NS; boot folder $BOOT"
+scenario_end "package, image, lab"
+
+# --- the guest -------------------------------------------------------------------------------
+QEMU_PID=
+BOOTS=0
+
+# vm_boot [--tryboot]: the firmware reads the boot folder and starts QEMU; waits until the
+# guest's command runner announces itself. Sets BOOTED_KV and BOOT_SECS.
+vm_boot() {
+	local t0 log
+	BOOTS=$((BOOTS + 1))
+	log=$T/console-$BOOTS.log
+	rm -f "$VMCTL/booted"
+	t0=$(date +%s.%N)
+	ip netns exec "$TGT_NS" python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" "$@" -- \
+		-accel tcg -m 1024 -nodefaults -display none -monitor none -no-reboot \
+		-serial "file:$log" \
+		-netdev "user,id=n0,tftp=$TFTPROOT" -device virtio-net-pci,netdev=n0 \
+		-fsdev "local,id=boot,path=$BOOT,security_model=none" \
+		-device virtio-9p-pci,fsdev=boot,mount_tag=boot \
+		-fsdev "local,id=tftproot,path=$TFTPROOT,security_model=none" \
+		-device virtio-9p-pci,fsdev=tftproot,mount_tag=tftproot \
+		-fsdev "local,id=vmctl,path=$VMCTL,security_model=none" \
+		-device virtio-9p-pci,fsdev=vmctl,mount_tag=vmctl \
+		>"$T/firmware-$BOOTS.log" 2>&1 </dev/null &
+	QEMU_PID=$!
+	track_pid "$QEMU_PID"
+	until [ -s "$VMCTL/booted" ]; do
+		if ! kill -0 "$QEMU_PID" 2>/dev/null; then
+			echo "firmware: $(cat "$T/firmware-$BOOTS.log")" >&2
+			tail -n 40 "$log" >&2
+			fail "boot $BOOTS: QEMU exited before the guest came up"
+		fi
+		if [ "$(elapsed "$t0" | cut -d. -f1)" -ge 400 ]; then
+			tail -n 60 "$log" >&2
+			fail "boot $BOOTS: the guest did not come up within 400 s"
+		fi
+		sleep 0.5
+	done
+	BOOT_SECS=$(elapsed "$t0")
+	read -r _ BOOTED_KV <"$VMCTL/booted"
+	echo "boot $BOOTS: $(cat "$T/firmware-$BOOTS.log" | grep '^firmware: kernel=' | head -n1)"
+	echo "boot $BOOTS: up in $BOOT_SECS s running $BOOTED_KV"
+}
+
+# vm_cmd [-t SECONDS] SCRIPT: runs SCRIPT (bash) in the guest; its output on stdout, its status
+# as ours.
+vm_cmd() {
+	local timeout=120 n t0
+	if [ "$1" = -t ]; then timeout=$2; shift 2; fi
+	# Unique without a counter: vm_cmd often runs in a $(...) subshell, which would lose one.
+	n=$(date +%s%N)-$RANDOM
+	printf '%s\n' "$1" >"$VMCTL/.cmd-$n.sh" && mv "$VMCTL/.cmd-$n.sh" "$VMCTL/cmd-$n.sh"
+	t0=$(date +%s)
+	until [ -e "$VMCTL/rc-$n" ]; do
+		kill -0 "$QEMU_PID" 2>/dev/null || { echo "vm_cmd: the guest is gone" >&2; return 99; }
+		[ $(($(date +%s) - t0)) -lt "$timeout" ] || { echo "vm_cmd: no answer in $timeout s: $1" >&2; return 98; }
+		sleep 0.2
+	done
+	cat "$VMCTL/out-$n"
+	return "$(cat "$VMCTL/rc-$n")"
+}
+
+# vm_down reboot|poweroff: asks systemd, then waits for QEMU to exit (-no-reboot turns a reboot
+# into an exit; the firmware boots the next time we say). A shutdown that hangs is a power cut.
+vm_down() {
+	local t0
+	t0=$(date +%s.%N)
+	vm_cmd "systemctl --no-block $1" >/dev/null
+	for _ in $(seq 600); do
+		kill -0 "$QEMU_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$QEMU_PID" 2>/dev/null; then
+		kill -9 "$QEMU_PID"
+		echo "$1: the guest did not stop within 120 s; power cut"
+	fi
+	wait "$QEMU_PID" 2>/dev/null
+	echo "$1: down in $(elapsed "$t0") s"
+}
+
+# The daemon's metrics file (the guest writes it into the vmctl share): readable from here even
+# while the guest's root is stalled.
+metric() { # NAME-WITH-LABELS
+	awk -v m="$1" '$1 == m { print $2 }' "$VMCTL/metrics.prom" 2>/dev/null
+}
+state_is() { [ "$(metric "netroot_state{state=\"$1\"}")" = 1 ]; }
+
+# --- scenario 1: boot ------------------------------------------------------------------------
+scenario_start boot
+say "Boot 1: the firmware script reads $BOOT/config.txt and boots QEMU; the root is the iSCSI LUN"
+vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_OLD" "boot 1 runs the kernel config.txt names ($VM_KV_OLD)"
+wait_for 120 state_is OK || fail "netrootd did not report OK: $(cat "$VMCTL/metrics.prom" 2>&1 | grep -v '^#')"
+pass "netrootd reports OK (metrics file)"
+out=$(vm_cmd 'cat /sys/class/iscsi_session/session*/targetname /sys/class/iscsi_session/session*/state; findmnt -no SOURCE,FSTYPE /; findmnt -no FSTYPE /boot')
+echo "$out" | sed 's/^/  guest| /'
+assert_contains "$out" "$IQN" "the kernel's iSCSI session is to the root target"
+assert_contains "$out" "LOGGED_IN" "the kernel's session is LOGGED_IN"
+assert_contains "$out" "/dev/sda ext4" "the root filesystem is the iSCSI disk"
+assert_contains "$out" "9p" "/boot is the boot folder share"
+status=$(vm_cmd 'SYSTEMD_COLORS=0 systemctl status --no-pager --lines=0 netrootd')
+echo "$status" | sed 's/^/  guest| /'
+assert_contains "$status" "active (running)" "systemctl status: netrootd active (running)"
+assert_contains "$status" "Status: \"root $IQN via" "systemctl status: the STATUS line names the root"
+assert_contains "$status" "OK" "systemctl status: the STATUS line says OK"
+assert_contains "$status" "session LOGGED_IN" "systemctl status: the STATUS line has the kernel session LOGGED_IN"
+vm_cmd 'journalctl -b -o json --output-fields=MESSAGE_ID,MESSAGE,NETROOT_STATE,SYSLOG_IDENTIFIER _SYSTEMD_UNIT=netrootd.service' \
+	>"$T/journal-1.json" || fail "journalctl in the guest"
+jq -r 'select(.MESSAGE_ID != null) | .MESSAGE' "$T/journal-1.json" | sed 's/^/  journal| /' | head -n 12
+n_events=$(jq -r 'select(.MESSAGE_ID != null) | .MESSAGE_ID' "$T/journal-1.json" | sort -u | wc -l)
+[ "$n_events" -ge 2 ] || fail "the guest's journal has $n_events kinds of netrootd events"
+pass "the journal has $n_events kinds of netrootd events (with MESSAGE_ID)"
+jq -e 'select(.NETROOT_STATE == "OK")' "$T/journal-1.json" >/dev/null ||
+	fail "no journal event with NETROOT_STATE=OK"
+pass "a journal event carries NETROOT_STATE=OK"
+ipv6=$(vm_cmd 'cat /proc/sys/net/ipv6/conf/all/disable_ipv6')
+assert_eq "$ipv6" 1 "IPv6 disabled as agent.conf says"
+scenario_end "boot $BOOT_SECS s"
+
+# --- scenario 2: fault -----------------------------------------------------------------------
+scenario_start fault
+say "Fault: tgtd stopped for 20 s under the running guest"
+t_kill=$(date +%s.%N)
+tgt_kill
+wait_for 30 state_is FAILED || fail "netrootd did not report FAILED within 30 s"
+t_failed=$(elapsed "$t_kill")
+pass "FAILED after $t_failed s"
+session_down() { [ "$(metric netroot_session_logged_in)" = 0 ]; }
+probe_down() { [ "$(metric netroot_probe_up)" = 0 ]; }
+wait_for 10 session_down || fail "the metrics never showed the kernel session down"
+t_session=$(elapsed "$t_kill")
+pass "the kernel session state shows the loss after $t_session s"
+wait_for 15 probe_down || fail "the probe of the portal did not fail while tgtd is down"
+t_probe=$(elapsed "$t_kill")
+pass "the out-of-band probe fails after $t_probe s"
+sleep "$(awk -v t="$(elapsed "$t_kill")" 'BEGIN { s = 20 - t; print (s > 0 ? s : 0) }')"
+# Refuse connections until the target is back, so the guest's iscsid never logs in to a tgtd
+# without targets (it would give up on "target not found").
+tgt_fw_reject syn || fail "iptables"
+tgt_start || fail "tgtd does not restart"
+tgt_add_target 1 "$IQN" || fail "cannot add the root target again"
+tgt_fw_clear
+t_back=$(date +%s.%N)
+echo "  tgtd back after $(elapsed "$t_kill") s"
+wait_for 120 state_is OK || fail "netrootd did not report OK within 120 s of tgtd's return"
+t_ok=$(elapsed "$t_back")
+pass "OK again $t_ok s after tgtd's return"
+out=$(vm_cmd -t 60 'echo written >/var/tmp/after-fault && sync && cat /var/tmp/after-fault && cat /sys/class/iscsi_session/session*/state')
+assert_contains "$out" "written" "the guest's root is writable after the fault"
+assert_contains "$out" "LOGGED_IN" "the kernel session logged in again"
+vm_cmd 'journalctl -b -o cat -u netrootd | grep -E "FAILED|OK" | tail -n 6' | sed 's/^/  journal| /'
+scenario_end "FAILED after $t_failed s (session $t_session s, probe $t_probe s), OK $t_ok s after tgtd is back"
+
+# --- scenario 3: upgrade through apt, reboot, confirmation ------------------------------------
+scenario_start upgrade
+say "Upgrade: apt-get install linux-image-$VM_KV_NEW inside the guest, from the local repository"
+cfg_before=$(sha256sum <"$BOOT/config.txt")
+t_apt=$(date +%s.%N)
+vm_cmd -t 1200 "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-image-$VM_KV_NEW" \
+	>"$T/apt-new.log" 2>&1
+rc=$?
+grep -E 'netroot|upgraded|tftp|WARNING|z50' "$T/apt-new.log" | sed 's/^/  apt| /' | head -n 30
+[ "$rc" = 0 ] || fail "apt-get install in the guest exited $rc: $(tail -n 30 "$T/apt-new.log")"
+apt_secs=$(elapsed "$t_apt")
+pass "apt-get install linux-image-$VM_KV_NEW in the guest ($apt_secs s)"
+log=$(cat "$T/apt-new.log")
+assert_contains "$log" "upgraded: kernel $VM_KV_NEW" "the hooks ran the guarded upgrade"
+assert_contains "$log" "generation" "apt shows the generation"
+[ "$(sha256sum <"$BOOT/config.txt")" != "$cfg_before" ] || fail "config.txt unchanged after the upgrade"
+fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
+assert_contains "$fw" "kernel=vmlinuz-$VM_KV_NEW" "the firmware now reads kernel=vmlinuz-$VM_KV_NEW"
+assert_contains "$fw" "initramfs=initrd.img-$VM_KV_NEW" "the firmware now reads initrd.img-$VM_KV_NEW"
+(cd "$TFTPROOT" && sha256sum -c --quiet "$T/firmware.sha256") || fail "the shared firmware changed"
+pass "the shared firmware at the TFTP root is intact (sha256)"
+vm_cmd "netrootctl history --json" >"$T/h-new.json" || fail "history: $(cat "$T/h-new.json")"
+gen_new=$(jq -r --arg k "$VM_KV_NEW" '[.generations[] | select(.kernel_to == $k)] | last | .gen' "$T/h-new.json")
+assert_eq "$(jq -r --argjson g "$gen_new" '.generations[] | select(.gen == $g) | .status' "$T/h-new.json")" \
+	pending "history: generation $gen_new ($VM_KV_NEW) pending before the reboot"
+say "Reboot: the firmware script boots whatever config.txt now names"
+vm_down reboot
+vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_NEW" "boot $BOOTS runs the new kernel $VM_KV_NEW"
+confirmed() {
+	vm_cmd "netrootctl history --json" >"$T/h-conf.json" 2>/dev/null &&
+		[ "$(jq -r --argjson g "$gen_new" '.generations[] | select(.gen == $g) | .status' "$T/h-conf.json")" = good ]
+}
+t_conf=$(date +%s.%N)
+wait_for 300 confirmed || fail "generation $gen_new not confirmed: $(cat "$T/h-conf.json")"
+conf_secs=$(elapsed "$t_conf")
+pass "netrootd confirmed the boot: history says generation $gen_new good ($conf_secs s after the guest came up; confirm_after=20s)"
+vm_cmd 'netrootctl history' | sed 's/^/  guest| /'
+scenario_end "apt $apt_secs s, boot $BOOT_SECS s, confirmed after $conf_secs s"
+
+# --- scenario 4: a guarded failure -----------------------------------------------------------
+scenario_start guarded-failure
+say "Guarded failure: linux-image-$VM_KV_BAD with an initramfs that lacks iSCSI (NO_ISCSI_IN_INITRAMFS=yes)"
+cfg_before=$(sha256sum <"$BOOT/config.txt")
+vm_cmd -t 1200 "mkdir -p /etc/initramfs-tools/conf.d && echo NO_ISCSI_IN_INITRAMFS=yes >/etc/initramfs-tools/conf.d/open-iscsi &&
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-image-$VM_KV_BAD" >"$T/apt-bad.log" 2>&1
+rc=$?
+grep -E 'netroot|WARNING|\*\*\*|z50' "$T/apt-bad.log" | sed 's/^/  apt| /' | head -n 30
+[ "$rc" = 0 ] || fail "apt-get install linux-image-$VM_KV_BAD exited $rc: $(tail -n 30 "$T/apt-bad.log")"
+assert_contains "$(cat "$T/apt-bad.log")" "WARNING: kernel $VM_KV_BAD is installed but the Pi will NOT boot it" \
+	"the agent refuses the upgrade and says so on the apt console"
+assert_eq "$(sha256sum <"$BOOT/config.txt")" "$cfg_before" "config.txt unchanged (sha256)"
+vm_cmd "rm /etc/initramfs-tools/conf.d/open-iscsi" ||
+	fail "cannot restore the initramfs settings"
+vm_down reboot
+vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_NEW" "the next boot is still $VM_KV_NEW, and it comes up"
+wait_for 120 state_is OK || fail "netrootd not OK after the refused upgrade"
+pass "netrootd OK after the refused upgrade"
+vm_cmd "netrootctl history --json" >"$T/h-bad.json" || fail "history"
+assert_eq "$(jq -r --arg k "$VM_KV_BAD" '[.generations[] | select(.kernel_to == $k and .status == "rolled-back")] | length' "$T/h-bad.json")" \
+	1 "history: the upgrade to $VM_KV_BAD is rolled back"
+scenario_end "boot $BOOT_SECS s"
+
+# --- scenario 5: rollback from the NAS -------------------------------------------------------
+scenario_start rollback
+say "Rollback: the Pi is off; on the NAS, netrootctl rollback --boot-dir $BOOT"
+vm_down poweroff
+"$NETROOTCTL" rollback --boot-dir "$BOOT" --dry-run >"$T/rb-dry.log" 2>&1 ||
+	fail "rollback --dry-run: $(cat "$T/rb-dry.log")"
+sed 's/^/  nas| /' "$T/rb-dry.log"
+"$NETROOTCTL" rollback --boot-dir "$BOOT" --to 1 >"$T/rb.log" 2>&1 || fail "rollback: $(cat "$T/rb.log")"
+sed 's/^/  nas| /' "$T/rb.log"
+fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
+assert_contains "$fw" "kernel=vmlinuz-$VM_KV_OLD" "after the rollback the firmware reads kernel=vmlinuz-$VM_KV_OLD"
+vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_OLD" "the Pi boots the previous generation's kernel $VM_KV_OLD"
+wait_for 120 state_is OK || fail "netrootd not OK after the rollback"
+pass "netrootd OK after the rollback"
+vm_cmd 'netrootctl history' | sed 's/^/  guest| /'
+vm_down poweroff
+scenario_end "boot $BOOT_SECS s"
+
+echo
+echo "VM suite timings (TCG, $(nproc) cores):"
+printf '  %s\n' "${TIMES[@]}"
+echo "  total                  $(($(date +%s) - T0)) s"
