@@ -34,7 +34,11 @@ _printf_(4, 5) static void diag_add(struct bootcfg_diag *diag, unsigned line, bo
                 return;
         if (diag->n >= BOOTCFG_MSG_MAX) {
                 diag->dropped++;
-                return;
+                /* The reason of a refusal must survive a file full of warnings: it takes the
+                 * last slot. */
+                if (!error)
+                        return;
+                diag->n--;
         }
         va_start(ap, fmt);
         vsnprintf(body, sizeof(body), fmt, ap);
@@ -728,9 +732,15 @@ static int edit_deciding_line(const char *text, size_t len, const struct bootcfg
                 return -E2BIG;
         }
         if (end - start == strlen(file) && memcmp(text + start, file, end - start) == 0) {
-                *out = strndup(text, len);
+                /* Not strndup(): a NUL byte in the file would make the copy shorter than
+                 * *OUT_LEN says. */
+                *out = malloc(len + 1);
+                if (!*out)
+                        return -ENOMEM;
+                memcpy(*out, text, len);
+                (*out)[len] = '\0';
                 *out_len = len;
-                return *out ? 0 : -ENOMEM;
+                return 0;
         }
         return replace_span(text, len, start, end, file, out, out_len) < 0 ? -ENOMEM : 1;
 }

@@ -21,10 +21,12 @@ static bool pid_alive(double pid)
 
 static void format_time(double t, char *buf, size_t size)
 {
-        time_t tt = (time_t)t;
+        time_t tt;
         struct tm tm;
 
-        if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
+        /* The file may hold any number: convert only what fits (beyond year 9999 is junk). */
+        if (!(t > 0 && t < 253402300800.0) || (tt = (time_t)t, !localtime_r(&tt, &tm)) ||
+            !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
                 snprintf(buf, size, "unknown time");
 }
 

@@ -481,6 +481,21 @@ int gen_manifest_write(const char *dir, const char *boot_dir, const char *const 
         return r < 0 ? r : count;
 }
 
+/* The manifest lies in the boot folder, which the NAS side can write: a name must not make the
+ * check hash something outside it (a "../../dev/zero" would never end). */
+static bool manifest_name_inside(const char *name)
+{
+        if (name[0] == '/')
+                return false;
+        for (const char *p = name; *p; p += strcspn(p, "/"), p += *p == '/') {
+                size_t n = strcspn(p, "/");
+
+                if (n == 2 && p[0] == '.' && p[1] == '.')
+                        return false;
+        }
+        return true;
+}
+
 int gen_manifest_check(const char *dir, const char *boot_dir, char *report, size_t report_size,
                        char *err, size_t err_size)
 {
@@ -497,6 +512,9 @@ int gen_manifest_check(const char *dir, const char *boot_dir, char *report, size
         r = file_read_all(path, MANIFEST_MAX, &text, &len);
         if (r < 0)
                 return fail(err, err_size, r, "%s: %s", path, strerror(-r));
+        /* strtok_r() would stop at a NUL byte and leave the rest of the file unchecked. */
+        if (memchr(text, '\0', len))
+                return fail(err, err_size, -EBADMSG, "%s: NUL byte in the manifest", path);
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 _cleanup_free_ char *file = NULL;
                 char hex[SHA256_HEX_SIZE];
@@ -507,6 +525,10 @@ int gen_manifest_check(const char *dir, const char *boot_dir, char *report, size
                     strspn(line, "0123456789abcdef") != 64)
                         return fail(err, err_size, -EBADMSG,
                                     "%s:%u: expected '<64 hex digits>  <file>'", path, lineno);
+                if (!manifest_name_inside(line + 66))
+                        return fail(err, err_size, -EBADMSG,
+                                    "%s:%u: %s: must name a file inside the boot folder", path,
+                                    lineno, line + 66);
                 if (asprintf(&file, "%s/%s", boot_dir, line + 66) < 0)
                         return -ENOMEM;
                 r = sha256_file(file, hex);

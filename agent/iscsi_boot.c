@@ -247,10 +247,14 @@ static int parse_file(struct parse_ctx *c, const char *text, const char *file)
  * quoted value ("key=\"a b\"") loses its quotes. Returns false at the end. */
 static bool next_param(const char **p, char *out, size_t size)
 {
-        const char *s = *p + strspn(*p, " \t\n");
+        const char *s = *p;
         size_t n = 0;
         bool quote = false;
 
+        /* The same white space that ends a parameter (isspace(): also \r, \v, \f), or a
+         * CR from a DOS-edited cmdline.txt would stop the scan forever. */
+        while (isspace((unsigned char)*s))
+                s++;
         if (!*s)
                 return false;
         for (; *s && (quote || !isspace((unsigned char)*s)); s++) {

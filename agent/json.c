@@ -197,7 +197,10 @@ static int parse_number(struct parser *ps, double *out)
         char buf[64], *end;
         size_t n = 0;
 
-        while (ps->p + n < ps->end && n < sizeof(buf) - 1 && strchr("+-0123456789.eE", ps->p[n]))
+        /* ps->p[n] checked first: strchr() finds a NUL byte (the terminator), which would let
+         * NULs pass as part of a number. */
+        while (ps->p + n < ps->end && n < sizeof(buf) - 1 && ps->p[n] &&
+               strchr("+-0123456789.eE", ps->p[n]))
                 n++;
         if (n == 0)
                 return parse_error(ps, "unexpected character");
@@ -364,7 +367,8 @@ static void write_indent(struct strbuf *sb, int indent)
 
 static void write_number(struct strbuf *sb, double n)
 {
-        if (n == (double)(long long)n && n > -1e15 && n < 1e15)
+        /* Range first: converting a double outside long long's range is undefined. */
+        if (n > -1e15 && n < 1e15 && n == (double)(long long)n)
                 sb_printf(sb, "%lld", (long long)n);
         else
                 sb_printf(sb, "%.17g", n);

@@ -827,6 +827,37 @@ static void test_piinfo(void **state)
         rmdir(root);
 }
 
+/* Fuzzer finds (tests/fuzz/regressions/bootcfg/): a NUL byte in the file must not shorten the
+ * copy of an already-right file, and a refusal keeps its reason when warnings fill DIAG. */
+static void test_fuzz_regressions(void **state)
+{
+        static const char text[] = "initramfs a followkernel\n\0x\n";
+        struct bootcfg_diag diag;
+        struct strbuf sb = {0};
+        char *out = NULL;
+        size_t out_len = 0;
+
+        (void)state;
+        bootcfg_diag_init(&diag, "config.txt");
+        assert_int_equal(
+            bootcfg_set_initramfs(text, sizeof(text) - 1, &pi3, "a", &out, &out_len, &diag), 0);
+        assert_int_equal(out_len, sizeof(text) - 1);
+        assert_memory_equal(out, text, out_len);
+        free(out);
+
+        for (int i = 0; i < BOOTCFG_MSG_MAX + 10; i++)
+                sb_puts(&sb, "include extra.txt\n");
+        sb_puts(&sb, "auto_initramfs=1\n");
+        bootcfg_diag_init(&diag, "config.txt");
+        assert_int_equal(
+            bootcfg_set_initramfs(sb_str(&sb), sb.len, &pi3, "a", &out, &out_len, &diag),
+            -EOPNOTSUPP);
+        assert_true(diag.dropped > 0);
+        assert_non_null(bootcfg_diag_error(&diag));
+        assert_non_null(strstr(bootcfg_diag_error(&diag), "auto_initramfs=1"));
+        sb_free(&sb);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -861,6 +892,7 @@ int main(void)
             cmocka_unit_test(test_diff),
             cmocka_unit_test(test_all_shapes_keep_other_bytes),
             cmocka_unit_test(test_piinfo),
+            cmocka_unit_test(test_fuzz_regressions),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

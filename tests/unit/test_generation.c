@@ -183,6 +183,49 @@ static void test_store(void **state)
         free(boot);
 }
 
+/* Fuzzer finds (tests/fuzz/regressions/generation/): a manifest names files inside the boot
+ * folder only (../../dev/zero would be hashed forever), and a NUL byte does not hide the lines
+ * after it. */
+static void test_manifest_hostile(void **state)
+{
+        char *boot = test_tmpdir(), report[256], err[512];
+        static const char zeros[] =
+            "0000000000000000000000000000000000000000000000000000000000000000";
+        const char *bad[] = {"../../../../../../dev/zero", "/etc/shadow", "a/../../b", ".."};
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char *text;
+
+                assert_true(asprintf(&text, "%s  %s\n", zeros, bad[i]) > 0);
+                free(test_write(boot, GEN_MANIFEST, text));
+                free(text);
+                assert_int_equal(
+                    gen_manifest_check(boot, boot, report, sizeof(report), err, sizeof(err)),
+                    -EBADMSG);
+                assert_non_null(strstr(err, "SHA256SUMS:1: "));
+                assert_non_null(strstr(err, "inside the boot folder"));
+        }
+        {
+                char *path;
+                FILE *f;
+
+                assert_true(asprintf(&path, "%s/%s", boot, GEN_MANIFEST) > 0);
+                f = fopen(path, "w");
+                assert_non_null(f);
+                fprintf(f, "%s  x\n", zeros);
+                fputc('\0', f);
+                fprintf(f, "%s  ../y\n", zeros);
+                fclose(f);
+                free(path);
+        }
+        assert_int_equal(gen_manifest_check(boot, boot, report, sizeof(report), err, sizeof(err)),
+                         -EBADMSG);
+        assert_non_null(strstr(err, "NUL byte"));
+        test_rmtree(boot);
+        free(boot);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -190,6 +233,7 @@ int main(void)
             cmocka_unit_test(test_record_bad),
             cmocka_unit_test(test_txn),
             cmocka_unit_test(test_store),
+            cmocka_unit_test(test_manifest_hostile),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,6 +205,23 @@ static void test_errors(void **state)
         expect_error(NULL, "root=iscsi:10.0.0.1:17:3260:1:" TARGET, "protocol 17 is not TCP", NULL);
 }
 
+/* Fuzzer find (tests/fuzz/regressions/iscsi_boot/): a CR (cmdline.txt saved with DOS line
+ * endings) or another white space character the parameter splitter ends on hung the parse. */
+static void test_carriage_return(void **state)
+{
+        struct iscsi_boot b;
+        char err[ISCSI_BOOT_ERROR_MAX];
+
+        (void)state;
+        assert_int_equal(parse(NULL, "console=tty1\r\nISCSI_TARGET_NAME=" TARGET "\r\n", &b, err),
+                         1);
+        assert_string_equal(b.target_name, TARGET);
+        assert_int_equal(parse(NULL, "\v\f\rroot=iscsi:10.0.0.1:6:3260:1:" TARGET "\r", &b, err),
+                         1);
+        assert_string_equal(b.target_name, TARGET);
+        iscsi_boot_clear(&b);
+}
+
 static void test_too_long(void **state)
 {
         char file[600];
@@ -274,7 +291,7 @@ int main(void)
             cmocka_unit_test(test_lower_case_keys),  cmocka_unit_test(test_precedence),
             cmocka_unit_test(test_root_arg),         cmocka_unit_test(test_errors),
             cmocka_unit_test(test_too_long),         cmocka_unit_test(test_mask),
-            cmocka_unit_test(test_load_sandbox),
+            cmocka_unit_test(test_load_sandbox),     cmocka_unit_test(test_carriage_return),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,13 +91,39 @@ static void test_depth_limit(void **state)
         expect_error(deep, "nested too deeply");
 }
 
+/* Fuzzer finds (tests/fuzz/regressions/status/): a NUL byte is no part of a number, and
+ * numbers beyond long long's range are written (and read back) without undefined behaviour. */
+static void test_fuzz_regressions(void **state)
+{
+        static const char *const numbers[] = {"1e300", "-1e300", "1e16", "-9.5e18", "1e15"};
+        struct json_value *v = NULL;
+        char err[128];
+
+        (void)state;
+        assert_int_equal(json_parse("\0", 1, &v, err, sizeof(err)), -EINVAL);
+        assert_int_equal(json_parse("[1\0\0]", 6, &v, err, sizeof(err)), -EINVAL);
+        assert_int_equal(json_parse("1\0", 2, &v, err, sizeof(err)), -EINVAL);
+        for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+                struct json_value *back = NULL;
+                struct strbuf sb = {0};
+
+                assert_int_equal(json_parse(numbers[i], strlen(numbers[i]), &v, err, sizeof(err)),
+                                 0);
+                json_write(&sb, v, 0);
+                assert_int_equal(json_parse(sb_str(&sb), sb.len, &back, err, sizeof(err)), 0);
+                assert_true(back->number == v->number);
+                json_free(back);
+                json_free(v);
+                sb_free(&sb);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_roundtrip),
-            cmocka_unit_test(test_escaping),
-            cmocka_unit_test(test_errors),
-            cmocka_unit_test(test_depth_limit),
+            cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_escaping),
+            cmocka_unit_test(test_errors),           cmocka_unit_test(test_depth_limit),
+            cmocka_unit_test(test_fuzz_regressions),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
