@@ -52,7 +52,7 @@ TEST_LIBS  := $(call pkg_libs,$(CTL_PKGS) cmocka)
 DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl-route-3-dev \
         libinih-dev libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev clang-format valgrind \
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
-        debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux
+        debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux strace
 VM_DEPS := qemu-system-x86 e2fsprogs apt-utils
 
 .PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \

@@ -135,10 +135,18 @@ static int load_env(struct ctl_context *ctx, const struct bootcfg_opts *o, struc
         env->config_path = boot_file_path(env->boot_dir, o->tryboot ? "tryboot.txt" : "config.txt");
         if (!env->config_path)
                 return -ENOMEM;
-        r = file_read_all(env->config_path, CONFIG_TXT_MAX, &env->text, &env->len);
+        r = file_read_regular(env->config_path, CONFIG_TXT_MAX, &env->text, &env->len);
         if (r < 0) {
-                fprintf(stderr, "netrootctl: cannot read %s: %s\n", env->config_path, strerror(-r));
+                fprintf(stderr, "netrootctl: cannot read %s: %s\n", env->config_path,
+                        file_strerror(r));
                 return r;
+        }
+        if (text_nul_line(env->text, env->len)) {
+                fprintf(stderr,
+                        "netrootctl: %s:%u: NUL byte: the file is damaged (a write cut short?); "
+                        "restore it (netrootctl rollback) or fix it\n",
+                        env->config_path, text_nul_line(env->text, env->len));
+                return -EBADMSG;
         }
         bootcfg_diag_init(&env->diag, env->config_path);
         return bootcfg_evaluate(env->text, env->len, &env->pi, &env->res, &env->diag);
@@ -165,11 +173,25 @@ static void load_cmdline(const struct bootcfg_env *env, struct show_cmdline *sc)
         _cleanup_free_ char *path = boot_file_path(env->boot_dir, env->res.cmdline);
         _cleanup_free_ char *data = NULL;
         size_t len;
+        int r;
 
         memset(sc, 0, sizeof(*sc));
         sc->exists = boot_file_exists(env->boot_dir, env->res.cmdline);
-        if (!path || !sc->exists || file_read_all(path, CMDLINE_TXT_MAX, &data, &len) < 0)
+        if (!path || !sc->exists)
                 return;
+        r = file_read_regular(path, CMDLINE_TXT_MAX, &data, &len);
+        if (r < 0) {
+                fprintf(stderr, "netrootctl: cannot read %s: %s\n", path, file_strerror(r));
+                return;
+        }
+        /* The firmware hands the kernel a C string: everything after a NUL is lost. */
+        if (text_nul_line(data, len)) {
+                fprintf(stderr,
+                        "netrootctl: %s:%u: NUL byte: the kernel would see the command line cut "
+                        "there; the file is damaged\n",
+                        path, text_nul_line(data, len));
+                return;
+        }
         sc->readable = cmdline_parse(data, len, &sc->cl) == 0;
 }
 

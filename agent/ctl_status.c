@@ -176,7 +176,7 @@ static bool status_ok_now(const char *path)
         size_t len;
         bool ok;
 
-        if (file_read_all(path, STATUS_FILE_MAX, &text, &len) < 0 ||
+        if (file_read_regular(path, STATUS_FILE_MAX, &text, &len) < 0 ||
             json_parse(text, len, &doc, err, sizeof(err)) < 0)
                 return false;
         ok = pid_alive(json_get_number(doc, "pid", 0)) &&
@@ -235,7 +235,7 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv)
                 return CTL_EXIT_FAILED;
         if (wait_usec)
                 wait_for_ok(path, wait_usec);
-        r = file_read_all(path, STATUS_FILE_MAX, &text, &len);
+        r = file_read_regular(path, STATUS_FILE_MAX, &text, &len);
         if (r == -ENOENT) {
                 if (json)
                         printf("{\"running\": false, \"state\": \"UNKNOWN\"}\n");

@@ -53,6 +53,8 @@ static int refuse_symlink_at(int dirfd, const char *base)
                 return errno == ENOENT ? 0 : -errno;
         if (S_ISLNK(st.st_mode))
                 return -ELOOP;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
         if (!S_ISREG(st.st_mode))
                 return -EEXIST;
         return 0;
@@ -106,15 +108,24 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
         return fsync_dir(dirfd);
 }
 
-int file_read_all(const char *path, size_t max, char **out, size_t *len)
+static int read_all_flags(const char *path, int flags, size_t max, char **out, size_t *len)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t used = 0, cap = 4096;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | flags);
         if (fd < 0)
                 return -errno;
+        if (flags & O_NOFOLLOW) {
+                struct stat st;
+
+                /* A FIFO or device planted at the name would block or never end. */
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (!S_ISREG(st.st_mode))
+                        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        }
         buf = malloc(cap + 1);
         if (!buf)
                 return -ENOMEM;
@@ -149,6 +160,45 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
                 *len = used;
         *out = TAKE_PTR(buf);
         return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+        return read_all_flags(path, 0, max, out, len);
+}
+
+int file_read_regular(const char *path, size_t max, char **out, size_t *len)
+{
+        /* O_NONBLOCK: opening a planted FIFO must not hang before fstat() can refuse it. */
+        return read_all_flags(path, O_NOFOLLOW | O_NONBLOCK, max, out, len);
+}
+
+unsigned text_nul_line(const char *text, size_t len)
+{
+        const char *nul = memchr(text, '\0', len);
+        unsigned line = 1;
+
+        if (!nul)
+                return 0;
+        for (const char *p = text; p < nul; p++)
+                line += *p == '\n';
+        return line;
+}
+
+const char *file_strerror(int r)
+{
+        switch (r) {
+        case -ELOOP:
+                return "a symlink (refused, never followed)";
+        case -EISDIR:
+                return "a folder, not a file";
+        case -EINVAL:
+                return "not a regular file";
+        case -EFBIG:
+                return "too large";
+        default:
+                return strerror(r < 0 ? -r : r);
+        }
 }
 
 int file_read_value(const char *path, char *buf, size_t size)

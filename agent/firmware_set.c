@@ -17,6 +17,8 @@
 #define MANIFEST     "SHA256SUMS"
 #define MANIFEST_MAX (64 * 1024)
 #define COPY_CHUNK   (64 * 1024)
+/* A backup being written; renamed to its final name once complete. */
+#define PARTIAL_PREFIX ".partial-"
 
 _printf_(4, 5) static int fail(char *err, size_t err_size, int r, const char *fmt, ...)
 {
@@ -208,12 +210,16 @@ int firmware_set_scan(const char *shared_dir, struct firmware_set *set)
         return firmware_set_scan_err(shared_dir, set, NULL, 0);
 }
 
-/* Creates a new folder for this backup: <UTC stamp>-<serial>, then -2, -3 … if taken. */
-static int make_backup_folder(int topfd, const char *serial, char *name, size_t size)
+/* Picks the name for this backup, <UTC stamp>-<serial> (then -2, -3 … if taken), and creates
+ * the folder it is written in, PARTIAL_PREFIX + name. Only a complete backup gets its name: one
+ * cut short (a holder killed mid-copy) stays recognisable as partial. */
+static int make_backup_folder(int topfd, const char *serial, char *name, size_t size, char *partial,
+                              size_t partial_size)
 {
         char stamp[32];
         time_t now = time(NULL);
         struct tm tm;
+        struct stat st;
 
         if (!gmtime_r(&now, &tm))
                 return -EINVAL;
@@ -223,12 +229,47 @@ static int make_backup_folder(int topfd, const char *serial, char *name, size_t 
                         snprintf(name, size, "%s-%s", stamp, serial);
                 else
                         snprintf(name, size, "%s-%s-%u", stamp, serial, i);
-                if (mkdirat(topfd, name, 0755) == 0)
+                if (fstatat(topfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue;
+                snprintf(partial, partial_size, "%s%s", PARTIAL_PREFIX, name);
+                if (mkdirat(topfd, partial, 0755) == 0)
                         return 0;
                 if (errno != EEXIST)
                         return -errno;
         }
         return -EEXIST;
+}
+
+/* Removes the partial backups a holder that died mid-copy left behind. Called under the cluster
+ * lock, so no live backup is in the way; only plain files inside are removed (never through a
+ * symlink), anything else stays for a human. */
+static void remove_partial_backups(int topfd)
+{
+        _cleanup_close_ int dfd = openat(topfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct dirent *de;
+        DIR *d;
+
+        if (dfd < 0 || !(d = fdopendir(dfd)))
+                return;
+        TAKE_FD(dfd);
+        while ((de = readdir(d))) {
+                _cleanup_close_ int fd = -1;
+                struct dirent *fe;
+                DIR *fd_dir;
+
+                if (strncmp(de->d_name, PARTIAL_PREFIX, strlen(PARTIAL_PREFIX)) != 0)
+                        continue;
+                fd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || !(fd_dir = fdopendir(fd)))
+                        continue;
+                TAKE_FD(fd);
+                while ((fe = readdir(fd_dir)))
+                        if (!streq(fe->d_name, ".") && !streq(fe->d_name, ".."))
+                                unlinkat(dirfd(fd_dir), fe->d_name, 0);
+                closedir(fd_dir);
+                unlinkat(topfd, de->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
 }
 
 static void remove_folder(int topfd, const char *name, const struct firmware_set *set)
@@ -242,6 +283,26 @@ static void remove_folder(int topfd, const char *name, const struct firmware_set
                 unlinkat(fd, MANIFEST, 0);
         }
         unlinkat(topfd, name, AT_REMOVEDIR);
+}
+
+/* RENAME_NOREPLACE for a folder. NFS and 9p (the TFTP root is NFS-mounted on a Pi) refuse the
+ * flag with EINVAL; there a plain rename after a check is what is left: the name carries a
+ * stamp and this Pi's serial, and a Pi's upgrades are serialised by the cluster lock. */
+static int rename_noreplace_dir(int topfd, const char *from, const char *to)
+{
+        struct stat st;
+
+        if (renameat2(topfd, from, topfd, to, RENAME_NOREPLACE) == 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return -1;
+        if (fstatat(topfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                errno = EEXIST;
+                return -1;
+        }
+        if (errno != ENOENT)
+                return -1;
+        return renameat(topfd, from, topfd, to);
 }
 
 static int backup_files(int dirfd, int bfd, const char *shared_dir, const struct firmware_set *set,
@@ -310,7 +371,8 @@ int firmware_set_backup_err(const char *shared_dir, const char *serial, char *ba
 {
         _cleanup_close_ int dirfd = -1, topfd = -1, bfd = -1;
         struct firmware_set local;
-        char name[NAME_MAX + 1];
+        char name[NAME_MAX + 1], partial[NAME_MAX + 1];
+        bool renamed = false;
         int r, n;
 
         if (err && err_size)
@@ -339,21 +401,29 @@ int firmware_set_backup_err(const char *shared_dir, const char *serial, char *ba
         if (topfd < 0)
                 return fail(err, err_size, errno == ENOTDIR ? -ELOOP : -errno,
                             "%s/%s: not a folder (a symlink?)", shared_dir, BACKUP_TOP);
-        r = make_backup_folder(topfd, serial, name, sizeof(name));
+        remove_partial_backups(topfd);
+        r = make_backup_folder(topfd, serial, name, sizeof(name), partial, sizeof(partial));
         if (r < 0)
                 return fail(err, err_size, r, "%s/%s: cannot create a backup folder: %s",
                             shared_dir, BACKUP_TOP, strerror(-r));
-        bfd = openat(topfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        bfd = openat(topfd, partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (bfd < 0)
                 r = -errno;
         else
                 r = backup_files(dirfd, bfd, shared_dir, set, err, err_size);
+        if (r >= 0) {
+                if (rename_noreplace_dir(topfd, partial, name) < 0)
+                        r = fail(err, err_size, -errno, "%s/%s/%s: %m", shared_dir, BACKUP_TOP,
+                                 name);
+                else
+                        renamed = true;
+        }
         if (r >= 0)
                 r = fsync_dir(topfd);
         if (r >= 0)
                 r = fsync_dir(dirfd);
         if (r < 0) {
-                remove_folder(topfd, name, set);
+                remove_folder(topfd, renamed ? name : partial, set);
                 if (err && !err[0])
                         fail(err, err_size, r, "backup: %s", strerror(-r));
                 return r;

@@ -24,7 +24,9 @@ struct firmware_set {
 int firmware_set_scan(const char *shared_dir, struct firmware_set *set);
 
 /* Copies the set into SHARED_DIR/.netroot-backup/<UTC stamp>-<serial>/ with a manifest
- * (SHA256SUMS), each file fsynced; BACKUP_DIR gets the folder's path. */
+ * (SHA256SUMS), each file fsynced; BACKUP_DIR gets the folder's path. The folder is written as
+ * .partial-<name> and renamed when complete; partial folders of holders that died mid-copy are
+ * removed first. Call it holding the cluster lock. */
 int firmware_set_backup(const char *shared_dir, const char *serial, char *backup_dir,
                         size_t backup_dir_size, struct firmware_set *set);
 

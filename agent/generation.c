@@ -253,9 +253,9 @@ int gen_record_load(const char *boot_dir, unsigned gen, struct gen_record *r, ch
 
         if (!dir || asprintf(&path, "%s/%s", dir, GEN_RECORD) < 0)
                 return -ENOMEM;
-        k = file_read_all(path, RECORD_MAX, &text, &len);
+        k = file_read_regular(path, RECORD_MAX, &text, &len);
         if (k < 0)
-                return fail(err, err_size, k, "%s: %s", path, strerror(-k));
+                return fail(err, err_size, k, "%s: %s", path, file_strerror(k));
         k = gen_record_parse(text, len, path, r, err, err_size);
         if (k < 0)
                 return k;
@@ -392,9 +392,17 @@ int gen_copy_file(const char *src, const char *dst, bool link_first)
         struct stat st;
         int r = 0;
 
+        /* link() does not follow a symlink: it would copy the link itself, so SRC is checked to
+         * be a plain file first, exactly as the copy below does. */
+        if (lstat(src, &st) < 0)
+                return -errno;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
         if (link_first && link(src, dst) == 0)
                 return fsync_parent(dst);
-        in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (in < 0)
                 return -errno;
         if (fstat(in, &st) < 0)
@@ -403,7 +411,10 @@ int gen_copy_file(const char *src, const char *dst, bool link_first)
                 return -EINVAL;
         if (asprintf(&tmp, "%s.tmp-%d", dst, (int)getpid()) < 0)
                 return -ENOMEM;
-        out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0777);
+        /* A leftover of ours (same PID after a reboot) goes; O_EXCL then guarantees that a file
+         * planted in between is never truncated or written through. */
+        (void)unlink(tmp);
+        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0777);
         if (out < 0)
                 return -errno;
         for (;;) {
@@ -509,9 +520,9 @@ int gen_manifest_check(const char *dir, const char *boot_dir, char *report, size
                 report[0] = '\0';
         if (asprintf(&path, "%s/%s", dir, GEN_MANIFEST) < 0)
                 return -ENOMEM;
-        r = file_read_all(path, MANIFEST_MAX, &text, &len);
+        r = file_read_regular(path, MANIFEST_MAX, &text, &len);
         if (r < 0)
-                return fail(err, err_size, r, "%s: %s", path, strerror(-r));
+                return fail(err, err_size, r, "%s: %s", path, file_strerror(r));
         /* strtok_r() would stop at a NUL byte and leave the rest of the file unchecked. */
         if (memchr(text, '\0', len))
                 return fail(err, err_size, -EBADMSG, "%s: NUL byte in the manifest", path);

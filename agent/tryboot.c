@@ -144,9 +144,9 @@ int tryboot_promote(const char *boot_dir, char *err, size_t err_size)
                 snprintf(err, err_size, "out of memory");
                 return -ENOMEM;
         }
-        r = file_read_all(tb, CONFIG_TXT_MAX, &text, &len);
+        r = file_read_regular(tb, CONFIG_TXT_MAX, &text, &len);
         if (r < 0) {
-                snprintf(err, err_size, "reading %s: %s", tb, strerror(-r));
+                snprintf(err, err_size, "reading %s: %s", tb, file_strerror(r));
                 return r;
         }
         /* Written and synced before tryboot.txt goes: a crash in between leaves both naming

@@ -193,11 +193,11 @@ int txn_read(const char *boot_dir, struct txn *t, char *err, size_t err_size)
 
         if (!path)
                 return -ENOMEM;
-        r = file_read_all(path, TXN_MAX, &text, &len);
+        r = file_read_regular(path, TXN_MAX, &text, &len);
         if (r == -ENOENT)
                 return r;
         if (r < 0)
-                return fail(err, err_size, r, "%s: %s", path, strerror(-r));
+                return fail(err, err_size, r, "%s: %s", path, file_strerror(r));
         return txn_parse(text, len, path, t, err, err_size);
 }
 

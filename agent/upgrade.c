@@ -145,7 +145,7 @@ int upgrade_pending_read(const char *boot_dir_resolved, struct upgrade_pending *
         memset(p, 0, sizeof(*p));
         if (!path)
                 return -ENOMEM;
-        r = file_read_all(path, PENDING_MAX, &text, &len);
+        r = file_read_regular(path, PENDING_MAX, &text, &len);
         if (r < 0)
                 return r;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -653,11 +653,18 @@ static int plan_make(struct plan *p)
         p->config_path = path_join(p->boot_dir, "config.txt");
         if (!p->config_path)
                 return -ENOMEM;
-        r = file_read_all(p->config_path, CONFIG_TXT_MAX, &p->config_text, &p->config_len);
+        r = file_read_regular(p->config_path, CONFIG_TXT_MAX, &p->config_text, &p->config_len);
         if (r < 0) {
                 snprintf(p->refusal, sizeof(p->refusal), "cannot read %s: %s", p->config_path,
-                         strerror(-r));
+                         file_strerror(r));
                 return r;
+        }
+        if (text_nul_line(p->config_text, p->config_len)) {
+                snprintf(p->refusal, sizeof(p->refusal),
+                         "%s:%u: NUL byte: the file is damaged (a write cut short?); restore it "
+                         "(netrootctl rollback) or fix it before upgrading",
+                         p->config_path, text_nul_line(p->config_text, p->config_len));
+                return -EBADMSG;
         }
         bootcfg_diag_init(&diag, p->config_path);
         r = bootcfg_evaluate(p->config_text, p->config_len, &p->pi, &p->res, &diag);
@@ -878,6 +885,30 @@ static int probe_writable(const char *dir)
         return 0;
 }
 
+/* Every name the upgrade writes, replaces or copies into a generation must be the thing itself:
+ * a symlink planted in the boot folder (an NFS export other hosts can write) would make the
+ * agent write through it, or copy what it points at into the exported generation. Returns the
+ * first offender's name, NULL when all are plain. */
+static const char *boot_symlink(const struct plan *p, char *what, size_t what_size)
+{
+        const char *names[] = {"config.txt", p->res.cmdline, TRYBOOT_TXT, p->fl.kernel_file,
+                               p->final,     GEN_STORE,      NULL};
+        struct stat st;
+
+        for (size_t i = 0; names[i]; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (!names[i][0])
+                        continue;
+                path = path_join(p->boot_dir, names[i]);
+                if (path && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+                        snprintf(what, what_size, "%s", path);
+                        return what;
+                }
+        }
+        return NULL;
+}
+
 static void preflight(struct plan *p)
 {
         const struct upgrade_options *o = p->o;
@@ -886,11 +917,16 @@ static void preflight(struct plan *p)
         _cleanup_free_ char *procconf = root_path(o->root, "/proc/config.gz");
         _cleanup_free_ char *kernel = path_join(p->boot_dir, p->fl.kernel_file);
         unsigned long long need, avail;
-        char running[128] = "";
+        char running[128] = "", link[4096];
         struct statvfs sv;
         struct stat st;
         int r;
 
+        if (boot_symlink(p, link, sizeof(link)))
+                check_add(p, false, "boot files",
+                          "%s is a symlink: refusing to write through it or to copy what it "
+                          "points at (put the file itself there)",
+                          link);
         if (mods && stat(mods, &st) == 0 && S_ISDIR(st.st_mode))
                 check_add(p, true, "modules", "/lib/modules/%s present", p->kver);
         else
@@ -1142,6 +1178,7 @@ static int step_backup(struct run *u)
         struct cluster_lock lock = {0};
         struct gen_record rec = {0};
         struct firmware_set set;
+        struct timespec wait_from, locked_at, released_at;
         size_t n;
         int r;
 
@@ -1150,6 +1187,7 @@ static int step_backup(struct run *u)
                 struct cluster_lock_holder h = {0};
                 time_t t0 = time(NULL);
 
+                clock_gettime(CLOCK_MONOTONIC, &wait_from);
                 r = cluster_lock_acquire(&lock, p->shared_dir, p->serial,
                                          o->lock_ttl_sec ? o->lock_ttl_sec : 600, o->lock_wait_sec,
                                          &h);
@@ -1165,19 +1203,36 @@ static int step_backup(struct run *u)
                         return -EBUSY;
                 }
                 if (r < 0) {
-                        step_fail(u, "cannot lock the shared firmware in %s: %s", p->shared_dir,
-                                  strerror(-r));
+                        step_fail(u, "cannot lock the shared firmware: %s/%s: %s", p->shared_dir,
+                                  CLUSTER_LOCK_NAME, r == -ELOOP ? file_strerror(r) : strerror(-r));
                         return -EBUSY;
                 }
+                /* Several Pis upgrading at once queue here; the admin should see for how long. */
+                clock_gettime(CLOCK_MONOTONIC, &locked_at);
+                fprintf(stderr, "  shared firmware lock taken after %.1f s\n",
+                        (double)(locked_at.tv_sec - wait_from.tv_sec) +
+                            (double)(locked_at.tv_nsec - wait_from.tv_nsec) / 1e9);
         }
 
         store = gen_store_path(p->boot_dir);
         r = store ? mkdir_parents(store, 0755) : -ENOMEM;
+        if (r >= 0) {
+                struct stat st;
+
+                /* The journal and every generation go in here: never through a symlink. */
+                if (lstat(store, &st) < 0)
+                        r = -errno;
+                else if (S_ISLNK(st.st_mode))
+                        r = -ELOOP;
+                else if (!S_ISDIR(st.st_mode))
+                        r = -ENOTDIR;
+        }
         if (r >= 0)
                 r = gen_next_number(p->boot_dir, &u->gen);
         if (r < 0) {
                 cluster_lock_release(&lock);
-                step_fail(u, "generation store %s: %s", store ? store : p->boot_dir, strerror(-r));
+                step_fail(u, "generation store %s: %s", store ? store : p->boot_dir,
+                          file_strerror(r));
                 return -EBUSY; /* nothing changed yet */
         }
         if (p->trial && u->gen != p->trial_gen) {
@@ -1208,16 +1263,36 @@ static int step_backup(struct run *u)
                 cluster_lock_release(&lock);
                 return step_fail(u, "mkdir %s: %s", tmpdir, strerror(-r));
         }
+        {
+                struct stat st;
+
+                /* A leftover of a crash is reused; anything planted there is not written into. */
+                if (lstat(tmpdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        cluster_lock_release(&lock);
+                        return step_fail(u, "%s is %s: refusing to write a generation into it",
+                                         tmpdir,
+                                         S_ISLNK(st.st_mode) ? "a symlink" : "not a folder");
+                }
+        }
 
         if (p->shared_dir) {
                 char bdir[4096];
                 size_t sl = strlen(p->shared_dir);
 
-                r = firmware_set_backup(p->shared_dir, p->serial, bdir, sizeof(bdir), &set);
+                char why[1024];
+
+                r = firmware_set_backup_err(p->shared_dir, p->serial, bdir, sizeof(bdir), &set, why,
+                                            sizeof(why));
                 cluster_lock_release(&lock);
+                clock_gettime(CLOCK_MONOTONIC, &released_at);
+                /* The module's message names the offending file (a planted symlink, say). */
                 if (r < 0)
-                        return step_fail(u, "backing up the shared firmware in %s: %s",
-                                         p->shared_dir, strerror(-r));
+                        return step_fail(u, "backing up the shared firmware: %s",
+                                         why[0] ? why : strerror(-r));
+                fprintf(stderr, "  shared firmware backed up to %s; lock released after %.2f s\n",
+                        bdir,
+                        (double)(released_at.tv_sec - locked_at.tv_sec) +
+                            (double)(released_at.tv_nsec - locked_at.tv_nsec) / 1e9);
                 snprintf(u->shared_backup_abs, sizeof(u->shared_backup_abs), "%s", bdir);
                 /* Relative to shared_dir: the NAS mounts it somewhere else. */
                 snprintf(rec.shared_backup, sizeof(rec.shared_backup), "%s",
@@ -1352,7 +1427,7 @@ static int step_build(struct run *u)
                 char *argv[] = {"mkinitramfs", "-o", out_sys, p->kver, NULL};
                 char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/root",
                                 NULL};
-                int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
                 int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
                 if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || (nul >= 0 && dup2(nul, 0) < 0))
@@ -1851,9 +1926,9 @@ int upgrade_rollback(const struct rollback_options *o)
         gcfg = gdir ? path_join(gdir, "config.txt") : NULL;
         if (!gcfg)
                 return UPGRADE_REFUSED;
-        r = file_read_all(gcfg, CONFIG_TXT_MAX, &text, &len);
+        r = file_read_regular(gcfg, CONFIG_TXT_MAX, &text, &len);
         if (r < 0) {
-                fprintf(stderr, "netrootctl: %s: %s\n", gcfg, strerror(-r));
+                fprintf(stderr, "netrootctl: %s: %s\n", gcfg, file_strerror(r));
                 return UPGRADE_REFUSED;
         }
         /* Judge the saved config.txt before restoring it: what would the Pi boot? */

@@ -235,6 +235,32 @@ static void test_bad_manifest(void **state)
         free(dir);
 }
 
+/* A holder killed mid-copy leaves .partial-<name>; the next backup (under the lock) removes it,
+ * and a complete backup never carries the prefix. */
+static void test_partial_backup_cleared(void **state)
+{
+        char *dir = make_root(), *p, bdir[4096];
+
+        (void)state;
+        assert_true(asprintf(&p, "%s/.netroot-backup/.partial-20260101T000000Z-0badf00d", dir) > 0);
+        {
+                char *top;
+
+                assert_true(asprintf(&top, "%s/.netroot-backup", dir) > 0);
+                assert_int_equal(mkdir(top, 0755), 0);
+                free(top);
+        }
+        assert_int_equal(mkdir(p, 0755), 0);
+        free(test_write(p, "start.elf", "half a copy"));
+        assert_int_equal(firmware_set_backup(dir, "511e57f7", bdir, sizeof(bdir), NULL), 0);
+        assert_int_equal(access(p, F_OK), -1);
+        assert_null(strstr(bdir, ".partial-"));
+        assert_int_equal(count_matching(bdir, "SHA256SUMS"), 1);
+        free(p);
+        test_rmtree(dir);
+        free(dir);
+}
+
 static void test_symlink_refused(void **state)
 {
         char *dir = make_root(), *p, *victim, *top, bdir[4096], err[512];
@@ -362,6 +388,7 @@ int main(void)
             cmocka_unit_test(test_corrupt_backup_refused),
             cmocka_unit_test(test_bad_manifest),
             cmocka_unit_test(test_symlink_refused),
+            cmocka_unit_test(test_partial_backup_cleared),
             cmocka_unit_test(test_interrupted_restore),
             cmocka_unit_test(test_backup_errors),
         };

@@ -2,6 +2,7 @@
  * pending/mark/prune calls on a temp boot folder. */
 #include "testutil.h"
 
+#include "fileio.h"
 #include "generation.h"
 #include "txn.h"
 #include "upgrade.h"
@@ -183,6 +184,61 @@ static void test_store(void **state)
         free(boot);
 }
 
+/* Files planted in the boot folder (an NFS export): a symlinked source is never copied (link()
+ * would copy the link itself), a hard link planted at the temp name is never truncated, and a
+ * symlinked record or journal is refused with its path named. */
+static void test_hostile_files(void **state)
+{
+        char *boot = test_tmpdir(), *victim, *src, *dst, *tmp, *lnk, *buf, *store, err[512];
+        struct gen_record r;
+        struct txn t;
+
+        (void)state;
+        victim = test_write(boot, "victim", "precious\n");
+        src = test_write(boot, "initrd.img", "initrd bytes\n");
+        assert_true(asprintf(&dst, "%s/final.saved", boot) > 0);
+        assert_true(asprintf(&lnk, "%s/lnk.img", boot) > 0);
+        assert_int_equal(symlink(victim, lnk), 0);
+        assert_int_equal(gen_copy_file(lnk, dst, true), -ELOOP);
+        assert_int_equal(gen_copy_file(lnk, dst, false), -ELOOP);
+        assert_int_equal(access(dst, F_OK), -1);
+        assert_true(asprintf(&tmp, "%s.tmp-%d", dst, (int)getpid()) > 0);
+        assert_int_equal(link(victim, tmp), 0);
+        assert_int_equal(gen_copy_file(src, dst, false), 0);
+        assert_int_equal(file_read_all(victim, 1024, &buf, NULL), 0);
+        assert_string_equal(buf, "precious\n");
+        free(buf);
+        assert_int_equal(file_read_all(dst, 1024, &buf, NULL), 0);
+        assert_string_equal(buf, "initrd bytes\n");
+        free(buf);
+        assert_int_equal(access(tmp, F_OK), -1);
+
+        make_gen(boot, 1, "good");
+        store = gen_store_path(boot);
+        free(lnk);
+        assert_true(asprintf(&lnk, "%s/gen-1/record", store) > 0);
+        assert_int_equal(unlink(lnk), 0);
+        assert_int_equal(symlink(victim, lnk), 0);
+        assert_int_equal(gen_record_load(boot, 1, &r, err, sizeof(err)), -ELOOP);
+        assert_non_null(strstr(err, "gen-1/record: a symlink"));
+        free(lnk);
+        assert_true(asprintf(&lnk, "%s/%s", store, TXN_FILE) > 0);
+        assert_int_equal(symlink(victim, lnk), 0);
+        assert_int_equal(txn_read(boot, &t, err, sizeof(err)), -ELOOP);
+        assert_non_null(strstr(err, "transaction: a symlink"));
+        assert_int_equal(file_read_all(victim, 1024, &buf, NULL), 0);
+        assert_string_equal(buf, "precious\n");
+        free(buf);
+        free(lnk);
+        free(store);
+        free(tmp);
+        free(dst);
+        free(src);
+        free(victim);
+        test_rmtree(boot);
+        free(boot);
+}
+
 /* Fuzzer finds (tests/fuzz/regressions/generation/): a manifest names files inside the boot
  * folder only (../../dev/zero would be hashed forever), and a NUL byte does not hide the lines
  * after it. */
@@ -233,6 +289,7 @@ int main(void)
             cmocka_unit_test(test_record_bad),
             cmocka_unit_test(test_txn),
             cmocka_unit_test(test_store),
+            cmocka_unit_test(test_hostile_files),
             cmocka_unit_test(test_manifest_hostile),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
