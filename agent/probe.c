@@ -52,6 +52,10 @@ struct probe {
         enum probe_mode mode;
         uint64_t timeout_usec;
         int lun;
+        /* LUN_AUTO: the LUN that last answered TEST UNIT READY, -1 before. Kept across attempts:
+         * the root disk is that LUN, and a target that stops listing it has lost the root even
+         * though the next-lowest LUN (tgt's controller, LUN 0) still answers. */
+        int answered_lun;
 
         /* per attempt */
         struct iscsi_context *iscsi;
@@ -344,6 +348,8 @@ static void tur_cb(struct iscsi_context *ctx, int status, void *data _unused_, v
         task = p->task;
         if (status == SCSI_STATUS_GOOD) {
                 free_task(p);
+                if (p->lun == PROBE_LUN_AUTO)
+                        p->answered_lun = p->tur_lun;
                 succeed(p);
                 return;
         }
@@ -385,6 +391,7 @@ static void reportluns_cb(struct iscsi_context *ctx, int status, void *data _unu
         struct scsi_reportluns_list *list;
         char liberr[LIBERR_MAX + 1];
         int best = -1;
+        bool kept = false;
 
         if (stale(p, ctx))
                 return;
@@ -401,11 +408,20 @@ static void reportluns_cb(struct iscsi_context *ctx, int status, void *data _unu
         }
         list = scsi_datain_unmarshall(p->task);
         if (list)
-                for (uint32_t i = 0; i < list->num; i++)
+                for (uint32_t i = 0; i < list->num; i++) {
+                        if (p->answered_lun > 0 && list->luns[i] == p->answered_lun)
+                                kept = true;
                         if (list->luns[i] != 0 && (best < 0 || list->luns[i] < best))
                                 best = list->luns[i];
+                }
         free_task(p);
-        p->tur_lun = best > 0 ? best : 0;
+        if (p->answered_lun > 0 && !kept) {
+                fail(p, "target %s on portal %s: LUN %d no longer reported (REPORT LUNS)",
+                     p->target, p->portal, p->answered_lun);
+                return;
+        }
+        /* the LUN that answered before stays the one probed, even if a lower one appears */
+        p->tur_lun = p->answered_lun > 0 ? p->answered_lun : best > 0 ? best : 0;
         start_tur(p);
 }
 
@@ -691,6 +707,7 @@ int probe_new(sd_event *e, const struct probe_params *params, probe_result_fn cb
         p->mode = params->mode;
         p->timeout_usec = params->timeout_usec ? params->timeout_usec : 3 * USEC_PER_SEC;
         p->lun = params->lun;
+        p->answered_lun = -1;
         p->cb = cb;
         p->userdata = userdata;
         p->io_fd = -1;

@@ -31,7 +31,8 @@ struct probe_params {
         uint64_t timeout_usec; /* whole attempt; 0 = 3 s */
         int lun;               /* login mode: LUN for TEST UNIT READY, PROBE_LUN_AUTO = the
                                 * lowest non-zero LUN REPORT LUNS lists (tgt's LUN 0 is its
-                                * controller), else 0 */
+                                * controller), else 0; once one answered, the same LUN, and
+                                * a failure when REPORT LUNS no longer lists it */
 };
 
 struct probe_result {
