@@ -196,8 +196,13 @@ void boot_confirm_start(struct boot_confirm *c)
         if (r == -ENOENT)
                 return;
         if (r < 0) {
-                log_msg(c->log, LOG_WARNING, "%s/.netroot/%s: %s", dir, UPGRADE_PENDING_FILE,
-                        r == -EBADMSG ? "malformed, ignored" : strerror(-r));
+                if (r == -EBADMSG)
+                        log_msg(c->log, LOG_WARNING, "%s/.netroot/%s:%u: %s, ignored", dir,
+                                UPGRADE_PENDING_FILE, p.bad_line,
+                                p.bad_line ? "malformed line" : "no gen= line");
+                else
+                        log_msg(c->log, LOG_WARNING, "%s/.netroot/%s: %s", dir,
+                                UPGRADE_PENDING_FILE, strerror(-r));
                 return;
         }
         c->pending = true;

@@ -78,8 +78,13 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
         r = upgrade_pending_read(boot, &pend);
         have_pending = r == 0;
         if (r < 0 && r != -ENOENT) {
-                fprintf(stderr, "netrootctl: %s/%s/%s: %s\n", boot, GEN_STORE, UPGRADE_PENDING_FILE,
-                        r == -EBADMSG ? "malformed" : strerror(-r));
+                if (r == -EBADMSG)
+                        fprintf(stderr, "netrootctl: %s/%s/%s:%u: %s\n", boot, GEN_STORE,
+                                UPGRADE_PENDING_FILE, pend.bad_line,
+                                pend.bad_line ? "malformed line" : "no gen= line");
+                else
+                        fprintf(stderr, "netrootctl: %s/%s/%s: %s\n", boot, GEN_STORE,
+                                UPGRADE_PENDING_FILE, strerror(-r));
                 bad = true;
         }
 

@@ -137,9 +137,10 @@ static char *pending_path(const char *boot_dir)
 int upgrade_pending_read(const char *boot_dir_resolved, struct upgrade_pending *p)
 {
         _cleanup_free_ char *path = pending_path(boot_dir_resolved), *text = NULL;
-        char *save = NULL;
         bool have_gen = false;
+        unsigned no = 0;
         size_t len;
+        char *line, *next;
         int r;
 
         memset(p, 0, sizeof(*p));
@@ -148,12 +149,22 @@ int upgrade_pending_read(const char *boot_dir_resolved, struct upgrade_pending *
         r = file_read_regular(path, PENDING_MAX, &text, &len);
         if (r < 0)
                 return r;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *v = strchr(line, '=');
+        /* A NUL would hide what follows it from the parser below: the file is damaged. */
+        p->bad_line = text_nul_line(text, len);
+        if (p->bad_line)
+                return -EBADMSG;
+        for (line = text; line && *line; line = next) {
+                char *v;
                 unsigned long g;
 
-                if (line[0] == '#')
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                no++;
+                if (line[0] == '#' || line[0] == '\0')
                         continue;
+                p->bad_line = no;
+                v = strchr(line, '=');
                 if (!v)
                         return -EBADMSG;
                 *v++ = '\0';
@@ -168,6 +179,7 @@ int upgrade_pending_read(const char *boot_dir_resolved, struct upgrade_pending *
                         snprintf(p->created, sizeof(p->created), "%s", v);
                 }
         }
+        p->bad_line = 0;
         return have_gen ? 0 : -EBADMSG;
 }
 

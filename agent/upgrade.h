@@ -58,6 +58,7 @@ struct upgrade_pending {
         unsigned gen;
         char kernel[128];
         char created[32];
+        unsigned bad_line; /* with -EBADMSG: the line at fault (0: the gen= line is missing) */
 };
 
 /* Reads <boot_dir>/.netroot/pending. 0, -ENOENT when nothing is pending, -EBADMSG when the file

@@ -218,6 +218,15 @@ for kind in nul huge utf8 empty; do
 	check $kind "$B/.netroot/gen-$g/record" 1 "$B/.netroot/gen-$g/record" -- ctl history
 done
 cp -p "$T/record" "$B/.netroot/gen-$g/record"
+# the pending confirmation: a damaged one names its line (0: no gen= line at all)
+P=$B/.netroot/pending
+damage nul "$P" "gen=$g"
+check nul "$P" 1 "$P:2: malformed line" -- ctl history
+damage huge "$P" "gen=$g"
+check huge "$P" 1 "$P: " -- ctl history
+damage empty "$P"
+check empty "$P" 1 "$P:0: no gen= line" -- ctl history
+rm -f "$P"
 # status.json for netrootctl status (and --json): named with its line
 mkdir -p "$CH/run/netroot"
 S=$CH/run/netroot/status.json
