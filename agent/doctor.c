@@ -795,6 +795,9 @@ static void check_config_initramfs(struct doctor_ctx *c, struct doctor_report *r
             where, passed, c->kver[0] ? c->kver : ir->kernel);
 }
 
+/* COMMAND_LINE_SIZE of the Pi kernels (arm, arm64), with its NUL. */
+#define DOCTOR_KERNEL_CMDLINE_MAX 2048
+
 /* ---- cmdline.txt ---- */
 
 static bool cmdline_unreadable(struct doctor_ctx *c, struct doctor_report *rep, const char *name)
@@ -826,6 +829,16 @@ static void check_cmdline_iscsi(struct doctor_ctx *c, struct doctor_report *rep)
                 ck = add(rep, name, DOCTOR_FAIL, "%s has %u lines: the kernel gets only the first",
                          c->cmdline_name, c->cl.lines);
                 fix(ck, "join %s into one line", c->cmdline_name);
+                return;
+        }
+        /* The kernel copies at most COMMAND_LINE_SIZE bytes (2048 on arm and arm64) and drops
+         * the rest without a word: an ISCSI_ setting past it is as good as absent. */
+        if (strcspn(c->cmdline_text, "\n") >= DOCTOR_KERNEL_CMDLINE_MAX) {
+                ck = add(rep, name, DOCTOR_FAIL,
+                         "%s is %zu characters long: the kernel keeps only the first %d",
+                         c->cmdline_name, strcspn(c->cmdline_text, "\n"),
+                         DOCTOR_KERNEL_CMDLINE_MAX - 1);
+                fix(ck, "shorten %s", c->cmdline_name);
                 return;
         }
         (void)read_rooted(c->root, ISCSI_BOOT_INITRAMFS_PATH, SMALL_FILE_MAX, &conf);

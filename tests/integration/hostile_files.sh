@@ -192,6 +192,9 @@ damage nul "$B/cmdline.txt" "root=/dev/sda1"
 check nul "$B/cmdline.txt" 0 "$B/cmdline.txt:2: NUL byte" -- ctl bootcfg show
 damage huge "$B/cmdline.txt" "root=/dev/sda1"
 check huge "$B/cmdline.txt" 0 "$B/cmdline.txt: too large" -- ctl bootcfg show
+# 4 KiB on one line: readable, but past the kernel's 2048-byte command line
+{ printf 'root=/dev/sda1 '; head -c 4096 /dev/zero | tr '\0' x; echo; } >"$B/cmdline.txt"
+check long "$B/cmdline.txt" 1 "cmdline.txt is 4111 characters long: the kernel keeps only the first 2047" -- ctl doctor
 cp -p "$T/cmdline.txt" "$B/cmdline.txt"
 # agent.conf: netrootd --check-config and netrootctl, exit 2 naming file:line
 AC=$T/agent.conf
