@@ -25,7 +25,8 @@ int led_parse_triggers(const char *list, char *active, size_t active_size, char 
                 if (!*p)
                         break;
                 n = strcspn(p, " \n");
-                bracketed = n >= 2 && p[0] == '[' && p[n - 1] == ']';
+                /* "[]" names no trigger: taken as the active one it would be restored as "". */
+                bracketed = n > 2 && p[0] == '[' && p[n - 1] == ']';
                 if (bracketed) {
                         snprintf(active, active_size, "%.*s", (int)(n - 2), p + 1);
                         found = true;

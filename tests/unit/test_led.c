@@ -79,6 +79,15 @@ static void test_parse_triggers(void **state)
         assert_string_equal(active, "none");
         assert_int_equal(led_parse_triggers(kernel_list, active, sizeof(active), offered, 10),
                          -ENOBUFS);
+        /* Fuzzer find (tests/fuzz/regressions/sysfs/): "[]" is no active trigger, and the
+         * offered list gets no empty name. */
+        assert_int_equal(
+            led_parse_triggers("none [] timer\n", active, sizeof(active), offered, sizeof(offered)),
+            -ENODATA);
+        assert_int_equal(
+            led_parse_triggers("[] [mmc0] x", active, sizeof(active), offered, sizeof(offered)), 0);
+        assert_string_equal(active, "mmc0");
+        assert_string_equal(offered, "[] mmc0 x");
 }
 
 static void test_open_show_restore(void **state)
