@@ -21,7 +21,10 @@ deb_build() {
 		echo "deb_build: cannot copy the tree" >&2
 		return 1
 	}
-	(cd "$dir/src" && DEB_BUILD_OPTIONS="parallel=$(nproc) $opts" dpkg-buildpackage -us -uc -b) \
+	# The package is the plain build whatever the caller's make was given: `make SANITIZE=1 check`
+	# hands SANITIZE=1 to every make below it through MAKEFLAGS, debian/rules' own make included.
+	(cd "$dir/src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u BUILD \
+		DEB_BUILD_OPTIONS="parallel=$(nproc) $opts" dpkg-buildpackage -us -uc -b) \
 		>"$dir/build.log" 2>&1 || {
 		echo "deb_build: dpkg-buildpackage failed: $(tail -n 40 "$dir/build.log")" >&2
 		return 1
