@@ -53,7 +53,9 @@ deb_build "$T/deb" || fail "the package does not build"
 pass "package built: $(basename "$DEB")"
 vm_base_ensure || fail "cannot build the guest's base system"
 echo "kernels: the Pi boots $VM_KV_OLD; the local repository offers $VM_KV_NEW and $VM_KV_BAD"
-VM_SERIAL=$(printf '%08x' $(((RANDOM << 15 | RANDOM) & 0x7fffffff)))
+# 8 hex digits without a leading zero: the agent strips leading zeros from the serial when it
+# names the folder (piinfo.c), so a folder "0b615590" would not be this Pi's (seen in a run).
+VM_SERIAL=$(printf '%08x' $((0x10000000 + ((RANDOM << 15 | RANDOM) % 0x6fffffff))))
 IQN=iqn.2026-11.test.netroot:vm-$VM_SERIAL
 INITIATOR=iqn.2016-11.org.raspberrypi:pi-$VM_SERIAL
 TFTPROOT=$T/tftproot
