@@ -1,10 +1,12 @@
 #include "bootcfg.h"
+#include "fileio.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* ---- diagnostics ---------------------------------------------------------------------------- */
 
@@ -22,13 +24,38 @@ const char *bootcfg_diag_error(const struct bootcfg_diag *diag)
         return NULL;
 }
 
-_printf_(4, 5) static void diag_add(struct bootcfg_diag *diag, unsigned line, bool error,
-                                    const char *fmt, ...)
+void bootcfg_files_display(const struct bootcfg_files *fs, const struct bootcfg_diag *diag,
+                           unsigned idx, char *buf, size_t size)
+{
+        const char *main = diag && diag->file[0] ? diag->file : "config.txt";
+
+        if (!fs || idx == 0 || idx >= fs->n) {
+                snprintf(buf, size, "%s", main);
+                return;
+        }
+        if (fs->boot_dir)
+                snprintf(buf, size, "%s/%s", fs->boot_dir, fs->files[idx].name);
+        else
+                snprintf(buf, size, "%s", fs->files[idx].name);
+}
+
+void bootcfg_where(const struct bootcfg_files *fs, unsigned src, unsigned line, char *buf,
+                   size_t size)
+{
+        if (line == 0)
+                snprintf(buf, size, "default");
+        else if (fs && src > 0 && src < fs->n)
+                snprintf(buf, size, "%s line %u", fs->files[src].name, line);
+        else
+                snprintf(buf, size, "line %u", line);
+}
+
+_printf_(6, 0) static void diag_vadd(struct bootcfg_diag *diag, const struct bootcfg_files *fs,
+                                     unsigned src, unsigned line, bool error, const char *fmt,
+                                     va_list ap)
 {
         struct bootcfg_msg *m;
-        const char *file;
-        char body[BOOTCFG_MSG_LEN];
-        va_list ap;
+        char body[BOOTCFG_MSG_LEN], file[512];
 
         if (!diag)
                 return;
@@ -40,17 +67,38 @@ _printf_(4, 5) static void diag_add(struct bootcfg_diag *diag, unsigned line, bo
                         return;
                 diag->n--;
         }
-        va_start(ap, fmt);
         vsnprintf(body, sizeof(body), fmt, ap);
-        va_end(ap);
-        file = diag->file[0] ? diag->file : "config.txt";
+        bootcfg_files_display(fs, diag, src, file, sizeof(file));
         m = &diag->msgs[diag->n++];
+        m->src = src;
         m->line = line;
         m->error = error;
         if (line > 0)
                 snprintf(m->text, sizeof(m->text), "%s:%u: %s", file, line, body);
         else
                 snprintf(m->text, sizeof(m->text), "%s: %s", file, body);
+}
+
+_printf_(6, 7) static void diag_add_in(struct bootcfg_diag *diag, const struct bootcfg_files *fs,
+                                       unsigned src, unsigned line, bool error, const char *fmt,
+                                       ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_vadd(diag, fs, src, line, error, fmt, ap);
+        va_end(ap);
+}
+
+/* About the main file (or text evaluated alone). */
+_printf_(4, 5) static void diag_add(struct bootcfg_diag *diag, unsigned line, bool error,
+                                    const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_vadd(diag, NULL, 0, line, error, fmt, ap);
+        va_end(ap);
 }
 
 /* ---- boards and filters --------------------------------------------------------------------- */
@@ -78,30 +126,38 @@ enum board {
 
 #define BIT(b) (1u << (b))
 
-/* Ordered: a longer model name must come before its prefix ("Zero 2" before "Zero"). */
-static const struct {
+/* Ordered: a longer model name must come before its prefix ("Zero 2" before "Zero").
+ * board_type is the type field of the revision code that [board-type=0xNN] compares; dtb is
+ * the device tree the firmware loads (os_prefix needs it under the prefix). */
+static const struct model_row {
         const char *prefix; /* after "Raspberry Pi " */
         enum board board;
         const char *name;
+        unsigned board_type;
+        const char *dtb;
 } model_table[] = {
-    {"Compute Module 5", B_CM5, "cm5"},
-    {"Compute Module 4S", B_CM4S, "cm4s"},
-    {"Compute Module 4", B_CM4, "cm4"},
-    {"Compute Module 3 Plus", B_CM3P, "cm3+"},
-    {"Compute Module 3", B_CM3, "cm3"},
-    {"Compute Module", B_CM1, "cm1"},
-    {"Zero 2", B_PI02, "pi02"},
-    {"Zero W", B_PI0W, "pi0w"},
-    {"Zero", B_PI0, "pi0"},
-    {"400", B_PI400, "pi400"},
-    {"500", B_PI500, "pi500"},
-    {"5 ", B_PI5, "pi5"},
-    {"4 ", B_PI4, "pi4"},
-    {"3 Model B Plus", B_PI3P, "pi3+"},
-    {"3 Model A Plus", B_PI3P, "pi3+"},
-    {"3 ", B_PI3, "pi3"},
-    {"2 ", B_PI2, "pi2"},
-    {"Model ", B_PI1, "pi1"},
+    {"Compute Module 5", B_CM5, "cm5", 0x18, "bcm2712-rpi-cm5-cm5io.dtb"},
+    {"Compute Module 4S", B_CM4S, "cm4s", 0x15, "bcm2711-rpi-cm4s.dtb"},
+    {"Compute Module 4", B_CM4, "cm4", 0x14, "bcm2711-rpi-cm4.dtb"},
+    {"Compute Module 3 Plus", B_CM3P, "cm3+", 0x10, "bcm2710-rpi-cm3.dtb"},
+    {"Compute Module 3", B_CM3, "cm3", 0x0a, "bcm2710-rpi-cm3.dtb"},
+    {"Compute Module", B_CM1, "cm1", 0x06, "bcm2708-rpi-cm.dtb"},
+    {"Zero 2", B_PI02, "pi02", 0x12, "bcm2710-rpi-zero-2-w.dtb"},
+    {"Zero W", B_PI0W, "pi0w", 0x0c, "bcm2708-rpi-zero-w.dtb"},
+    {"Zero", B_PI0, "pi0", 0x09, "bcm2708-rpi-zero.dtb"},
+    {"400", B_PI400, "pi400", 0x13, "bcm2711-rpi-400.dtb"},
+    {"500", B_PI500, "pi500", 0x19, "bcm2712-rpi-500.dtb"},
+    {"5 ", B_PI5, "pi5", 0x17, "bcm2712-rpi-5-b.dtb"},
+    {"4 ", B_PI4, "pi4", 0x11, "bcm2711-rpi-4-b.dtb"},
+    {"3 Model B Plus", B_PI3P, "pi3+", 0x0d, "bcm2710-rpi-3-b-plus.dtb"},
+    {"3 Model A Plus", B_PI3P, "pi3+", 0x0e, "bcm2710-rpi-3-b-plus.dtb"},
+    {"3 ", B_PI3, "pi3", 0x08, "bcm2710-rpi-3-b.dtb"},
+    {"2 ", B_PI2, "pi2", 0x04, "bcm2709-rpi-2-b.dtb"},
+    {"Model B Plus", B_PI1, "pi1", 0x03, "bcm2708-rpi-b-plus.dtb"},
+    {"Model A Plus", B_PI1, "pi1", 0x02, "bcm2708-rpi-b-plus.dtb"},
+    {"Model B", B_PI1, "pi1", 0x01, "bcm2708-rpi-b.dtb"},
+    {"Model A", B_PI1, "pi1", 0x00, "bcm2708-rpi-b.dtb"},
+    {"Model ", B_PI1, "pi1", 0x01, "bcm2708-rpi-b.dtb"},
 };
 
 /* Which boards each model filter selects; several boards "also see" a parent filter's
@@ -126,41 +182,57 @@ static const struct {
     {"cm5", BIT(B_CM5)},
 };
 
-static enum board board_from_model(const char *model, const char **name)
+static const struct model_row *model_row(const char *model)
 {
         static const char vendor[] = "Raspberry Pi ";
 
-        *name = NULL;
         if (!model || strncmp(model, vendor, strlen(vendor)) != 0)
-                return B_UNKNOWN;
+                return NULL;
         model += strlen(vendor);
-        for (size_t i = 0; i < ARRAY_SIZE(model_table); i++) {
-                if (strncmp(model, model_table[i].prefix, strlen(model_table[i].prefix)) == 0) {
-                        *name = model_table[i].name;
-                        return model_table[i].board;
-                }
-        }
-        return B_UNKNOWN;
+        for (size_t i = 0; i < ARRAY_SIZE(model_table); i++)
+                if (strncmp(model, model_table[i].prefix, strlen(model_table[i].prefix)) == 0)
+                        return &model_table[i];
+        return NULL;
 }
 
 const char *bootcfg_board_name(const char *model)
 {
-        const char *name;
+        const struct model_row *m = model_row(model);
 
-        board_from_model(model, &name);
-        return name;
+        return m ? m->name : NULL;
 }
 
+const char *bootcfg_board_dtb(const char *model)
+{
+        const struct model_row *m = model_row(model);
+
+        return m ? m->dtb : NULL;
+}
+
+static bool board_is_pi4(enum board b)
+{
+        return b == B_PI4 || b == B_PI400 || b == B_CM4 || b == B_CM4S;
+}
+
+static bool board_is_pi5(enum board b)
+{
+        return b == B_PI5 || b == B_PI500 || b == B_CM5;
+}
+
+/* "arm_64bit ... Defaults to 1 on Pi 4s (Pi 4B, Pi 400, CM4 and CM4S), and 0 on all other
+ * platforms"; a Pi 5 runs only 64-bit kernels. */
+static bool default_arm_64bit(enum board b)
+{
+        return board_is_pi4(b) || board_is_pi5(b);
+}
+
+/* kernel: "The default value on the Raspberry Pi 2, 3, 3+ and Zero 2 W ... is kernel7.img. The
+ * default value on the Raspberry Pi 4 and 400, and Raspberry Pi Compute Module 4 is kernel8.img,
+ * or kernel7l.img if arm_64bit is set to 0." */
 static const char *default_kernel(enum board b, bool arm_64bit)
 {
-        switch (b) {
-        case B_PI5:
-        case B_PI500:
-        case B_CM5:
+        if (board_is_pi5(b))
                 return "kernel_2712.img";
-        default:
-                break;
-        }
         if (arm_64bit)
                 return "kernel8.img";
         switch (b) {
@@ -182,6 +254,7 @@ static const char *default_kernel(enum board b, bool arm_64bit)
 /* Filters of one type replace each other; filters of different types are ANDed. */
 enum filter_type {
         F_MODEL,
+        F_BOARD_TYPE,
         F_SERIAL,
         F_TRYBOOT,
         F_GPIO,
@@ -311,31 +384,63 @@ static bool span_copy(struct span s, char *buf, size_t size)
 /* ---- evaluation ----------------------------------------------------------------------------- */
 
 struct eval {
-        const char *text;
-        size_t len;
+        const struct bootcfg_files *fs;
+        unsigned src;     /* the file being read */
+        const char *text; /* its text */
+        unsigned depth;
+        unsigned stack[BOOTCFG_INCLUDE_DEPTH_MAX + 1]; /* files being read, outermost first */
+        const struct model_row *row;
         enum board board;
         bool have_serial;
         uint64_t serial;
         bool tryboot;
-        struct filter_state fs;
+        struct filter_state fs_state;
         struct bootcfg_result *res;
         struct bootcfg_diag *diag;
         char initramfs_list[BOOTCFG_NAME_MAX]; /* raw, before os_prefix */
-        unsigned initramfs_line;
+        unsigned initramfs_line, initramfs_src;
 };
+
+_printf_(4, 5) static void ev_diag(struct eval *ev, unsigned line, bool error, const char *fmt,
+                                   ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        diag_vadd(ev->diag, ev->fs, ev->src, line, error, fmt, ap);
+        va_end(ap);
+}
 
 /* Returns false when NAME is not a model filter. */
 static bool eval_model_filter(struct eval *ev, struct span name)
 {
         for (size_t i = 0; i < ARRAY_SIZE(model_filters); i++) {
                 if (span_caseeq(name, model_filters[i].filter)) {
-                        filter_set(&ev->fs, F_MODEL,
+                        filter_set(&ev->fs_state, F_MODEL,
                                    ev->board != B_UNKNOWN &&
                                        (model_filters[i].boards & BIT(ev->board)));
                         return true;
                 }
         }
         return false;
+}
+
+/* [board-type=0xNN]: the type field of the revision code. */
+static void eval_board_type_filter(struct eval *ev, const struct line *l, struct span name)
+{
+        struct span v = span_trim(name.p + 11, name.n - 11);
+        char buf[16], *end;
+        unsigned long t;
+
+        if (!span_copy(v, buf, sizeof(buf)) || !buf[0] ||
+            (errno = 0, t = strtoul(buf, &end, 0), errno || *end)) {
+                ev_diag(ev, l->no, false,
+                        "[%.*s] is not a board type; section treated as not matching",
+                        (int)name.n, name.p);
+                filter_set(&ev->fs_state, F_BOARD_TYPE, false);
+                return;
+        }
+        filter_set(&ev->fs_state, F_BOARD_TYPE, ev->row && ev->row->board_type == t);
 }
 
 static void eval_filter(struct eval *ev, const struct line *l, struct span body)
@@ -345,61 +450,66 @@ static void eval_filter(struct eval *ev, const struct line *l, struct span body)
         uint64_t serial;
 
         if (!close) {
-                diag_add(ev->diag, l->no, false, "filter line without ']'; ignored");
+                ev_diag(ev, l->no, false, "filter line without ']'; ignored");
                 return;
         }
         name = span_trim(body.p + 1, (size_t)(close - body.p - 1));
         if (span_caseeq(name, "all")) {
-                memset(&ev->fs, 0, sizeof(ev->fs));
+                memset(&ev->fs_state, 0, sizeof(ev->fs_state));
                 return;
         }
         /* Only [all] lifts [none]: it keeps unused settings around, not a model choice. */
         if (span_caseeq(name, "none")) {
-                filter_set(&ev->fs, F_NONE, false);
+                filter_set(&ev->fs_state, F_NONE, false);
                 return;
         }
         if (span_caseeq(name, "tryboot")) {
-                filter_set(&ev->fs, F_TRYBOOT, ev->tryboot);
+                filter_set(&ev->fs_state, F_TRYBOOT, ev->tryboot);
+                return;
+        }
+        if (span_has_prefix(name, "board-type=")) {
+                eval_board_type_filter(ev, l, name);
                 return;
         }
         if (span_has_prefix(name, "0x")) {
                 if (!parse_serial(name.p, name.n, &serial)) {
-                        diag_add(ev->diag, l->no, false,
-                                 "[%.*s] is not a serial number; section treated as not "
-                                 "matching",
-                                 (int)name.n, name.p);
-                        filter_set(&ev->fs, F_SERIAL, false);
+                        ev_diag(ev, l->no, false,
+                                "[%.*s] is not a serial number; section treated as not matching",
+                                (int)name.n, name.p);
+                        filter_set(&ev->fs_state, F_SERIAL, false);
                         return;
                 }
                 if (!ev->have_serial)
-                        diag_add(ev->diag, l->no, false,
-                                 "serial filter [%.*s] but this Pi's serial is unknown; treated "
-                                 "as not matching",
-                                 (int)name.n, name.p);
-                filter_set(&ev->fs, F_SERIAL, ev->have_serial && serial == ev->serial);
+                        ev_diag(ev, l->no, false,
+                                "serial filter [%.*s] but this Pi's serial is unknown; treated "
+                                "as not matching",
+                                (int)name.n, name.p);
+                /* The firmware knows the 32-bit serial (a Pi 4's top half is 0x10000000). */
+                filter_set(&ev->fs_state, F_SERIAL,
+                           ev->have_serial && (serial & 0xffffffffu) == (ev->serial & 0xffffffffu));
                 return;
         }
         /* These depend on the hardware state at boot (pins, monitor), which a netbooting,
          * headless Pi cannot be asked for here: assume the section is skipped and say so. */
         if (span_has_prefix(name, "gpio")) {
-                diag_add(ev->diag, l->no, false,
-                         "[%.*s] depends on a GPIO level at boot; section assumed not to apply",
-                         (int)name.n, name.p);
-                filter_set(&ev->fs, F_GPIO, false);
+                ev_diag(ev, l->no, false,
+                        "[%.*s] depends on a GPIO level at boot; section assumed not to apply",
+                        (int)name.n, name.p);
+                filter_set(&ev->fs_state, F_GPIO, false);
                 return;
         }
         if (span_has_prefix(name, "EDID=")) {
-                diag_add(ev->diag, l->no, false,
-                         "[%.*s] depends on the monitor at boot; section assumed not to apply",
-                         (int)name.n, name.p);
-                filter_set(&ev->fs, F_EDID, false);
+                ev_diag(ev, l->no, false,
+                        "[%.*s] depends on the monitor at boot; section assumed not to apply",
+                        (int)name.n, name.p);
+                filter_set(&ev->fs_state, F_EDID, false);
                 return;
         }
         if (eval_model_filter(ev, name))
                 return;
-        diag_add(ev->diag, l->no, false, "unknown filter [%.*s]; section treated as not matching",
-                 (int)name.n, name.p);
-        filter_set(&ev->fs, F_OTHER, false);
+        ev_diag(ev, l->no, false, "unknown filter [%.*s]; section treated as not matching",
+                (int)name.n, name.p);
+        filter_set(&ev->fs_state, F_OTHER, false);
 }
 
 static bool parse_flag(struct span v, bool *out)
@@ -419,12 +529,13 @@ static bool parse_flag(struct span v, bool *out)
 }
 
 static void set_name(struct eval *ev, unsigned no, struct span v, char *dst, unsigned *dst_line,
-                     const char *key)
+                     unsigned *dst_src, const char *key)
 {
         if (!span_copy(v, dst, BOOTCFG_NAME_MAX))
-                diag_add(ev->diag, no, false, "%s value too long; cut to %d bytes", key,
-                         BOOTCFG_NAME_MAX - 1);
+                ev_diag(ev, no, false, "%s value too long; cut to %d bytes", key,
+                        BOOTCFG_NAME_MAX - 1);
         *dst_line = no;
+        *dst_src = ev->src;
 }
 
 /* Records an initramfs file list (an `initramfs` line or ramfsfile=) as the deciding one. */
@@ -434,12 +545,14 @@ static void set_initramfs(struct eval *ev, unsigned no, struct span files, struc
         struct bootcfg_result *res = ev->res;
 
         if (!span_copy(files, ev->initramfs_list, sizeof(ev->initramfs_list)))
-                diag_add(ev->diag, no, false, "initramfs file list too long; cut");
+                ev_diag(ev, no, false, "initramfs file list too long; cut");
         span_copy(addr, res->initramfs_addr, sizeof(res->initramfs_addr));
         res->initramfs_from = from;
+        res->initramfs_src = ev->src;
         res->initramfs_span_start = (size_t)(files.p - ev->text);
         res->initramfs_span_end = res->initramfs_span_start + files.n;
         ev->initramfs_line = no;
+        ev->initramfs_src = ev->src;
 }
 
 /* `initramfs FILE[,FILE…] ADDR`: the one command without "=". */
@@ -452,9 +565,9 @@ static void eval_initramfs_cmd(struct eval *ev, const struct line *l, struct spa
         while (p < end && is_blank(*p))
                 p++;
         if (p < end && *p == '=') {
-                diag_add(ev->diag, l->no, false,
-                         "'initramfs=' is not understood by the firmware (the syntax is "
-                         "'initramfs FILE followkernel', without '='); line ignored");
+                ev_diag(ev, l->no, false,
+                        "'initramfs=' is not understood by the firmware (the syntax is "
+                        "'initramfs FILE followkernel', without '='); line ignored");
                 return;
         }
         files.p = p;
@@ -468,12 +581,12 @@ static void eval_initramfs_cmd(struct eval *ev, const struct line *l, struct spa
                 p++;
         addr.n = (size_t)(p - addr.p);
         if (files.n == 0) {
-                diag_add(ev->diag, l->no, false, "initramfs without a file name; ignored");
+                ev_diag(ev, l->no, false, "initramfs without a file name; ignored");
                 return;
         }
         if (addr.n == 0)
-                diag_add(ev->diag, l->no, false,
-                         "initramfs without a load address ('followkernel' expected)");
+                ev_diag(ev, l->no, false,
+                        "initramfs without a load address ('followkernel' expected)");
         if (applies)
                 set_initramfs(ev, l->no, files, addr, BOOTCFG_INITRAMFS_LINE);
 }
@@ -484,24 +597,105 @@ static void eval_setting(struct eval *ev, const struct line *l, struct span key,
         bool flag;
 
         if (span_eq(key, "kernel")) {
-                set_name(ev, l->no, v, res->kernel, &res->kernel_line, "kernel");
+                set_name(ev, l->no, v, res->kernel, &res->kernel_line, &res->kernel_src,
+                         "kernel");
         } else if (span_eq(key, "cmdline")) {
-                set_name(ev, l->no, v, res->cmdline, &res->cmdline_line, "cmdline");
+                set_name(ev, l->no, v, res->cmdline, &res->cmdline_line, &res->cmdline_src,
+                         "cmdline");
         } else if (span_eq(key, "os_prefix")) {
-                set_name(ev, l->no, v, res->os_prefix, &res->os_prefix_line, "os_prefix");
+                set_name(ev, l->no, v, res->os_prefix_set, &res->os_prefix_line,
+                         &res->os_prefix_src, "os_prefix");
         } else if (span_eq(key, "arm_64bit") || span_eq(key, "auto_initramfs")) {
                 bool is_arm = span_eq(key, "arm_64bit");
                 if (!parse_flag(v, &flag)) {
-                        diag_add(ev->diag, l->no, false, "%.*s=%.*s is not a number; ignored",
-                                 (int)key.n, key.p, (int)v.n, v.p);
+                        ev_diag(ev, l->no, false, "%.*s=%.*s is not a number; ignored",
+                                (int)key.n, key.p, (int)v.n, v.p);
                         return;
                 }
                 *(is_arm ? &res->arm_64bit : &res->auto_initramfs) = flag;
                 *(is_arm ? &res->arm_64bit_line : &res->auto_initramfs_line) = l->no;
+                *(is_arm ? &res->arm_64bit_src : &res->auto_initramfs_src) = ev->src;
         } else if (span_eq(key, "ramfsfile")) {
                 set_initramfs(ev, l->no, v, (struct span){v.p + v.n, 0},
                               BOOTCFG_INITRAMFS_RAMFSFILE);
         }
+}
+
+static void eval_file(struct eval *ev, unsigned src);
+
+/* The index of NAME in the set, or -1. */
+static int files_find(const struct bootcfg_files *fs, struct span name)
+{
+        for (size_t i = 1; i < fs->n; i++)
+                if (span_eq(name, fs->files[i].name))
+                        return (int)i;
+        return -1;
+}
+
+/* "Leading slashes name the boot folder itself": "/usercfg.txt" is "usercfg.txt". */
+static struct span include_name(struct span s)
+{
+        struct span n = span_trim(s.p + 7, s.n - 7);
+
+        while (n.n > 0 && n.p[0] == '/') {
+                n.p++;
+                n.n--;
+        }
+        return n;
+}
+
+/* `include FILE`: start.elf reads FILE's lines as if they stood here, filters and all. */
+static void eval_include(struct eval *ev, const struct line *l, struct span s)
+{
+        struct span name = include_name(s);
+        int idx;
+
+        if (name.n == 0) {
+                ev_diag(ev, l->no, false, "include without a file name; ignored");
+                return;
+        }
+        if (!ev->fs->boot_dir) {
+                ev_diag(ev, l->no, false,
+                        "include %.*s not followed: evaluated without its boot folder", (int)name.n,
+                        name.p);
+                return;
+        }
+        idx = files_find(ev->fs, name);
+        if (idx < 0 || ev->fs->files[idx].missing) {
+                ev_diag(ev, l->no, false,
+                        "include %.*s: no such file in the boot folder; the firmware skips it",
+                        (int)name.n, name.p);
+                return;
+        }
+        for (unsigned d = 0; d <= ev->depth; d++)
+                if (ev->stack[d] == (unsigned)idx) {
+                        ev_diag(ev, l->no, true,
+                                "include %.*s makes a loop (it is already being read): the "
+                                "firmware's reading cannot be known; fix the include lines",
+                                (int)name.n, name.p);
+                        return;
+                }
+        if (ev->depth + 1 > BOOTCFG_INCLUDE_DEPTH_MAX) {
+                ev_diag(ev, l->no, true, "include %.*s nests deeper than %d files: refused",
+                        (int)name.n, name.p, BOOTCFG_INCLUDE_DEPTH_MAX);
+                return;
+        }
+        {
+                unsigned saved_src = ev->src;
+                const char *saved_text = ev->text;
+
+                ev->res->n_included++;
+                ev->stack[++ev->depth] = (unsigned)idx;
+                eval_file(ev, (unsigned)idx);
+                ev->depth--;
+                ev->src = saved_src;
+                ev->text = saved_text;
+        }
+}
+
+static bool is_include(struct span s)
+{
+        return span_has_prefix(s, "include") && s.n > 7 && is_blank(s.p[7]);
 }
 
 static void eval_line(struct eval *ev, const struct line *l)
@@ -510,22 +704,22 @@ static void eval_line(struct eval *ev, const struct line *l)
         const char *eq;
         bool applies;
 
-        if (l->len > BOOTCFG_LINE_MAX)
-                diag_add(ev->diag, l->no, false,
-                         "line is %zu characters long; the firmware reads only the first %d",
-                         l->len, BOOTCFG_LINE_MAX);
         if (s.n == 0 || s.p[0] == '#')
                 return;
+        /* "a 98-character line length limit for entries": comments may be longer. */
+        if (l->len > BOOTCFG_LINE_MAX)
+                ev_diag(ev, l->no, false,
+                        "line is %zu characters long; the firmware reads only the first %d",
+                        l->len, BOOTCFG_LINE_MAX);
         if (s.p[0] == '[') {
                 eval_filter(ev, l, s);
                 return;
         }
-        applies = filter_applies(&ev->fs);
-        if (span_has_prefix(s, "include") && s.n > 7 && is_blank(s.p[7])) {
-                diag_add(ev->diag, l->no, false,
-                         "include is not read by bootcode.bin on a netbooting Pi 3; %.*s not "
-                         "followed",
-                         (int)span_trim(s.p + 7, s.n - 7).n, span_trim(s.p + 7, s.n - 7).p);
+        applies = filter_applies(&ev->fs_state);
+        if (is_include(s)) {
+                /* A conditional section governs an include like any other line. */
+                if (applies)
+                        eval_include(ev, l, s);
                 return;
         }
         if (span_has_prefix(s, "initramfs") && (s.n == 9 || is_blank(s.p[9]) || s.p[9] == '=')) {
@@ -534,12 +728,24 @@ static void eval_line(struct eval *ev, const struct line *l)
         }
         eq = memchr(s.p, '=', s.n);
         if (!eq) {
-                diag_add(ev->diag, l->no, false, "not a KEY=VALUE setting; ignored");
+                ev_diag(ev, l->no, false, "not a KEY=VALUE setting; ignored");
                 return;
         }
         if (applies)
                 eval_setting(ev, l, span_trim(s.p, (size_t)(eq - s.p)),
                              span_trim(eq + 1, (size_t)(s.p + s.n - eq - 1)));
+}
+
+static void eval_file(struct eval *ev, unsigned src)
+{
+        const struct bootcfg_file *f = &ev->fs->files[src];
+        struct line l = {0};
+        size_t pos = 0;
+
+        ev->src = src;
+        ev->text = f->text;
+        while (next_line(f->text, f->len, &pos, &l))
+                eval_line(ev, &l);
 }
 
 /* os_prefix is prepended to every OS file unless the name starts with "/". */
@@ -566,10 +772,12 @@ static bool auto_initramfs_name(const char *kernel, char *out, size_t size)
         return true;
 }
 
-static void add_deciding(struct bootcfg_result *res, unsigned line)
+static void add_deciding(struct bootcfg_result *res, unsigned src, unsigned line)
 {
-        if (line > 0 && res->n_deciding < BOOTCFG_DECIDING_MAX)
+        if (line > 0 && res->n_deciding < BOOTCFG_DECIDING_MAX) {
+                res->deciding_src[res->n_deciding] = src;
                 res->deciding[res->n_deciding++] = line;
+        }
 }
 
 static void split_initramfs_list(struct eval *ev)
@@ -580,9 +788,9 @@ static void split_initramfs_list(struct eval *ev)
         for (char *tok = strtok_r(ev->initramfs_list, ",", &save); tok;
              tok = strtok_r(NULL, ",", &save)) {
                 if (res->n_initramfs == BOOTCFG_INITRAMFS_FILES_MAX) {
-                        diag_add(ev->diag, ev->initramfs_line, false,
-                                 "more than %d initramfs files; the rest are not shown",
-                                 BOOTCFG_INITRAMFS_FILES_MAX);
+                        diag_add_in(ev->diag, ev->fs, ev->initramfs_src, ev->initramfs_line, false,
+                                    "more than %d initramfs files; the rest are not shown",
+                                    BOOTCFG_INITRAMFS_FILES_MAX);
                         break;
                 }
                 with_prefix(res->os_prefix, tok, res->initramfs[res->n_initramfs++],
@@ -596,20 +804,71 @@ static void resolve_auto_initramfs(struct eval *ev, const char *kernel_raw)
         char name[BOOTCFG_NAME_MAX];
 
         if (!auto_initramfs_name(kernel_raw, name, sizeof(name))) {
-                diag_add(ev->diag, res->auto_initramfs_line, false,
-                         "auto_initramfs=1 but the kernel '%s' is not named kernel*.img: no "
-                         "initramfs name can be derived from it",
-                         kernel_raw);
+                diag_add_in(ev->diag, ev->fs, res->auto_initramfs_src, res->auto_initramfs_line,
+                            false,
+                            "auto_initramfs=1 but the kernel '%s' is not named kernel*.img: no "
+                            "initramfs name can be derived from it",
+                            kernel_raw);
                 res->initramfs_from = BOOTCFG_INITRAMFS_NONE;
                 return;
         }
         res->initramfs_from = BOOTCFG_INITRAMFS_AUTO;
         with_prefix(res->os_prefix, name, res->initramfs[0], BOOTCFG_NAME_MAX);
         res->n_initramfs = 1;
-        add_deciding(res, res->auto_initramfs_line);
-        add_deciding(res, res->kernel_line);
+        add_deciding(res, res->auto_initramfs_src, res->auto_initramfs_line);
+        add_deciding(res, res->kernel_src, res->kernel_line);
         if (res->kernel_line == 0)
-                add_deciding(res, res->arm_64bit_line);
+                add_deciding(res, res->arm_64bit_src, res->arm_64bit_line);
+}
+
+static bool boot_file_present(const char *dir, const char *name)
+{
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        while (*name == '/')
+                name++;
+        return asprintf(&p, "%s/%s", dir, name) >= 0 && lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* os_prefix: "unless the expected kernel and .dtb can be found at the new location/name, the
+ * prefix is ignored (set to "")". Without a boot folder nothing can be looked at: it is taken
+ * as written. */
+static void resolve_os_prefix(struct eval *ev, const char *kernel_raw)
+{
+        struct bootcfg_result *res = ev->res;
+        const char *dtb = ev->row ? ev->row->dtb : NULL;
+        char kpath[BOOTCFG_NAME_MAX * 2], dpath[BOOTCFG_NAME_MAX * 2];
+        bool have_kernel, have_dtb;
+
+        if (!res->os_prefix_set[0])
+                return;
+        if (!ev->fs->boot_dir || kernel_raw[0] == '/') {
+                snprintf(res->os_prefix, sizeof(res->os_prefix), "%s", res->os_prefix_set);
+                return;
+        }
+        snprintf(kpath, sizeof(kpath), "%s%s", res->os_prefix_set, kernel_raw);
+        have_kernel = boot_file_present(ev->fs->boot_dir, kpath);
+        have_dtb = true;
+        if (dtb) {
+                snprintf(dpath, sizeof(dpath), "%s%s", res->os_prefix_set, dtb);
+                have_dtb = boot_file_present(ev->fs->boot_dir, dpath);
+        }
+        if (have_kernel && have_dtb) {
+                snprintf(res->os_prefix, sizeof(res->os_prefix), "%s", res->os_prefix_set);
+                if (!dtb)
+                        diag_add_in(ev->diag, ev->fs, res->os_prefix_src, res->os_prefix_line,
+                                    false,
+                                    "os_prefix=%s: this board's .dtb name is unknown; only the "
+                                    "kernel %s was looked for",
+                                    res->os_prefix_set, kpath);
+                return;
+        }
+        res->os_prefix_ignored = true;
+        diag_add_in(ev->diag, ev->fs, res->os_prefix_src, res->os_prefix_line, false,
+                    "os_prefix=%s is ignored by the firmware: %s%s%s is not in the boot folder",
+                    res->os_prefix_set, have_kernel ? "" : kpath,
+                    !have_kernel && !have_dtb ? " and " : "", have_dtb ? "" : dpath);
 }
 
 /* Settings are final only at the end of the file: os_prefix and arm_64bit may come last. */
@@ -623,6 +882,7 @@ static void eval_finish(struct eval *ev)
                          default_kernel(ev->board, res->arm_64bit));
         else
                 snprintf(kernel_raw, sizeof(kernel_raw), "%s", res->kernel);
+        resolve_os_prefix(ev, kernel_raw);
         with_prefix(res->os_prefix, kernel_raw, res->kernel, sizeof(res->kernel));
 
         if (res->cmdline_line == 0)
@@ -633,25 +893,23 @@ static void eval_finish(struct eval *ev)
         if (res->initramfs_from == BOOTCFG_INITRAMFS_LINE ||
             res->initramfs_from == BOOTCFG_INITRAMFS_RAMFSFILE) {
                 split_initramfs_list(ev);
-                add_deciding(res, ev->initramfs_line);
+                add_deciding(res, ev->initramfs_src, ev->initramfs_line);
         } else if (res->auto_initramfs) {
                 resolve_auto_initramfs(ev, kernel_raw);
         }
-        res->end_applies = filter_applies(&ev->fs);
+        res->end_applies = filter_applies(&ev->fs_state);
 }
 
-int bootcfg_evaluate(const char *text, size_t len, const struct bootcfg_target *pi,
-                     struct bootcfg_result *res, struct bootcfg_diag *diag)
+int bootcfg_evaluate_files(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
+                           struct bootcfg_result *res, struct bootcfg_diag *diag)
 {
-        struct eval ev = {.text = text, .len = len, .res = res, .diag = diag};
-        struct line l = {0};
-        const char *board_name;
-        size_t pos = 0;
+        struct eval ev = {.fs = fs, .res = res, .diag = diag};
 
         memset(res, 0, sizeof(*res));
-        if (!pi || str_empty(pi->model))
+        if (!pi || str_empty(pi->model) || fs->n == 0)
                 return -EINVAL;
-        ev.board = board_from_model(pi->model, &board_name);
+        ev.row = model_row(pi->model);
+        ev.board = ev.row ? ev.row->board : B_UNKNOWN;
         ev.tryboot = pi->tryboot;
         if (pi->serial)
                 ev.have_serial = parse_serial(pi->serial, strlen(pi->serial), &ev.serial);
@@ -660,11 +918,31 @@ int bootcfg_evaluate(const char *text, size_t len, const struct bootcfg_target *
                          "unknown model '%s': model filters treated as not matching, "
                          "Pi 3 defaults assumed",
                          pi->model);
-        snprintf(res->board, sizeof(res->board), "%s", board_name ? board_name : "unknown");
-        while (next_line(text, len, &pos, &l))
-                eval_line(&ev, &l);
+        snprintf(res->board, sizeof(res->board), "%s", ev.row ? ev.row->name : "unknown");
+        res->arm_64bit = default_arm_64bit(ev.board);
+        ev.stack[0] = 0;
+        eval_file(&ev, 0);
+        ev.src = 0;
         eval_finish(&ev);
         return 0;
+}
+
+int bootcfg_evaluate(const char *text, size_t len, const struct bootcfg_target *pi,
+                     struct bootcfg_result *res, struct bootcfg_diag *diag)
+{
+        /* The text is only read: a set that borrows it costs no copy. */
+        struct bootcfg_files *fs = calloc(1, sizeof(*fs));
+        int r;
+
+        if (!fs)
+                return -ENOMEM;
+        fs->n = 1;
+        snprintf(fs->files[0].name, sizeof(fs->files[0].name), "config.txt");
+        fs->files[0].text = (char *)text;
+        fs->files[0].len = len;
+        r = bootcfg_evaluate_files(fs, pi, res, diag);
+        free(fs);
+        return r;
 }
 
 /* ---- editing -------------------------------------------------------------------------------- */
@@ -711,24 +989,27 @@ static int replace_span(const char *text, size_t len, size_t start, size_t end, 
         return 0;
 }
 
-static int edit_deciding_line(const char *text, size_t len, const struct bootcfg_result *res,
+static int edit_deciding_line(const struct bootcfg_files *fs, const struct bootcfg_result *res,
                               const char *file, char **out, size_t *out_len,
                               struct bootcfg_diag *diag)
 {
+        const struct bootcfg_file *f = &fs->files[res->initramfs_src];
+        const char *text = f->text;
+        size_t len = f->len;
         size_t start = res->initramfs_span_start, end = res->initramfs_span_end;
         size_t new_len;
         struct line l;
 
         line_at(text, len, start, &l);
         if (memchr(text + start, ',', end - start))
-                diag_add(diag, l.no, false, "the line listed several files; all are replaced by %s",
-                         file);
+                diag_add_in(diag, fs, res->initramfs_src, l.no, false,
+                            "the line listed several files; all are replaced by %s", file);
         new_len = l.len - (end - start) + strlen(file);
         if (new_len > BOOTCFG_LINE_MAX) {
-                diag_add(diag, l.no, true,
-                         "the changed line would be %zu characters long; the firmware reads only "
-                         "%d: refused",
-                         new_len, BOOTCFG_LINE_MAX);
+                diag_add_in(diag, fs, res->initramfs_src, l.no, true,
+                            "the changed line would be %zu characters long; the firmware reads "
+                            "only %d: refused",
+                            new_len, BOOTCFG_LINE_MAX);
                 return -E2BIG;
         }
         if (end - start == strlen(file) && memcmp(text + start, file, end - start) == 0) {
@@ -789,14 +1070,66 @@ static int append_initramfs_line(const char *text, size_t len, const struct boot
         return *out ? 1 : -ENOMEM;
 }
 
-int bootcfg_set_initramfs(const char *text, size_t len, const struct bootcfg_target *pi,
-                          const char *file, char **out, size_t *out_len, struct bootcfg_diag *diag)
+static const char *skip_slashes(const char *s)
+{
+        while (*s == '/')
+                s++;
+        return s;
+}
+
+/* The edit is only worth writing when the firmware, reading every file with it, loads FILE. */
+static int check_edit(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
+                      const char *file, const struct bootcfg_edit *edit,
+                      struct bootcfg_diag *diag)
+{
+        struct bootcfg_files *copy = malloc(sizeof(*copy));
+        struct bootcfg_result *res = malloc(sizeof(*res));
+        struct bootcfg_diag *quiet = malloc(sizeof(*quiet));
+        char want[BOOTCFG_NAME_MAX * 2];
+        int r = -ENOMEM;
+
+        if (!copy || !res || !quiet)
+                goto out;
+        *copy = *fs;
+        copy->files[edit->src].text = edit->text;
+        copy->files[edit->src].len = edit->len;
+        bootcfg_diag_init(quiet, diag ? diag->file : NULL);
+        r = bootcfg_evaluate_files(copy, pi, res, quiet);
+        if (r < 0)
+                goto out;
+        r = 0;
+        snprintf(want, sizeof(want), "%s%s", file[0] == '/' ? "" : res->os_prefix, file);
+        if ((res->initramfs_from != BOOTCFG_INITRAMFS_LINE &&
+             res->initramfs_from != BOOTCFG_INITRAMFS_RAMFSFILE) ||
+            res->n_initramfs != 1 ||
+            (strlen(want) < BOOTCFG_NAME_MAX &&
+             !streq(skip_slashes(res->initramfs[0]), skip_slashes(want)))) {
+                char where[BOOTCFG_NAME_MAX + 32];
+
+                bootcfg_where(fs, res->initramfs_src,
+                              res->n_deciding ? res->deciding[res->n_deciding - 1] : 0, where,
+                              sizeof(where));
+                diag_add_in(diag, fs, edit->src, 0, true,
+                            "after the change the firmware would still load %s (%s), not %s: "
+                            "refused, nothing written",
+                            res->n_initramfs ? res->initramfs[0] : "no initramfs", where, want);
+                r = -ENOTRECOVERABLE;
+        }
+out:
+        free(copy);
+        free(res);
+        free(quiet);
+        return r;
+}
+
+int bootcfg_files_set_initramfs(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
+                                const char *file, struct bootcfg_edit *edit,
+                                struct bootcfg_diag *diag)
 {
         struct bootcfg_result *res;
         int r;
 
-        *out = NULL;
-        *out_len = 0;
+        memset(edit, 0, sizeof(*edit));
         if (!initramfs_name_ok(file)) {
                 diag_add(diag, 0, true,
                          "'%s' is not a usable initramfs name (empty, too long, or holding "
@@ -808,25 +1141,220 @@ int bootcfg_set_initramfs(const char *text, size_t len, const struct bootcfg_tar
         res = malloc(sizeof(*res));
         if (!res)
                 return -ENOMEM;
-        r = bootcfg_evaluate(text, len, pi, res, diag);
+        r = bootcfg_evaluate_files(fs, pi, res, diag);
         if (r < 0)
                 goto out;
+        if (diag && bootcfg_diag_error(diag)) {
+                r = -EINVAL; /* an include loop: what the firmware reads is unknown */
+                goto out;
+        }
         if (res->initramfs_from == BOOTCFG_INITRAMFS_LINE ||
             res->initramfs_from == BOOTCFG_INITRAMFS_RAMFSFILE) {
-                r = edit_deciding_line(text, len, res, file, out, out_len, diag);
+                edit->src = res->initramfs_src;
+                r = edit_deciding_line(fs, res, file, &edit->text, &edit->len, diag);
         } else if (res->auto_initramfs) {
-                diag_add(diag, res->auto_initramfs_line, true,
-                         "auto_initramfs=1 and no initramfs line: this Pi loads %s, named after "
-                         "its kernel. Switching this flavour means renaming the new initrd onto "
-                         "%s (the kernel upgrade's job), not editing config.txt: refused",
-                         res->n_initramfs ? res->initramfs[0] : "an initramfs",
-                         res->n_initramfs ? res->initramfs[0] : "initramfs7/initramfs8");
+                diag_add_in(diag, fs, res->auto_initramfs_src, res->auto_initramfs_line, true,
+                            "auto_initramfs=1 and no initramfs line: this Pi loads %s, named "
+                            "after its kernel. Switching this flavour means renaming the new "
+                            "initrd onto %s (the kernel upgrade's job), not editing config.txt: "
+                            "refused",
+                            res->n_initramfs ? res->initramfs[0] : "an initramfs",
+                            res->n_initramfs ? res->initramfs[0] : "initramfs7/initramfs8");
                 r = -EOPNOTSUPP;
         } else {
-                r = append_initramfs_line(text, len, res, file, out, out_len, diag);
+                edit->src = 0;
+                r = append_initramfs_line(fs->files[0].text, fs->files[0].len, res, file,
+                                          &edit->text, &edit->len, diag);
+        }
+        if (r == 1) {
+                int c = check_edit(fs, pi, file, edit, diag);
+
+                if (c < 0) {
+                        free(edit->text);
+                        memset(edit, 0, sizeof(*edit));
+                        r = c;
+                }
         }
 out:
         free(res);
+        return r;
+}
+
+int bootcfg_set_initramfs(const char *text, size_t len, const struct bootcfg_target *pi,
+                          const char *file, char **out, size_t *out_len, struct bootcfg_diag *diag)
+{
+        struct bootcfg_files *fs = calloc(1, sizeof(*fs));
+        struct bootcfg_edit edit;
+        int r;
+
+        *out = NULL;
+        *out_len = 0;
+        if (!fs)
+                return -ENOMEM;
+        fs->n = 1;
+        snprintf(fs->files[0].name, sizeof(fs->files[0].name), "config.txt");
+        fs->files[0].text = (char *)text;
+        fs->files[0].len = len;
+        r = bootcfg_files_set_initramfs(fs, pi, file, &edit, diag);
+        free(fs);
+        if (r >= 0) {
+                *out = edit.text;
+                *out_len = edit.len;
+        }
+        return r;
+}
+
+/* ---- the files ------------------------------------------------------------------------------ */
+
+/* One config file is small; anything near this is not what the firmware reads. */
+#define BOOTCFG_FILE_MAX (1024 * 1024)
+
+bool bootcfg_name_inside(const char *name)
+{
+        const char *p;
+
+        if (!name)
+                return false;
+        name = skip_slashes(name);
+        if (!*name || strlen(name) >= BOOTCFG_NAME_MAX)
+                return false;
+        for (p = name; *p; p++)
+                if (iscntrl((unsigned char)*p))
+                        return false;
+        for (p = name; *p;) {
+                size_t n = strcspn(p, "/");
+
+                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                p += n;
+                while (*p == '/')
+                        p++;
+        }
+        return true;
+}
+
+void bootcfg_files_free(struct bootcfg_files *fs)
+{
+        for (size_t i = 0; i < fs->n; i++)
+                free(fs->files[i].text);
+        free(fs->boot_dir);
+        memset(fs, 0, sizeof(*fs));
+}
+
+int bootcfg_files_set_text(struct bootcfg_files *fs, unsigned idx, const char *text, size_t len)
+{
+        char *copy;
+
+        if (idx >= fs->n)
+                return -EINVAL;
+        copy = malloc(len + 1);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        free(fs->files[idx].text);
+        fs->files[idx].text = copy;
+        fs->files[idx].len = len;
+        fs->files[idx].missing = false;
+        return 0;
+}
+
+int bootcfg_files_from_text(struct bootcfg_files *fs, const char *name, const char *text,
+                            size_t len)
+{
+        memset(fs, 0, sizeof(*fs));
+        fs->n = 1;
+        snprintf(fs->files[0].name, sizeof(fs->files[0].name), "%s",
+                 str_empty(name) ? "config.txt" : name);
+        return bootcfg_files_set_text(fs, 0, text, len);
+}
+
+/* Reads NAME into a new entry. -ENOENT is no error: the entry is kept as missing. */
+static int files_read(struct bootcfg_files *fs, const char *name, unsigned from, unsigned line,
+                      struct bootcfg_diag *diag)
+{
+        struct bootcfg_file *f = &fs->files[fs->n];
+        _cleanup_free_ char *path = NULL;
+        unsigned nul;
+        int r;
+
+        snprintf(f->name, sizeof(f->name), "%s", name);
+        fs->n++;
+        if (asprintf(&path, "%s/%s", fs->boot_dir, name) < 0)
+                return -ENOMEM;
+        r = file_read_regular(path, BOOTCFG_FILE_MAX, &f->text, &f->len);
+        if (r == -ENOENT && fs->n > 1) {
+                f->missing = true;
+                return 0;
+        }
+        if (r < 0) {
+                if (fs->n == 1)
+                        diag_add(diag, 0, true, "cannot read %s: %s", path, file_strerror(r));
+                else
+                        diag_add_in(diag, fs, from, line, true, "include %s: %s: %s", name, path,
+                                    file_strerror(r));
+                return r;
+        }
+        nul = text_nul_line(f->text, f->len);
+        if (nul) {
+                diag_add_in(diag, fs, fs->n - 1, nul, true,
+                            "NUL byte: the file is damaged (a write cut short?)");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Adds every file FS->files[SRC]'s include lines name (in any section: which apply is decided
+ * by the evaluation). */
+static int files_scan(struct bootcfg_files *fs, unsigned src, struct bootcfg_diag *diag)
+{
+        struct line l = {0};
+        size_t pos = 0;
+
+        while (next_line(fs->files[src].text, fs->files[src].len, &pos, &l)) {
+                struct span s = span_trim(l.p, l.len), name;
+                char buf[BOOTCFG_NAME_MAX];
+                int r;
+
+                if (!is_include(s))
+                        continue;
+                name = include_name(s);
+                if (name.n == 0 || files_find(fs, name) >= 0)
+                        continue;
+                if (!span_copy(name, buf, sizeof(buf)) || !bootcfg_name_inside(buf)) {
+                        diag_add_in(diag, fs, src, l.no, true,
+                                    "include %.*s: not a file inside the boot folder ('..', '.', "
+                                    "control characters or too long): refused",
+                                    (int)(name.n > 200 ? 200 : name.n), name.p);
+                        return -EXDEV;
+                }
+                if (fs->n >= BOOTCFG_FILES_MAX) {
+                        diag_add_in(diag, fs, src, l.no, true,
+                                    "include %s: more than %d files are included: refused", buf,
+                                    BOOTCFG_FILES_MAX);
+                        return -E2BIG;
+                }
+                r = files_read(fs, buf, src, l.no, diag);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int bootcfg_files_load(struct bootcfg_files *fs, const char *boot_dir, const char *main,
+                       struct bootcfg_diag *diag)
+{
+        int r;
+
+        memset(fs, 0, sizeof(*fs));
+        fs->boot_dir = strdup(boot_dir);
+        if (!fs->boot_dir)
+                return -ENOMEM;
+        r = files_read(fs, main, 0, 0, diag);
+        /* Files appended while scanning are scanned in turn: nested includes. */
+        for (size_t i = 0; r >= 0 && i < fs->n; i++)
+                if (!fs->files[i].missing)
+                        r = files_scan(fs, (unsigned)i, diag);
         return r;
 }
 

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "fileio.h"
+#include "rootpath.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -11,7 +12,16 @@
 /* A config file is small; anything bigger is a mistake (or hostile) and is refused. */
 #define CONFIG_FILE_MAX (256 * 1024)
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_OPT_PATH, KEY_BOOL, KEY_DURATION, KEY_UINT, KEY_ENUM };
+enum key_type {
+        KEY_STRING,
+        KEY_PATH,
+        KEY_OPT_PATH,
+        KEY_PATH_OR_AUTO,
+        KEY_BOOL,
+        KEY_DURATION,
+        KEY_UINT,
+        KEY_ENUM
+};
 
 struct key_def {
         const char *section;
@@ -32,7 +42,7 @@ static const char *const trial_modes[] = {"none", "tryboot", NULL};
 #define SEC        1000000ULL
 
 static const struct key_def keys[] = {
-    {"agent", "boot_dir", KEY_PATH, OFF(agent.boot_dir), NULL, 0, 0},
+    {"agent", "boot_dir", KEY_PATH_OR_AUTO, OFF(agent.boot_dir), NULL, 0, 0},
     {"agent", "state_dir", KEY_PATH, OFF(agent.state_dir), NULL, 0, 0},
     {"agent", "run_dir", KEY_PATH, OFF(agent.run_dir), NULL, 0, 0},
     {"agent", "metrics_file", KEY_OPT_PATH, OFF(agent.metrics_file), NULL, 0, 0},
@@ -74,7 +84,7 @@ static const char *const sections[] = {"agent", "led", "ipv6", "iscsi", "upgrade
 void config_set_defaults(struct netroot_config *cfg)
 {
         memset(cfg, 0, sizeof(*cfg));
-        strcpy(cfg->agent.boot_dir, "/boot");
+        strcpy(cfg->agent.boot_dir, "auto");
         strcpy(cfg->agent.state_dir, "/var/lib/netroot");
         strcpy(cfg->agent.run_dir, "/run/netroot");
         strcpy(cfg->agent.model, "auto");
@@ -223,6 +233,12 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
         char allowed[256], lo[32], hi[32];
 
         switch (k->type) {
+        case KEY_PATH_OR_AUTO:
+                if (streq(value, "auto")) {
+                        strcpy(field, value);
+                        return 1;
+                }
+                /* fall through */
         case KEY_PATH:
         case KEY_OPT_PATH:
                 if (str_empty(value) && k->type == KEY_OPT_PATH) {
@@ -230,8 +246,9 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                         return 1;
                 }
                 if (value[0] != '/')
-                        return fail(st, "[%s] %s=%s: must be an absolute path", k->section, k->name,
-                                    value);
+                        return fail(st, "[%s] %s=%s: must be an absolute path%s", k->section,
+                                    k->name, value,
+                                    k->type == KEY_PATH_OR_AUTO ? " or auto" : "");
                 /* fall through */
         case KEY_STRING:
                 if (strlen(value) >= CONFIG_VALUE_MAX)
@@ -408,5 +425,23 @@ int config_load(const char *path, struct netroot_config *cfg, struct config_diag
                 return -EINVAL;
         }
         check_secret_permissions(path, cfg, diag);
+        return 0;
+}
+
+int config_resolve_boot_dir(struct netroot_config *cfg, const char *root)
+{
+        _cleanup_free_ char *probe = NULL;
+        struct stat st;
+
+        if (!streq(cfg->agent.boot_dir, "auto"))
+                return 0;
+        cfg->agent.boot_dir_auto = true;
+        /* Debian's raspi-firmware and Pi OS bookworm keep the firmware's files in
+         * /boot/firmware: that is what a netbooted Pi mounts there from its TFTP folder. */
+        probe = root_path(root, CONFIG_BOOT_FIRMWARE "/config.txt");
+        if (!probe)
+                return -ENOMEM;
+        strcpy(cfg->agent.boot_dir,
+               lstat(probe, &st) == 0 && S_ISREG(st.st_mode) ? CONFIG_BOOT_FIRMWARE : "/boot");
         return 0;
 }

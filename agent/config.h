@@ -13,8 +13,13 @@ enum probe_mode { PROBE_MODE_DISCOVERY, PROBE_MODE_LOGIN, PROBE_MODE_OFF };
 enum verify_tftp { VERIFY_TFTP_AUTO, VERIFY_TFTP_REQUIRED, VERIFY_TFTP_OFF };
 enum trial_boot { TRIAL_BOOT_NONE, TRIAL_BOOT_TRYBOOT };
 
+#define CONFIG_BOOT_FIRMWARE "/boot/firmware"
+
 struct agent_config {
+        /* "auto" until config_resolve_boot_dir(): /boot/firmware when it holds config.txt,
+         * else /boot. */
         char boot_dir[CONFIG_VALUE_MAX];
+        bool boot_dir_auto; /* it was "auto": say which folder was found */
         char state_dir[CONFIG_VALUE_MAX];
         char run_dir[CONFIG_VALUE_MAX];
         char metrics_file[CONFIG_VALUE_MAX]; /* empty: no metrics file */
@@ -87,3 +92,7 @@ int config_parse_bool(const char *s, bool *out);
 
 const char *ipv6_mode_to_string(enum ipv6_mode m);
 const char *probe_mode_to_string(enum probe_mode m);
+
+/* Turns boot_dir = auto into the folder the firmware reads, looked up under ROOT. Call once
+ * after config_load() (and with the defaults when there is no file). Returns 0 or -ENOMEM. */
+int config_resolve_boot_dir(struct netroot_config *cfg, const char *root);

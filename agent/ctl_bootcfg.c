@@ -1,21 +1,20 @@
 /* netrootctl bootcfg: what this Pi boots from its TFTP folder (kernel, initramfs, command line),
- * and the one edit the agent makes to config.txt: pointing this Pi's initramfs line at a new
- * file, only after that file has been checked. */
+ * as the firmware reads config.txt and the files it includes, and the one edit the agent makes:
+ * pointing this Pi's initramfs line at a new file, only after that file has been checked, in
+ * whichever file that line lives. */
+#include "boot_view.h"
 #include "bootcfg.h"
 #include "cmdline.h"
 #include "ctl.h"
 #include "fileio.h"
 #include "initrd.h"
 #include "json.h"
-#include "piinfo.h"
-#include "rootpath.h"
 #include "strbuf.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <sys/stat.h>
 
-#define CONFIG_TXT_MAX  (1024 * 1024)
 #define CMDLINE_TXT_MAX (64 * 1024)
 
 struct bootcfg_opts {
@@ -29,26 +28,6 @@ struct bootcfg_opts {
         const char *kver;
 };
 
-/* Everything read from the Pi and its boot folder before deciding anything. */
-struct bootcfg_env {
-        char model[PIINFO_MODEL_MAX];
-        char serial[PIINFO_SERIAL_MAX];
-        char *boot_dir;
-        char *config_path;
-        char *text;
-        size_t len;
-        struct bootcfg_target pi;
-        struct bootcfg_diag diag;
-        struct bootcfg_result res;
-};
-
-static void env_done(struct bootcfg_env *env)
-{
-        free(env->boot_dir);
-        free(env->config_path);
-        free(env->text);
-}
-
 static void usage(FILE *out)
 {
         fprintf(out,
@@ -58,98 +37,42 @@ static void usage(FILE *out)
                 "PI OPTIONS: --model M     model string instead of /proc/device-tree/model\n"
                 "            --serial S    serial instead of the one in /proc/cpuinfo\n"
                 "            --boot-dir D  boot folder instead of [agent] boot_dir\n\n"
+                "config.txt is read as the firmware reads it: included files are followed.\n"
                 "show exits 1 when a file the Pi would load is missing from the boot folder.\n"
                 "set-initramfs FILE names the file as config.txt does (relative to os_prefix);\n"
-                "it must exist and pass the initrd check unless --force. --dry-run prints the\n"
-                "change and exits as the real run would.\n");
+                "it must exist and pass the initrd check unless --force. The deciding line is\n"
+                "changed in the file where it lives (an included file, say). --dry-run prints\n"
+                "the change and exits as the real run would.\n");
 }
 
-/* A boot file name from config.txt as a path: a leading "/" means the boot folder's top. */
-static char *boot_file_path(const char *boot_dir, const char *name)
+static bool boot_file_exists(const struct boot_view *v, const char *name)
 {
-        char *p;
-
-        while (*name == '/')
-                name++;
-        return asprintf(&p, "%s/%s", boot_dir, name) < 0 ? NULL : p;
-}
-
-static bool boot_file_exists(const char *boot_dir, const char *name)
-{
-        _cleanup_free_ char *path = boot_file_path(boot_dir, name);
+        _cleanup_free_ char *path = boot_view_path(v, name);
         struct stat st;
 
         return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int read_pi_identity(struct ctl_context *ctx, const struct bootcfg_opts *o,
-                            struct bootcfg_env *env)
+/* With the tryboot flag set the firmware reads tryboot.txt instead of config.txt. Returns 0,
+ * or a negative errno after saying why. */
+static int load_view(struct ctl_context *ctx, const struct bootcfg_opts *o, struct boot_view *v)
 {
-        int r;
+        struct boot_view_options bo = {
+            .root = ctx->root,
+            .cfg = &ctx->cfg,
+            .model = o->model,
+            .serial = o->serial,
+            .boot_dir = o->boot_dir,
+            .tryboot = o->tryboot,
+        };
+        int r = boot_view_load(v, &bo);
 
-        r = piinfo_model(ctx->root, o->model ?: ctx->cfg.agent.model, env->model,
-                         sizeof(env->model));
-        if (r < 0) {
-                fprintf(stderr,
-                        "netrootctl: cannot read the Pi model from /proc/device-tree/model: %s; "
-                        "pass --model or set [agent] model=\n",
-                        strerror(-r));
+        /* An error inside the files (an include loop) still leaves an evaluation to show. */
+        if (r < 0 && !(r == -EINVAL && v->eval_r == 0)) {
+                fprintf(stderr, "netrootctl: %s\n", v->error[0] ? v->error : strerror(-r));
                 return r;
         }
-        r = piinfo_serial(ctx->root, o->serial ?: ctx->cfg.agent.serial, env->serial,
-                          sizeof(env->serial));
-        if (r < 0) {
-                fprintf(stderr,
-                        "netrootctl: cannot read the Pi serial from the Serial line of "
-                        "/proc/cpuinfo: %s; pass --serial or set [agent] serial=\n",
-                        r == -ENODATA ? "no Serial line" : strerror(-r));
-                return r;
-        }
-        env->pi.model = env->model;
-        env->pi.serial = env->serial;
-        env->pi.tryboot = o->tryboot;
         return 0;
-}
-
-static int resolve_boot_dir(struct ctl_context *ctx, const struct bootcfg_opts *o,
-                            struct bootcfg_env *env)
-{
-        const char *dir = o->boot_dir ? o->boot_dir : ctx->cfg.agent.boot_dir;
-
-        /* An absolute folder lives inside the --root sandbox like every other path. */
-        env->boot_dir = dir[0] == '/' ? root_path(ctx->root, dir) : strdup(dir);
-        return env->boot_dir ? 0 : -ENOMEM;
-}
-
-/* With the tryboot flag set the firmware reads tryboot.txt instead of config.txt. */
-static int load_env(struct ctl_context *ctx, const struct bootcfg_opts *o, struct bootcfg_env *env)
-{
-        int r;
-
-        r = read_pi_identity(ctx, o, env);
-        if (r < 0)
-                return r;
-        r = resolve_boot_dir(ctx, o, env);
-        if (r < 0)
-                return r;
-        env->config_path = boot_file_path(env->boot_dir, o->tryboot ? "tryboot.txt" : "config.txt");
-        if (!env->config_path)
-                return -ENOMEM;
-        r = file_read_regular(env->config_path, CONFIG_TXT_MAX, &env->text, &env->len);
-        if (r < 0) {
-                fprintf(stderr, "netrootctl: cannot read %s: %s\n", env->config_path,
-                        file_strerror(r));
-                return r;
-        }
-        if (text_nul_line(env->text, env->len)) {
-                fprintf(stderr,
-                        "netrootctl: %s:%u: NUL byte: the file is damaged (a write cut short?); "
-                        "restore it (netrootctl rollback) or fix it\n",
-                        env->config_path, text_nul_line(env->text, env->len));
-                return -EBADMSG;
-        }
-        bootcfg_diag_init(&env->diag, env->config_path);
-        return bootcfg_evaluate(env->text, env->len, &env->pi, &env->res, &env->diag);
 }
 
 static void print_diag(FILE *out, const struct bootcfg_diag *diag, const char *prefix)
@@ -168,15 +91,15 @@ struct show_cmdline {
         struct cmdline cl;
 };
 
-static void load_cmdline(const struct bootcfg_env *env, struct show_cmdline *sc)
+static void load_cmdline(const struct boot_view *v, struct show_cmdline *sc)
 {
-        _cleanup_free_ char *path = boot_file_path(env->boot_dir, env->res.cmdline);
+        _cleanup_free_ char *path = boot_view_path(v, v->res.cmdline);
         _cleanup_free_ char *data = NULL;
         size_t len;
         int r;
 
         memset(sc, 0, sizeof(*sc));
-        sc->exists = boot_file_exists(env->boot_dir, env->res.cmdline);
+        sc->exists = boot_file_exists(v, v->res.cmdline);
         if (!path || !sc->exists)
                 return;
         r = file_read_regular(path, CMDLINE_TXT_MAX, &data, &len);
@@ -214,17 +137,24 @@ static const char *initramfs_source(enum bootcfg_initramfs_from f)
         }
 }
 
-static void put_line_or_null(struct strbuf *sb, unsigned line)
+static const char *src_name(const struct boot_view *v, unsigned src)
 {
-        if (line)
-                sb_printf(sb, "%u", line);
-        else
-                sb_puts(sb, "null");
+        return src < v->files.n ? v->files.files[src].name : v->main_name;
 }
 
-static bool show_json_initramfs(struct strbuf *sb, const struct bootcfg_env *env)
+/* "line": N or null, "in": the file holding it. */
+static void put_where(struct strbuf *sb, const struct boot_view *v, unsigned src, unsigned line)
 {
-        const struct bootcfg_result *res = &env->res;
+        if (line)
+                sb_printf(sb, "\"line\": %u, \"in\": ", line);
+        else
+                sb_puts(sb, "\"line\": null, \"in\": ");
+        json_put_string(sb, line ? src_name(v, src) : "");
+}
+
+static bool show_json_initramfs(struct strbuf *sb, const struct boot_view *v)
+{
+        const struct bootcfg_result *res = &v->res;
         bool all_there = true;
 
         sb_puts(sb, ",\n  \"initramfs\": {\"source\": ");
@@ -234,9 +164,14 @@ static bool show_json_initramfs(struct strbuf *sb, const struct bootcfg_env *env
         sb_puts(sb, ", \"lines\": [");
         for (size_t i = 0; i < res->n_deciding; i++)
                 sb_printf(sb, "%s%u", i ? ", " : "", res->deciding[i]);
+        sb_puts(sb, "], \"in\": [");
+        for (size_t i = 0; i < res->n_deciding; i++) {
+                sb_puts(sb, i ? ", " : "");
+                json_put_string(sb, src_name(v, res->deciding_src[i]));
+        }
         sb_puts(sb, "], \"files\": [");
         for (size_t i = 0; i < res->n_initramfs; i++) {
-                bool e = boot_file_exists(env->boot_dir, res->initramfs[i]);
+                bool e = boot_file_exists(v, res->initramfs[i]);
                 all_there &= e;
                 sb_puts(sb, i ? ", {\"file\": " : "{\"file\": ");
                 json_put_string(sb, res->initramfs[i]);
@@ -246,15 +181,15 @@ static bool show_json_initramfs(struct strbuf *sb, const struct bootcfg_env *env
         return all_there;
 }
 
-static void show_json_cmdline(struct strbuf *sb, const struct bootcfg_env *env,
+static void show_json_cmdline(struct strbuf *sb, const struct boot_view *v,
                               const struct show_cmdline *sc)
 {
         bool first = true;
 
         sb_puts(sb, ",\n  \"cmdline\": {\"file\": ");
-        json_put_string(sb, env->res.cmdline);
-        sb_puts(sb, ", \"line\": ");
-        put_line_or_null(sb, env->res.cmdline_line);
+        json_put_string(sb, v->res.cmdline);
+        sb_puts(sb, ", ");
+        put_where(sb, v, v->res.cmdline_src, v->res.cmdline_line);
         sb_printf(sb, ", \"exists\": %s, \"root\": ", sc->exists ? "true" : "false");
         if (sc->readable && cmdline_get(&sc->cl, "root")) {
                 _cleanup_free_ char *m = cmdline_masked_value("root", cmdline_get(&sc->cl, "root"));
@@ -280,39 +215,53 @@ static void show_json_cmdline(struct strbuf *sb, const struct bootcfg_env *env,
         sb_puts(sb, "]}");
 }
 
-static bool show_json(const struct bootcfg_env *env, const struct show_cmdline *sc)
+static void show_json_files(struct strbuf *sb, const struct boot_view *v)
 {
-        const struct bootcfg_result *res = &env->res;
+        sb_puts(sb, ",\n  \"files\": [");
+        for (size_t i = 0; i < v->files.n; i++) {
+                sb_puts(sb, i ? ", {\"name\": " : "{\"name\": ");
+                json_put_string(sb, v->files.files[i].name);
+                sb_printf(sb, ", \"exists\": %s}", v->files.files[i].missing ? "false" : "true");
+        }
+        sb_puts(sb, "]");
+}
+
+static bool show_json(const struct boot_view *v, const struct show_cmdline *sc)
+{
+        const struct bootcfg_result *res = &v->res;
         struct strbuf sb = {0};
-        bool kernel_there = boot_file_exists(env->boot_dir, res->kernel), ok;
+        bool kernel_there = boot_file_exists(v, res->kernel), ok;
 
         sb_puts(&sb, "{\n  \"model\": ");
-        json_put_string(&sb, env->model);
+        json_put_string(&sb, v->model);
         sb_puts(&sb, ",\n  \"board\": ");
         json_put_string(&sb, res->board);
         sb_puts(&sb, ",\n  \"serial\": ");
-        json_put_string(&sb, env->serial);
-        sb_printf(&sb,
-                  ",\n  \"tryboot\": %s,\n  \"boot_dir\": ", env->pi.tryboot ? "true" : "false");
-        json_put_string(&sb, env->boot_dir);
+        json_put_string(&sb, v->serial);
+        sb_printf(&sb, ",\n  \"tryboot\": %s,\n  \"boot_dir\": ", v->pi.tryboot ? "true" : "false");
+        json_put_string(&sb, v->boot_dir);
+        sb_printf(&sb, ",\n  \"boot_dir_auto\": %s", v->boot_dir_auto ? "true" : "false");
         sb_puts(&sb, ",\n  \"config\": ");
-        json_put_string(&sb, env->config_path);
+        json_put_string(&sb, v->config_path);
+        show_json_files(&sb, v);
         sb_puts(&sb, ",\n  \"kernel\": {\"file\": ");
         json_put_string(&sb, res->kernel);
-        sb_puts(&sb, ", \"line\": ");
-        put_line_or_null(&sb, res->kernel_line);
+        sb_puts(&sb, ", ");
+        put_where(&sb, v, res->kernel_src, res->kernel_line);
         sb_printf(&sb, ", \"exists\": %s}", kernel_there ? "true" : "false");
         sb_printf(&sb,
                   ",\n  \"arm_64bit\": %s,\n  \"os_prefix\": ", res->arm_64bit ? "true" : "false");
         json_put_string(&sb, res->os_prefix);
-        ok = show_json_initramfs(&sb, env) && kernel_there && sc->exists;
-        show_json_cmdline(&sb, env, sc);
+        sb_printf(&sb, ",\n  \"os_prefix_ignored\": %s", res->os_prefix_ignored ? "true" : "false");
+        ok = show_json_initramfs(&sb, v) && kernel_there && sc->exists &&
+             !bootcfg_diag_error(&v->diag);
+        show_json_cmdline(&sb, v, sc);
         sb_printf(&sb, ",\n  \"ok\": %s,\n  \"warnings\": [", ok ? "true" : "false");
-        for (size_t i = 0; i < env->diag.n; i++) {
+        for (size_t i = 0; i < v->diag.n; i++) {
                 sb_puts(&sb, i ? ",\n    " : "\n    ");
-                json_put_string(&sb, env->diag.msgs[i].text);
+                json_put_string(&sb, v->diag.msgs[i].text);
         }
-        sb_puts(&sb, env->diag.n ? "\n  ]\n}\n" : "]\n}\n");
+        sb_puts(&sb, v->diag.n ? "\n  ]\n}\n" : "]\n}\n");
         if (!sb.oom)
                 fputs(sb_str(&sb), stdout);
         sb_free(&sb);
@@ -324,42 +273,42 @@ static const char *presence(bool exists)
         return exists ? "present" : "MISSING";
 }
 
-static void where(char *buf, size_t size, unsigned line)
+static void where(const struct boot_view *v, unsigned src, unsigned line, char *buf, size_t size)
 {
         if (line)
-                snprintf(buf, size, "config line %u", line);
+                snprintf(buf, size, "%s line %u", src_name(v, src), line);
         else
                 snprintf(buf, size, "default");
 }
 
-static bool show_text_initramfs(const struct bootcfg_env *env)
+static bool show_text_initramfs(const struct boot_view *v)
 {
-        const struct bootcfg_result *res = &env->res;
+        const struct bootcfg_result *res = &v->res;
         bool all_there = true;
 
         if (res->initramfs_from == BOOTCFG_INITRAMFS_NONE) {
                 printf("Initramfs:  none\n");
                 return true;
         }
-        printf("Initramfs:  from %s, %s", initramfs_source(res->initramfs_from),
-               res->n_deciding > 1 ? "lines" : "line");
+        printf("Initramfs:  from %s,", initramfs_source(res->initramfs_from));
         for (size_t i = 0; i < res->n_deciding; i++)
-                printf("%s%u", i ? ", " : " ", res->deciding[i]);
+                printf("%s%s line %u", i ? "," : "", src_name(v, res->deciding_src[i]),
+                       res->deciding[i]);
         printf("%s%s\n", res->initramfs_addr[0] ? ", address " : "", res->initramfs_addr);
         for (size_t i = 0; i < res->n_initramfs; i++) {
-                bool e = boot_file_exists(env->boot_dir, res->initramfs[i]);
+                bool e = boot_file_exists(v, res->initramfs[i]);
                 all_there &= e;
                 printf("            %s  %s\n", res->initramfs[i], presence(e));
         }
         return all_there;
 }
 
-static void show_text_cmdline(const struct bootcfg_env *env, const struct show_cmdline *sc)
+static void show_text_cmdline(const struct boot_view *v, const struct show_cmdline *sc)
 {
-        char w[64];
+        char w[BOOTCFG_NAME_MAX + 32];
 
-        where(w, sizeof(w), env->res.cmdline_line);
-        printf("Cmdline:    %s (%s)  %s\n", env->res.cmdline, w, presence(sc->exists));
+        where(v, v->res.cmdline_src, v->res.cmdline_line, w, sizeof(w));
+        printf("Cmdline:    %s (%s)  %s\n", v->res.cmdline, w, presence(sc->exists));
         if (sc->readable && sc->cl.lines > 1)
                 printf("            warning: %u lines; the command line must be one line\n",
                        sc->cl.lines);
@@ -374,46 +323,64 @@ static void show_text_cmdline(const struct bootcfg_env *env, const struct show_c
         }
 }
 
-static bool show_text(const struct bootcfg_env *env, const struct show_cmdline *sc)
+static void show_text_files(const struct boot_view *v)
 {
-        const struct bootcfg_result *res = &env->res;
-        bool kernel_there = boot_file_exists(env->boot_dir, res->kernel), ok;
-        char w[64];
+        if (v->files.n < 2)
+                return;
+        printf("Includes:  ");
+        for (size_t i = 1; i < v->files.n; i++)
+                printf(" %s%s", v->files.files[i].name,
+                       v->files.files[i].missing ? " (MISSING: skipped)" : "");
+        printf("\n");
+}
 
-        printf("Pi:         %s (%s), serial %s%s\n", env->model, res->board, env->serial,
-               env->pi.tryboot ? ", tryboot" : "");
-        printf("Boot dir:   %s\n", env->boot_dir);
-        printf("Config:     %s\n", env->config_path);
-        if (res->os_prefix[0])
-                printf("os_prefix:  %s (config line %u)\n", res->os_prefix, res->os_prefix_line);
-        where(w, sizeof(w), res->kernel_line);
+static bool show_text(const struct boot_view *v, const struct show_cmdline *sc)
+{
+        const struct bootcfg_result *res = &v->res;
+        bool kernel_there = boot_file_exists(v, res->kernel), ok;
+        char w[BOOTCFG_NAME_MAX + 32];
+
+        printf("Pi:         %s (%s), serial folder %s%s\n", v->model, res->board, v->serial,
+               v->pi.tryboot ? ", tryboot" : "");
+        printf("Boot dir:   %s%s\n", v->boot_dir, v->boot_dir_auto ? " (boot_dir = auto)" : "");
+        printf("Config:     %s\n", v->config_path);
+        show_text_files(v);
+        if (res->os_prefix_set[0]) {
+                where(v, res->os_prefix_src, res->os_prefix_line, w, sizeof(w));
+                printf("os_prefix:  %s (%s)%s\n", res->os_prefix_set, w,
+                       res->os_prefix_ignored ? " IGNORED: kernel or .dtb not under it" : "");
+        }
+        where(v, res->kernel_src, res->kernel_line, w, sizeof(w));
         printf("Kernel:     %s (%s)  %s\n", res->kernel, w, presence(kernel_there));
         printf("arm_64bit:  %d\n", res->arm_64bit);
-        ok = show_text_initramfs(env) && kernel_there && sc->exists;
-        show_text_cmdline(env, sc);
-        if (env->diag.n) {
+        ok = show_text_initramfs(v) && kernel_there && sc->exists &&
+             !bootcfg_diag_error(&v->diag);
+        show_text_cmdline(v, sc);
+        if (v->diag.n) {
                 printf("Warnings:\n");
-                print_diag(stdout, &env->diag, "  ");
+                print_diag(stdout, &v->diag, "  ");
         }
         return ok;
 }
 
 static int do_show(struct ctl_context *ctx, const struct bootcfg_opts *o)
 {
-        struct bootcfg_env env = {0};
+        struct boot_view *v = boot_view_new();
         struct show_cmdline sc;
         bool ok;
-        int r;
 
-        r = load_env(ctx, o, &env);
-        if (r < 0) {
-                env_done(&env);
+        if (!v)
+                return CTL_EXIT_FAILED;
+        if (load_view(ctx, o, v) < 0) {
+                boot_view_free(v);
+                free(v);
                 return CTL_EXIT_USAGE;
         }
-        load_cmdline(&env, &sc);
-        ok = o->json ? show_json(&env, &sc) : show_text(&env, &sc);
+        load_cmdline(v, &sc);
+        ok = o->json ? show_json(v, &sc) : show_text(v, &sc);
         cmdline_free(&sc.cl);
-        env_done(&env);
+        boot_view_free(v);
+        free(v);
         return ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 
@@ -430,7 +397,7 @@ static const char *kver_from_name(const char *file)
 
 /* Returns true when FILE may be put in place: present and passing the initrd check. */
 static bool initramfs_acceptable(struct ctl_context *ctx, const struct bootcfg_opts *o,
-                                 const struct bootcfg_env *env, const char *file)
+                                 const struct boot_view *v, const char *file)
 {
         char name[BOOTCFG_NAME_MAX + 64], why[1024] = "";
         _cleanup_free_ char *path = NULL;
@@ -439,15 +406,15 @@ static bool initramfs_acceptable(struct ctl_context *ctx, const struct bootcfg_o
         if (file[0] == '/')
                 snprintf(name, sizeof(name), "%s", file);
         else
-                snprintf(name, sizeof(name), "%s%s", env->res.os_prefix, file);
-        path = boot_file_path(env->boot_dir, name);
+                snprintf(name, sizeof(name), "%s%s", v->res.os_prefix, file);
+        path = boot_view_path(v, name);
         if (!path)
                 return false;
         if (o->force) {
                 fprintf(stderr, "netrootctl: --force: %s not checked\n", path);
                 return true;
         }
-        if (!boot_file_exists(env->boot_dir, name)) {
+        if (!boot_file_exists(v, name)) {
                 fprintf(stderr, "netrootctl: refused: %s does not exist (--force overrides)\n",
                         path);
                 return false;
@@ -464,68 +431,76 @@ static bool initramfs_acceptable(struct ctl_context *ctx, const struct bootcfg_o
 
 static int exit_for_edit_error(int r)
 {
-        return r == -EINVAL || r == -ENOMEM ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
+        return r == -ENOMEM ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
 }
 
-static int write_config(const struct bootcfg_env *env, const char *data, size_t len)
+static int write_edit(const char *path, const struct bootcfg_edit *e)
 {
         struct stat st;
         mode_t mode = 0644;
         int r;
 
         /* Keep the file's mode: the TFTP server must still be able to read it. */
-        if (stat(env->config_path, &st) == 0)
+        if (stat(path, &st) == 0)
                 mode = st.st_mode & 07777;
-        r = file_write_atomic(env->config_path, data, len, mode);
+        r = file_write_atomic(path, e->text, e->len, mode);
         if (r < 0)
-                fprintf(stderr, "netrootctl: cannot write %s: %s\n", env->config_path,
-                        strerror(-r));
+                fprintf(stderr, "netrootctl: cannot write %s: %s\n", path, file_strerror(r));
         return r;
 }
 
-static void print_change(const struct bootcfg_env *env, const char *data, size_t len, bool dry_run)
+static void print_change(const struct boot_view *v, const char *path, const struct bootcfg_edit *e,
+                         bool dry_run)
 {
+        const struct bootcfg_file *f = &v->files.files[e->src];
         struct strbuf sb = {0};
 
-        printf("--- %s\n+++ %s%s\n", env->config_path, env->config_path,
-               dry_run ? " (dry run, not written)" : "");
-        bootcfg_diff(env->text, env->len, data, len, &sb);
+        printf("--- %s\n+++ %s%s\n", path, path, dry_run ? " (dry run, not written)" : "");
+        bootcfg_diff(f->text, f->len, e->text, e->len, &sb);
         fputs(sb_str(&sb), stdout);
         sb_free(&sb);
 }
 
 static int do_set_initramfs(struct ctl_context *ctx, const struct bootcfg_opts *o, const char *file)
 {
-        struct bootcfg_env env = {0};
-        struct bootcfg_diag diag;
-        _cleanup_free_ char *out = NULL;
-        size_t out_len;
-        int r, rc;
+        struct boot_view *v = boot_view_new();
+        struct bootcfg_diag *diag = malloc(sizeof(*diag));
+        struct bootcfg_edit edit = {0};
+        _cleanup_free_ char *path = NULL;
+        int r, rc = CTL_EXIT_USAGE;
 
-        if (load_env(ctx, o, &env) < 0) {
-                env_done(&env);
-                return CTL_EXIT_USAGE;
-        }
-        bootcfg_diag_init(&diag, env.config_path);
-        r = bootcfg_set_initramfs(env.text, env.len, &env.pi, file, &out, &out_len, &diag);
-        print_diag(stderr, &diag, "netrootctl: ");
+        if (!v || !diag)
+                goto out;
+        if (load_view(ctx, o, v) < 0)
+                goto out;
+        bootcfg_diag_init(diag, v->config_path);
+        r = bootcfg_files_set_initramfs(&v->files, &v->pi, file, &edit, diag);
+        print_diag(stderr, diag, "netrootctl: ");
         if (r < 0) {
-                if (!bootcfg_diag_error(&diag))
+                if (!bootcfg_diag_error(diag))
                         fprintf(stderr, "netrootctl: %s\n", strerror(-r));
-                env_done(&env);
-                return exit_for_edit_error(r);
+                rc = r == -EINVAL && !bootcfg_diag_error(&v->diag) ? CTL_EXIT_USAGE
+                                                                    : exit_for_edit_error(r);
+                goto out;
         }
+        path = boot_view_path(v, v->files.files[edit.src].name);
+        if (!path)
+                goto out;
         /* Checked before anything is shown as done: a refused change prints no diff. */
-        rc = initramfs_acceptable(ctx, o, &env, file) ? CTL_EXIT_OK : CTL_EXIT_FAILED;
-        if (rc == CTL_EXIT_OK && r == 1 && !o->dry_run && write_config(&env, out, out_len) < 0)
+        rc = initramfs_acceptable(ctx, o, v, file) ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+        if (rc == CTL_EXIT_OK && r == 1 && !o->dry_run && write_edit(path, &edit) < 0)
                 rc = CTL_EXIT_FAILED;
         if (r == 0 && (rc == CTL_EXIT_OK || o->dry_run))
-                printf("%s: this Pi already boots initramfs %s\n", env.config_path, file);
+                printf("%s: this Pi already boots initramfs %s\n", v->config_path, file);
         else if (r == 1 && (rc == CTL_EXIT_OK || o->dry_run))
-                print_change(&env, out, out_len, o->dry_run);
+                print_change(v, path, &edit, o->dry_run);
         if (o->dry_run && rc != CTL_EXIT_OK)
                 printf("dry run: the change would be refused\n");
-        env_done(&env);
+out:
+        free(edit.text);
+        free(diag);
+        boot_view_free(v);
+        free(v);
         return rc;
 }
 

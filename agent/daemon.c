@@ -29,7 +29,9 @@ static int load_config(const struct daemon_options *opt, char *path, size_t path
         snprintf(path, path_size, "%s", resolved);
         r = config_load(resolved, cfg, diag);
         *missing = r == -ENOENT;
-        return *missing ? 0 : r;
+        if (r < 0 && !*missing)
+                return r;
+        return config_resolve_boot_dir(cfg, opt->root);
 }
 
 /* Opens the LED for CFG and checks the configured triggers against what the kernel offers. */

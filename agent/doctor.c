@@ -1,4 +1,6 @@
 #include "doctor.h"
+#include "boot_view.h"
+#include "mounts.h"
 #include "bootcfg.h"
 #include "cmdline.h"
 #include "fileio.h"
@@ -39,13 +41,6 @@
  * raspberrypi/linux#5496). */
 #define INITRAMFS_TOOLS_NEEDS_CONFIG "0.141"
 
-struct mount_ent {
-        char src[256];
-        char dir[256];
-        char type[32];
-        char opts[256];
-};
-
 /* Everything read once and shared by the checks. */
 struct doctor_ctx {
         const char *root;
@@ -53,16 +48,11 @@ struct doctor_ctx {
         bool sandbox;
         const char *vcgencmd; /* test override, NULL: VCGENCMD_PATH */
 
-        char model[PIINFO_MODEL_MAX];
-        int model_r;
-        char serial[PIINFO_SERIAL_MAX];
-        int serial_r;
+        /* What this Pi boots (identity, boot folder, config.txt with its includes). */
+        struct boot_view *v;
+        const char *boot_sys; /* v->boot_sys: the boot folder as the Pi names it */
 
-        char boot_sys[CONFIG_VALUE_MAX]; /* boot_dir as the Pi sees it, no trailing "/" */
-        char *boot_dir;                  /* with the root prefix */
-
-        struct mount_ent *mounts;
-        size_t n_mounts;
+        struct mount_table mounts;
 
         char kver[128]; /* running kernel, "" unknown */
         char root_fstype[32];
@@ -70,14 +60,6 @@ struct doctor_ctx {
         struct session_locator loc;
         struct session_snapshot snap;
         int snap_r;
-
-        char *config_text;
-        size_t config_len;
-        int config_r;
-        struct bootcfg_target pi;
-        struct bootcfg_result res;
-        struct bootcfg_diag diag;
-        int eval_r;
 
         char cmdline_name[BOOTCFG_NAME_MAX];
         char *cmdline_text;
@@ -124,11 +106,7 @@ static bool is_regular(const char *path)
 
 static char *boot_file(const struct doctor_ctx *c, const char *name)
 {
-        char *p;
-
-        while (*name == '/')
-                name++;
-        return asprintf(&p, "%s/%s", c->boot_dir, name) < 0 ? NULL : p;
+        return boot_view_path(c->v, name);
 }
 
 static const char *base_of(const char *p)
@@ -216,82 +194,10 @@ _printf_(3, 4) static void appendf(char *buf, size_t size, const char *fmt, ...)
 
 static const char *serial_or_placeholder(const struct doctor_ctx *c)
 {
-        return c->serial_r == 0 ? c->serial : "<serial>";
+        return c->v->serial_r == 0 ? c->v->serial : "<serial>";
 }
 
 /* ---- mounts ---- */
-
-/* /proc/mounts escapes white space as \040 and the like. */
-static void unescape_octal(char *s)
-{
-        char *w = s;
-
-        for (; *s; s++) {
-                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                    s[3] >= '0' && s[3] <= '7') {
-                        *w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-                        s += 3;
-                } else
-                        *w++ = *s;
-        }
-        *w = '\0';
-}
-
-static void mount_add(struct doctor_ctx *c, const char *src, const char *dir, const char *type,
-                      const char *opts)
-{
-        struct mount_ent *m;
-
-        if (c->n_mounts >= MOUNTS_MAX)
-                return;
-        m = &c->mounts[c->n_mounts++];
-        snprintf(m->src, sizeof(m->src), "%s", src);
-        snprintf(m->dir, sizeof(m->dir), "%s", dir);
-        snprintf(m->type, sizeof(m->type), "%s", type);
-        snprintf(m->opts, sizeof(m->opts), "%s", opts);
-        unescape_octal(m->src);
-        unescape_octal(m->dir);
-}
-
-/* <root>/proc/mounts, or <root>/proc/self/mountinfo when a tree has only that. */
-static void load_mounts(struct doctor_ctx *c)
-{
-        _cleanup_free_ char *text = NULL;
-        char line[2048], *w[64];
-        size_t pos = 0, n;
-
-        if (read_rooted(c->root, "/proc/mounts", SMALL_FILE_MAX, &text) == 0) {
-                while (next_line(text, &pos, line, sizeof(line)))
-                        if ((n = split_words(line, w, 6, NULL)) >= 4)
-                                mount_add(c, w[0], w[1], w[2], w[3]);
-                return;
-        }
-        if (read_rooted(c->root, "/proc/self/mountinfo", SMALL_FILE_MAX, &text) < 0)
-                return;
-        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL…] - FSTYPE SOURCE SUPEROPTS */
-        while (next_line(text, &pos, line, sizeof(line))) {
-                size_t dash = 0;
-
-                n = split_words(line, w, ARRAY_SIZE(w), NULL);
-                for (size_t i = 6; i < n; i++)
-                        if (streq(w[i], "-")) {
-                                dash = i;
-                                break;
-                        }
-                if (!dash || dash + 2 >= n)
-                        continue;
-                mount_add(c, w[dash + 2], w[4], w[dash + 1], dash + 3 < n ? w[dash + 3] : w[5]);
-        }
-}
-
-static const struct mount_ent *mount_at(const struct doctor_ctx *c, const char *dir)
-{
-        /* The last one wins: a later mount hides an earlier one on the same folder. */
-        for (size_t i = c->n_mounts; i > 0; i--)
-                if (streq(c->mounts[i - 1].dir, dir))
-                        return &c->mounts[i - 1];
-        return NULL;
-}
 
 static bool is_nfs(const char *type)
 {
@@ -301,15 +207,9 @@ static bool is_nfs(const char *type)
 /* "host:/tftpboot/511e57f7" -> "/tftpboot/511e57f7"; IPv6 servers come in brackets. */
 static const char *nfs_export_path(const char *src)
 {
-        const char *p = src;
+        struct mount_entry m = {.source = (char *)src};
 
-        if (*p == '[') {
-                p = strchr(p, ']');
-                if (!p)
-                        return NULL;
-        }
-        p = strchr(p, ':');
-        return p ? p + 1 : NULL;
+        return mounts_nfs_export(&m);
 }
 
 static bool path_ends_in(const char *path, const char *last)
@@ -331,22 +231,19 @@ static void load_kver(struct doctor_ctx *c)
                 c->kver[0] = '\0';
 }
 
-static void load_bootcfg(struct doctor_ctx *c)
+static void load_bootcfg(struct doctor_ctx *c, const struct doctor_options *opt)
 {
-        _cleanup_free_ char *cfgpath = boot_file(c, "config.txt");
+        struct boot_view_options bo = {
+            .root = c->root,
+            .cfg = c->cfg,
+            .model = opt->model,
+            .serial = opt->serial,
+        };
 
-        c->config_r = cfgpath
-                          ? file_read_all(cfgpath, SMALL_FILE_MAX, &c->config_text, &c->config_len)
-                          : -ENOMEM;
-        bootcfg_diag_init(&c->diag, cfgpath ? cfgpath : "config.txt");
-        c->pi.model = c->model_r == 0 ? c->model : NULL;
-        c->pi.serial = c->serial_r == 0 ? c->serial : NULL;
-        c->eval_r = -ENODATA;
-        if (c->config_r == 0)
-                c->eval_r =
-                    bootcfg_evaluate(c->config_text, c->config_len, &c->pi, &c->res, &c->diag);
+        (void)boot_view_load(c->v, &bo);
+        c->boot_sys = c->v->boot_sys;
         snprintf(c->cmdline_name, sizeof(c->cmdline_name), "%s",
-                 c->eval_r == 0 && c->res.cmdline[0] ? c->res.cmdline : "cmdline.txt");
+                 c->v->eval_r == 0 && c->v->res.cmdline[0] ? c->v->res.cmdline : "cmdline.txt");
 }
 
 static void load_cmdlines(struct doctor_ctx *c)
@@ -396,34 +293,23 @@ static void load_status(struct doctor_ctx *c)
 
 static int ctx_load(struct doctor_ctx *c, const struct doctor_options *opt)
 {
-        const char *b = opt->cfg->agent.boot_dir;
-        size_t n;
+        const struct mount_entry *m;
 
         c->root = opt->root;
         c->cfg = opt->cfg;
         c->vcgencmd = opt->vcgencmd;
         c->sandbox = !str_empty(opt->root) && !streq(opt->root, "/");
-        c->model_r = piinfo_model(c->root, opt->model ?: (c->cfg ? c->cfg->agent.model : NULL),
-                                  c->model, sizeof(c->model));
-        c->serial_r = piinfo_serial(c->root, opt->serial ?: (c->cfg ? c->cfg->agent.serial : NULL),
-                                    c->serial, sizeof(c->serial));
-
-        snprintf(c->boot_sys, sizeof(c->boot_sys), "%s", str_empty(b) ? "/boot" : b);
-        n = strlen(c->boot_sys);
-        while (n > 1 && c->boot_sys[n - 1] == '/')
-                c->boot_sys[--n] = '\0';
-        c->boot_dir = c->boot_sys[0] == '/' ? root_path(c->root, c->boot_sys) : strdup(c->boot_sys);
-        c->mounts = calloc(MOUNTS_MAX, sizeof(*c->mounts));
-        if (!c->boot_dir || !c->mounts)
+        c->v = boot_view_new();
+        if (!c->v)
                 return -ENOMEM;
-        load_mounts(c);
-        {
-                const struct mount_ent *m = mount_at(c, "/");
-
-                snprintf(c->root_fstype, sizeof(c->root_fstype), "%s", m ? m->type : "");
-        }
+        load_bootcfg(c, opt);
+        if (!c->v->boot_dir)
+                return -ENOMEM;
+        if (mounts_load(c->root, &c->mounts) == -ENOMEM)
+                return -ENOMEM;
+        m = mounts_at(&c->mounts, "/");
+        snprintf(c->root_fstype, sizeof(c->root_fstype), "%s", m ? m->fstype : "");
         load_kver(c);
-        load_bootcfg(c);
         load_cmdlines(c);
         load_session(c);
         c->fstab_r = read_rooted(c->root, "/etc/fstab", SMALL_FILE_MAX, &c->fstab);
@@ -433,9 +319,9 @@ static int ctx_load(struct doctor_ctx *c, const struct doctor_options *opt)
 
 static void ctx_free(struct doctor_ctx *c)
 {
-        free(c->boot_dir);
-        free(c->mounts);
-        free(c->config_text);
+        boot_view_free(c->v);
+        free(c->v);
+        mounts_free(&c->mounts);
         free(c->cmdline_text);
         free(c->proc_cmdline);
         free(c->fstab);
@@ -532,7 +418,7 @@ static int run_capture(const char *path, const char *arg, char *out, size_t size
 static void check_otp(struct doctor_ctx *c, struct doctor_report *rep)
 {
         const char *name = "otp-boot-bit";
-        const char *board = c->model_r == 0 ? bootcfg_board_name(c->model) : NULL;
+        const char *board = c->v->model_r == 0 ? bootcfg_board_name(c->v->model) : NULL;
         char out[16384], value[64];
         struct doctor_check *ck;
         const char *prog = c->vcgencmd ? c->vcgencmd : VCGENCMD_PATH;
@@ -587,53 +473,58 @@ static void check_otp(struct doctor_ctx *c, struct doctor_report *rep)
 static void check_boot_mount(struct doctor_ctx *c, struct doctor_report *rep)
 {
         const char *name = "boot-mount";
-        const struct mount_ent *m = mount_at(c, c->boot_sys);
-        const char *path;
+        const struct mount_entry *m = mounts_at(&c->mounts, c->boot_sys);
+        const char *auto_note = c->v->boot_dir_auto ? " (boot_dir = auto)" : "";
         struct doctor_check *ck;
+        char why[DOCTOR_TEXT_MAX];
+        int r;
 
         if (!m) {
                 ck = add(rep, name, DOCTOR_FAIL,
-                         "%s is not a mount: kernel updates land on the iSCSI disk, not in the "
+                         "%s%s is not a mount: kernel updates land on the iSCSI disk, not in the "
                          "TFTP folder the Pi boots from",
-                         c->boot_sys);
+                         c->boot_sys, auto_note);
                 fix(ck,
                     "add '<NAS-IP>:/tftpboot/%s %s nfs nfsvers=3,nolock 0 0' to /etc/fstab, "
                     "then mount %s",
                     serial_or_placeholder(c), c->boot_sys, c->boot_sys);
                 return;
         }
-        if (!is_nfs(m->type)) {
-                ck = add(rep, name, DOCTOR_FAIL, "%s is %s (%s), not the NFS-mounted TFTP folder%s",
-                         c->boot_sys, m->src, m->type,
-                         strncmp(m->src, "/dev/mmcblk", 11) == 0 ? " (an SD card partition)" : "");
+        if (!is_nfs(m->fstype)) {
+                ck = add(rep, name, DOCTOR_FAIL,
+                         "%s%s is %s (%s), not the NFS-mounted TFTP folder%s", c->boot_sys,
+                         auto_note, m->source, m->fstype,
+                         strncmp(m->source, "/dev/mmcblk", 11) == 0 ? " (an SD card partition)"
+                                                                   : "");
                 fix(ck,
                     "mount '<NAS-IP>:/tftpboot/%s' on %s: fstab line '<NAS-IP>:/tftpboot/%s "
                     "%s nfs nfsvers=3,nolock 0 0'",
                     serial_or_placeholder(c), c->boot_sys, serial_or_placeholder(c), c->boot_sys);
                 return;
         }
-        if (c->serial_r < 0) {
+        if (c->v->serial_r < 0) {
                 ck = add(rep, name, DOCTOR_WARN,
                          "%s is %s (%s), but the Pi serial is unknown (no Serial line in "
                          "/proc/cpuinfo)",
-                         c->boot_sys, m->src, m->type);
-                fix(ck, "pass --serial S (grep Serial /proc/cpuinfo, leading zeros stripped)");
+                         c->boot_sys, m->source, m->fstype);
+                fix(ck, "pass --serial S: the low 8 hex digits of the Serial line, leading "
+                        "zeros kept (grep Serial /proc/cpuinfo | tail -c 9)");
                 return;
         }
-        path = nfs_export_path(m->src);
-        if (!path || !path_ends_in(path, c->serial)) {
-                ck = add(rep, name, DOCTOR_FAIL,
-                         "%s is %s, not this Pi's TFTP folder %s: the Pi boots files other than "
-                         "those updated here",
-                         c->boot_sys, m->src, c->serial);
+        /* Two witnesses of the folder: what the bootloader asks the TFTP server for (the serial)
+         * and what the NAS exports here (the mount). */
+        r = boot_view_serial_check(c->v, why, sizeof(why));
+        if (r < 0) {
+                ck = add(rep, name, DOCTOR_FAIL, "%s", why);
                 fix(ck,
-                    "fix the /etc/fstab line to '<NAS-IP>:/tftpboot/%s %s nfs nfsvers=3,nolock "
-                    "0 0' and remount",
-                    c->serial, c->boot_sys);
+                    "mount the folder the bootloader asks for: '<NAS-IP>:/tftpboot/%s %s nfs "
+                    "nfsvers=3,nolock 0 0' in /etc/fstab (rename the folder on the NAS to %s if "
+                    "the files are there; a wrong [agent] serial= also causes this)",
+                    c->v->serial, c->boot_sys, c->v->serial);
                 return;
         }
-        add(rep, name, DOCTOR_OK, "%s is %s (%s), this Pi's TFTP folder", c->boot_sys, m->src,
-            m->type);
+        add(rep, name, DOCTOR_OK, "%s%s is %s (%s), this Pi's TFTP folder %s", c->boot_sys,
+            auto_note, m->source, m->fstype, c->v->serial);
 }
 
 static void check_serial_folder(struct doctor_ctx *c, struct doctor_report *rep)
@@ -692,30 +583,37 @@ static void check_config_initramfs(struct doctor_ctx *c, struct doctor_report *r
         const char *kv = c->kver[0] ? c->kver : "$(uname -r)";
         struct initrd_check_options io = {.root = c->root};
         _cleanup_free_ struct initrd_report *ir = NULL;
-        const struct bootcfg_result *res = &c->res;
+        const struct bootcfg_result *res = &c->v->res;
         char bad[320] = "", missing[200] = "";
         const char *passed = NULL;
         struct doctor_check *ck;
         unsigned line = res->n_deciding ? res->deciding[0] : 0;
-        const char *warn = NULL;
-        char where[64];
+        char where[BOOTCFG_NAME_MAX + 64];
 
-        if (c->config_r < 0) {
-                ck = add(rep, name, DOCTOR_FAIL, "cannot read %s/config.txt: %s", c->boot_sys,
-                         strerror(-c->config_r));
-                fix(ck, "mount this Pi's TFTP folder on %s (see boot-mount)", c->boot_sys);
+        if (c->v->files_r < 0) {
+                ck = add(rep, name, DOCTOR_FAIL, "%s",
+                         c->v->error[0] ? c->v->error : strerror(-c->v->files_r));
+                if (c->v->files_r == -ENOENT)
+                        fix(ck, "mount this Pi's TFTP folder on %s (see boot-mount)",
+                            c->boot_sys);
+                else
+                        fix(ck, "correct the file and line named");
                 return;
         }
-        if (c->eval_r < 0) {
+        if (c->v->eval_r < 0) {
                 ck = add(rep, name, DOCTOR_WARN,
                          "cannot evaluate config.txt: the Pi model is unknown (%s)",
-                         c->model_r < 0 ? "no /proc/device-tree/model" : strerror(-c->eval_r));
+                         c->v->model_r < 0 ? "no /proc/device-tree/model" : strerror(-c->v->eval_r));
                 fix(ck,
                     "pass --model \"Raspberry Pi 3 Model B Rev 1.2\" (or the model of this Pi)");
                 return;
         }
-        if (bootcfg_diag_error(&c->diag))
-                warn = bootcfg_diag_error(&c->diag);
+        /* An include loop or a chain too deep: what the firmware loads cannot be known. */
+        if (bootcfg_diag_error(&c->v->diag)) {
+                ck = add(rep, name, DOCTOR_FAIL, "%s", bootcfg_diag_error(&c->v->diag));
+                fix(ck, "correct the include lines named ('netrootctl bootcfg show')");
+                return;
+        }
         if (res->initramfs_from == BOOTCFG_INITRAMFS_NONE || res->n_initramfs == 0) {
                 ck = add(rep, name, DOCTOR_FAIL,
                          "config.txt loads no initramfs for this Pi (%s): nothing logs in to the "
@@ -724,10 +622,16 @@ static void check_config_initramfs(struct doctor_ctx *c, struct doctor_report *r
                 fix(ck, "add 'initramfs initrd.img-%s followkernel' to config.txt", kv);
                 return;
         }
-        if (res->initramfs_from == BOOTCFG_INITRAMFS_AUTO)
-                snprintf(where, sizeof(where), "(auto_initramfs, line %u)", line);
-        else
-                snprintf(where, sizeof(where), "line %u", line);
+        {
+                char w[BOOTCFG_NAME_MAX + 32];
+
+                bootcfg_where(&c->v->files, res->n_deciding ? res->deciding_src[0] : 0, line, w,
+                              sizeof(w));
+                if (res->initramfs_from == BOOTCFG_INITRAMFS_AUTO)
+                        snprintf(where, sizeof(where), "(auto_initramfs, %s)", w);
+                else
+                        snprintf(where, sizeof(where), "%s", w);
+        }
         ir = malloc(sizeof(*ir));
         if (!ir) {
                 add(rep, name, DOCTOR_WARN, "out of memory");
@@ -783,12 +687,6 @@ static void check_config_initramfs(struct doctor_ctx *c, struct doctor_report *r
                     kv);
                 return;
         }
-        if (warn) {
-                ck = add(rep, name, DOCTOR_WARN, "%s passes the initrd check, but: %s", passed,
-                         warn);
-                fix(ck, "correct config.txt as the message says ('netrootctl bootcfg show')");
-                return;
-        }
         add(rep, name, DOCTOR_OK,
             "config.txt %s loads %s: it has what an iSCSI root needs for "
             "kernel %s",
@@ -810,6 +708,65 @@ static bool cmdline_unreadable(struct doctor_ctx *c, struct doctor_report *rep, 
                  c->cmdline_r < 0 ? strerror(-c->cmdline_r) : "out of memory");
         fix(ck, "mount this Pi's TFTP folder on %s (see boot-mount)", c->boot_sys);
         return true;
+}
+
+/* A value the image builder was to fill in ($ISCSI_TARGET_IQN, @ROOT@): the initramfs gets the
+ * placeholder itself. Adds a FAIL and returns true when one is found. */
+static bool cmdline_template_left(struct doctor_ctx *c, struct doctor_report *rep,
+                                  const char *name)
+{
+        for (size_t i = 0; i < c->cl.n; i++) {
+                const struct cmdline_param *p = &c->cl.params[i];
+                struct doctor_check *ck;
+                const char *v = p->value;
+
+                if (!v || (!cmdline_is_iscsi_key(p->key) && !streq(p->key, "root")))
+                        continue;
+                if (!strchr(v, '$') && !(v[0] == '@' && strchr(v + 1, '@')))
+                        continue;
+                /* The key is shown, never the value: it may be a password. */
+                ck = add(rep, name, DOCTOR_FAIL,
+                         "%s: %s= holds an unexpanded template variable ('$…' or '@…@'): the "
+                         "initramfs would use it as it is",
+                         c->cmdline_name, p->key);
+                fix(ck, "write the real value into %s (the script that generated it did not "
+                        "substitute it)",
+                    c->cmdline_name);
+                return true;
+        }
+        return false;
+}
+
+/* What open-iscsi's local-top/iscsi does with the values: it exits without a login when the
+ * target name or IP is empty (unless ISCSI_AUTO), and passes ISCSI_INITIATOR to iscsistart -i
+ * as it is. Adds a FAIL and returns true when the initramfs would not log in. */
+static bool cmdline_login_refused(struct doctor_ctx *c, struct doctor_report *rep, const char *name,
+                                  const struct iscsi_boot *b, const char *conf)
+{
+        char autov[64] = "";
+        struct doctor_check *ck;
+        bool iscsi_auto = cmdline_get(&c->cl, "ISCSI_AUTO") || cmdline_get(&c->cl, "iscsi_auto") ||
+                          (conf && doctor_conf_value(conf, "ISCSI_AUTO", autov, sizeof(autov)) &&
+                           autov[0]);
+
+        if (!b->target_ip[0] && !iscsi_auto) {
+                ck = add(rep, name, DOCTOR_FAIL,
+                         "%s names target %s but ISCSI_TARGET_IP is empty: open-iscsi's "
+                         "initramfs script exits without logging in, and the root is not found",
+                         c->cmdline_name, b->target_name);
+                fix(ck, "set ISCSI_TARGET_IP=<the NAS's address> in %s", c->cmdline_name);
+                return true;
+        }
+        if (strncmp(b->initiator, "InitiatorName=", 14) == 0) {
+                ck = add(rep, name, DOCTOR_FAIL,
+                         "%s: ISCSI_INITIATOR=%s keeps the 'InitiatorName=' of "
+                         "/etc/iscsi/initiatorname.iscsi: iscsistart logs in with that whole "
+                         "string as its name, which the target refuses",
+                         c->cmdline_name, b->initiator);
+                fix(ck, "set ISCSI_INITIATOR=%s in %s", b->initiator + 14, c->cmdline_name);
+                return true;
+        }
+        return false;
 }
 
 static void check_cmdline_iscsi(struct doctor_ctx *c, struct doctor_report *rep)
@@ -850,16 +807,29 @@ static void check_cmdline_iscsi(struct doctor_ctx *c, struct doctor_report *rep)
                 fix(ck, "correct the line named");
                 return;
         }
+        if (cmdline_template_left(c, rep, name)) {
+                iscsi_boot_clear(&b);
+                return;
+        }
         if (r == 0 || !b.target_name[0]) {
+                bool dracut = cmdline_get(&c->cl, "netroot") != NULL;
+
                 iscsi_boot_clear(&b);
                 ck = add(rep, name, DOCTOR_FAIL,
                          "%s names no ISCSI_TARGET_NAME: the initramfs will not log in to the root "
-                         "disk",
-                         c->cmdline_name);
+                         "disk%s",
+                         c->cmdline_name,
+                         dracut ? " (netroot=iscsi:… is dracut's syntax; initramfs-tools' "
+                                  "open-iscsi script ignores it)"
+                                : "");
                 fix(ck,
                     "add ISCSI_INITIATOR=… ISCSI_TARGET_NAME=… ISCSI_TARGET_IP=… "
                     "ISCSI_TARGET_PORT=3260 to %s (one line)",
                     c->cmdline_name);
+                return;
+        }
+        if (cmdline_login_refused(c, rep, name, &b, conf)) {
+                iscsi_boot_clear(&b);
                 return;
         }
         if (c->snap_r <= 0) {
@@ -904,9 +874,15 @@ static void check_cmdline_iscsi(struct doctor_ctx *c, struct doctor_report *rep)
                 iscsi_boot_clear(&b);
                 return;
         }
-        add(rep, name, DOCTOR_OK, "%s logs in as the running session%u does: %s at %s:%u%s%s",
-            c->cmdline_name, s->sid, s->targetname, s->persistent_address, s->persistent_port,
-            b.initiator[0] ? " as " : "", b.initiator);
+        ck = add(rep, name, DOCTOR_OK, "%s logs in as the running session%u does: %s at %s:%u%s%s",
+                 c->cmdline_name, s->sid, s->targetname, s->persistent_address,
+                 s->persistent_port, b.initiator[0] ? " as " : "", b.initiator);
+        if (cmdline_get(&c->cl, "netroot")) {
+                ck->result = DOCTOR_WARN;
+                snprintf(ck->detail + strlen(ck->detail), sizeof(ck->detail) - strlen(ck->detail),
+                         "; its netroot= is dracut's syntax, which initramfs-tools ignores");
+                fix(ck, "remove netroot=… from %s to avoid confusion", c->cmdline_name);
+        }
         iscsi_boot_clear(&b);
 }
 
@@ -943,6 +919,17 @@ static void check_cmdline_root(struct doctor_ctx *c, struct doctor_report *rep)
                 return;
         }
         if (strncmp(root_arg, "iscsi:", 6) == 0) {
+                struct iscsi_boot b;
+                char err[ISCSI_BOOT_ERROR_MAX];
+
+                /* Read as open-iscsi's initramfs reads it (credentials end at the first '@'). */
+                iscsi_boot_init(&b);
+                if (iscsi_boot_parse(NULL, NULL, c->cmdline_text, &b, err, sizeof(err)) < 0) {
+                        ck = add(rep, name, DOCTOR_FAIL, "root=%s: %s", shown, err);
+                        fix(ck, "correct root= in %s", c->cmdline_name);
+                        return;
+                }
+                iscsi_boot_clear(&b);
                 add(rep, name, DOCTOR_OK,
                     "root=%s: the initramfs logs in and finds the disk itself", shown);
                 return;
@@ -1210,7 +1197,7 @@ static void check_fstab_boot(struct doctor_ctx *c, struct doctor_report *rep)
                 return;
         }
         path = nfs_export_path(s.spec);
-        if (!is_nfs(s.type) || !path || (c->serial_r == 0 && !path_ends_in(path, c->serial))) {
+        if (!is_nfs(s.type) || !path || (c->v->serial_r == 0 && !path_ends_in(path, c->v->serial))) {
                 ck = add(rep, name, DOCTOR_FAIL,
                          "/etc/fstab line %u mounts %s (%s) on %s, not this Pi's TFTP folder %s "
                          "over NFS",
@@ -1618,7 +1605,7 @@ static void check_raspi_firmware(struct doctor_ctx *c, struct doctor_report *rep
         char why[256];
         const char *evidence = NULL;
 
-        if (c->eval_r == 0 && flavour_detect(c->root, &c->res, &f, why, sizeof(why)) == 0) {
+        if (c->v->eval_r == 0 && flavour_detect(c->root, &c->v->res, &f, why, sizeof(why)) == 0) {
                 if (f.packaging == PACKAGING_RASPI_FIRMWARE)
                         evidence = f.raspi_firmware_evidence;
                 else if (f.packaging == PACKAGING_RPIOS) {

@@ -391,8 +391,17 @@ static int root_arg(struct parse_ctx *c, const char *cmdline)
         if (strncmp(last, "iscsi:", 6) != 0)
                 return 0;
         v = last + 6;
-        /* iSCSI names cannot hold '@' (RFC 3722) but passwords can: split at the last one. */
-        at = strrchr(v, '@');
+        /* open-iscsi's initramfs ends the credentials at the FIRST '@' ("${x%%@*}"), so that is
+         * what the Pi will do, whatever the admin meant. */
+        at = strchr(v, '@');
+        if (at && strchr(at + 1, '@')) {
+                explicit_bzero(last, sizeof(last));
+                return fail(c,
+                            "%s: root=iscsi: the credentials hold '@': open-iscsi's initramfs "
+                            "ends them at the first '@' and takes the rest as the portal, so it "
+                            "never logs in. Put the password in ISCSI_PASSWORD= instead",
+                            ISCSI_BOOT_CMDLINE_PATH);
+        }
         if (at && at > v) {
                 char auth[sizeof(last)];
 

@@ -55,12 +55,15 @@ static int load_config(struct ctl_context *ctx, const char *config_arg)
         r = config_load(path, &ctx->cfg, &diag);
         if (r == -ENOENT) {
                 ctx->config_missing = true;
-                return 0;
+                return config_resolve_boot_dir(&ctx->cfg, ctx->root);
         }
         if (r < 0) {
                 fprintf(stderr, "netrootctl: %s\n", diag.error);
                 return r;
         }
+        r = config_resolve_boot_dir(&ctx->cfg, ctx->root);
+        if (r < 0)
+                return r;
         if (diag.warning[0])
                 fprintf(stderr, "netrootctl: warning: %s\n", diag.warning);
         return 0;

@@ -52,23 +52,28 @@ static const char *serial_value(const char *line, size_t n, size_t *vlen)
         return v;
 }
 
+/* The TFTP folder the bootloader asks for: the LOW 32 bits of the serial as exactly 8 lower-case
+ * hex digits, leading zeros kept ("000000000b615590" -> "0b615590", a Pi 4's
+ * "1000000022bba2d2" -> "22bba2d2"; LibreELEC PR 3853, rpi-eeprom#563). */
 static int normalize_serial(const char *v, size_t n, char *buf, size_t size)
 {
-        size_t i, j = 0;
-
+        if (n >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+                v += 2;
+                n -= 2;
+        }
         if (n == 0 || n > 16)
                 return -ENODATA;
-        for (i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 if (!isxdigit((unsigned char)v[i]))
                         return -ENODATA;
-        /* Keep one digit of an all-zero serial: an empty folder name would be the TFTP root. */
-        for (i = 0; i + 1 < n && v[i] == '0'; i++)
-                ;
-        if (n - i >= size)
+        if (size < PIINFO_SERIAL_LEN + 1)
                 return -ENAMETOOLONG;
-        for (; i < n; i++)
-                buf[j++] = (char)tolower((unsigned char)v[i]);
-        buf[j] = '\0';
+        /* Fewer than 8 digits (a hand-written serial) are the low bits: zero-padded. */
+        for (size_t i = 0; i < PIINFO_SERIAL_LEN; i++) {
+                size_t from_end = PIINFO_SERIAL_LEN - i;
+                buf[i] = from_end <= n ? (char)tolower((unsigned char)v[n - from_end]) : '0';
+        }
+        buf[PIINFO_SERIAL_LEN] = '\0';
         return 0;
 }
 

@@ -55,7 +55,7 @@ static void fuzz_piinfo(const uint8_t *data, size_t size)
         if (r == 0) {
                 FUZZ_TERMINATED(serial);
                 n = strlen(serial);
-                FUZZ_CHECK(n >= 1 && n <= 16, "serial '%s'", serial);
+                FUZZ_CHECK(n == PIINFO_SERIAL_LEN, "serial '%s'", serial);
                 for (size_t i = 0; i < n; i++)
                         FUZZ_CHECK(isxdigit((unsigned char)serial[i]) &&
                                        !isupper((unsigned char)serial[i]),

@@ -165,7 +165,13 @@ static void test_defaults(void **state)
         eval_text("arm_64bit=1\n", &pi3, &res, &diag);
         assert_string_equal(res.kernel, "kernel8.img");
         assert_int_equal(res.arm_64bit_line, 1);
+        /* Pi 4: arm_64bit defaults to 1 and the default kernel is kernel8.img; kernel7l.img
+         * only with arm_64bit=0 (config_txt docs, kernel and arm_64bit). */
         eval_text("", &pi4, &res, &diag);
+        assert_string_equal(res.kernel, "kernel8.img");
+        assert_true(res.arm_64bit);
+        assert_int_equal(res.arm_64bit_line, 0);
+        eval_text("arm_64bit=0\n", &pi4, &res, &diag);
         assert_string_equal(res.kernel, "kernel7l.img");
         eval_text("", &pi1, &res, &diag);
         assert_string_equal(res.kernel, "kernel.img");
@@ -453,8 +459,9 @@ static void test_include_and_long_lines(void **state)
         (void)state;
         bootcfg_diag_init(&diag, "/boot/config.txt");
         assert_int_equal(bootcfg_evaluate(text, len, &pi3, &res, &diag), 0);
-        assert_true(diag_has(&diag, "/boot/config.txt:2: include is not read by bootcode.bin"));
-        assert_true(diag_has(&diag, "extraconfig.txt not followed"));
+        /* Text alone: the include cannot be followed, and the message says why. */
+        assert_true(diag_has(&diag, "/boot/config.txt:2: include extraconfig.txt not followed: "
+                                    "evaluated without its boot folder"));
         assert_true(diag_has(&diag, "/boot/config.txt:3: line is 115 characters long"));
         assert_false(diag_has(&diag, "config.txt:1:")); /* 95 characters: fine */
         assert_int_equal(res.deciding[0], 4);
@@ -536,6 +543,8 @@ static void test_auto_initramfs(void **state)
         assert_int_equal(res.n_deciding, 1);
         assert_int_equal(res.deciding[0], 1);
         eval_text("auto_initramfs=1\n", &pi4, &res, &diag);
+        assert_string_equal(res.initramfs[0], "initramfs8");
+        eval_text("auto_initramfs=1\narm_64bit=0\n", &pi4, &res, &diag);
         assert_string_equal(res.initramfs[0], "initramfs7l");
         eval_text("auto_initramfs=1\n", &pi1, &res, &diag);
         assert_string_equal(res.initramfs[0], "initramfs");
@@ -799,8 +808,17 @@ static void test_piinfo(void **state)
         assert_string_equal(buf, PI3B);
         assert_int_equal(piinfo_read_serial(root, buf, sizeof(buf)), 0);
         assert_string_equal(buf, "511e57f7");
+        /* The folder the bootloader asks for: low 32 bits, 8 digits, leading zeros kept. */
         assert_int_equal(piinfo_parse_serial("Serial : 0000000000000000\n", buf, sizeof(buf)), 0);
-        assert_string_equal(buf, "0");
+        assert_string_equal(buf, "00000000");
+        assert_int_equal(piinfo_parse_serial("Serial\t\t: 000000000b615590\n", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "0b615590");
+        assert_int_equal(piinfo_parse_serial("Serial\t\t: 1000000022bba2d2\n", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "22bba2d2");
+        assert_int_equal(piinfo_parse_serial("Serial : 0000000005a07819\n", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "05a07819");
+        assert_int_equal(piinfo_parse_serial("Serial : 11111111000000000\n", buf, sizeof(buf)),
+                         -ENODATA); /* 17 digits: no serial */
         assert_int_equal(piinfo_parse_serial("SerialNumber : 12\n", buf, sizeof(buf)), -ENODATA);
         assert_int_equal(piinfo_parse_serial("Serial : xyz\n", buf, sizeof(buf)), -ENODATA);
         assert_int_equal(piinfo_parse_serial("processor : 0\n", buf, sizeof(buf)), -ENODATA);
@@ -812,7 +830,10 @@ static void test_piinfo(void **state)
         assert_int_equal(piinfo_model(root, "auto", buf, sizeof(buf)), 0);
         assert_string_equal(buf, PI3B);
         assert_int_equal(piinfo_serial(root, "000000000A1B2C3D", buf, sizeof(buf)), 0);
-        assert_string_equal(buf, "a1b2c3d");
+        assert_string_equal(buf, "0a1b2c3d");
+        /* A hand-written serial without its leading zero names the padded folder. */
+        assert_int_equal(piinfo_serial(root, "b615590", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "0b615590");
         assert_int_equal(piinfo_serial(root, "not-hex", buf, sizeof(buf)), -ENODATA);
         assert_int_equal(piinfo_serial(root, "", buf, sizeof(buf)), 0);
         assert_string_equal(buf, "511e57f7");

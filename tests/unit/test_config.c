@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include "config.h"
+#include "fileio.h"
 
 struct fixture {
         char *dir;
@@ -45,7 +46,7 @@ static void test_defaults(void **state)
         struct config_diag diag;
 
         assert_int_equal(load(f, "", &cfg, &diag), 0);
-        assert_string_equal(cfg.agent.boot_dir, "/boot");
+        assert_string_equal(cfg.agent.boot_dir, "auto");
         assert_string_equal(cfg.agent.run_dir, "/run/netroot");
         assert_string_equal(cfg.agent.state_dir, "/var/lib/netroot");
         assert_true(cfg.led.enabled);
@@ -72,6 +73,48 @@ static void test_missing_file(void **state)
 
         assert_true(asprintf(&path, "%s/nope.conf", f->dir) > 0);
         assert_int_equal(config_load(path, &cfg, &diag), -ENOENT);
+        assert_string_equal(cfg.agent.boot_dir, "auto");
+        free(path);
+}
+
+/* boot_dir = auto: the folder the firmware reads, /boot/firmware when it holds config.txt
+ * (Debian raspi-firmware, Pi OS bookworm), else /boot; an explicit path is kept. */
+static void test_boot_dir_auto(void **state)
+{
+        struct fixture *f = *state;
+        struct netroot_config cfg;
+        struct config_diag diag;
+        char *path;
+
+        assert_int_equal(load(f, "", &cfg, &diag), 0);
+        assert_int_equal(config_resolve_boot_dir(&cfg, f->dir), 0);
+        assert_string_equal(cfg.agent.boot_dir, "/boot");
+        assert_true(cfg.agent.boot_dir_auto);
+
+        assert_true(asprintf(&path, "%s/boot/firmware", f->dir) > 0);
+        assert_int_equal(mkdir_parents(path, 0755), 0);
+        free(path);
+        free(test_write(f->dir, "boot/firmware/README", "no config.txt here\n"));
+        assert_int_equal(load(f, "", &cfg, &diag), 0);
+        assert_int_equal(config_resolve_boot_dir(&cfg, f->dir), 0);
+        assert_string_equal(cfg.agent.boot_dir, "/boot");
+
+        free(test_write(f->dir, "boot/firmware/config.txt", "arm_64bit=1\n"));
+        assert_int_equal(load(f, "[agent]\nboot_dir = auto\n", &cfg, &diag), 0);
+        assert_int_equal(config_resolve_boot_dir(&cfg, f->dir), 0);
+        assert_string_equal(cfg.agent.boot_dir, "/boot/firmware");
+
+        assert_int_equal(load(f, "[agent]\nboot_dir = /boot\n", &cfg, &diag), 0);
+        assert_int_equal(config_resolve_boot_dir(&cfg, f->dir), 0);
+        assert_string_equal(cfg.agent.boot_dir, "/boot");
+        assert_false(cfg.agent.boot_dir_auto);
+
+        /* A symlink is not the firmware's folder content. */
+        assert_true(asprintf(&path, "%s/boot/firmware/config.txt", f->dir) > 0);
+        unlink(path);
+        assert_int_equal(symlink("/etc/hostname", path), 0);
+        assert_int_equal(load(f, "", &cfg, &diag), 0);
+        assert_int_equal(config_resolve_boot_dir(&cfg, f->dir), 0);
         assert_string_equal(cfg.agent.boot_dir, "/boot");
         free(path);
 }
@@ -123,7 +166,7 @@ static void expect_error(struct fixture *f, const char *content, const char *lin
                 fail_msg("error '%s' lacks '%s' or '%s'", diag.error, tag, needle);
         free(tag);
         /* A failed load leaves the defaults, never half of the file. */
-        assert_string_equal(cfg.agent.boot_dir, "/boot");
+        assert_string_equal(cfg.agent.boot_dir, "auto");
 }
 
 static void test_errors(void **state)
@@ -227,6 +270,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_boot_dir_auto, setup, teardown),
             cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
             cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
             cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
