@@ -6,14 +6,15 @@
 #   - the Pi's boot folder <tftproot>/<serial>/ is shared into the guest as /boot over 9p (the NFS
 #     mount of a real Pi), the TFTP root as /srv/tftproot (its shared firmware); QEMU's own TFTP
 #     server serves the same tree at 10.0.2.2, as the NAS's does;
-#   - tests/vm/firmware.py plays start.elf: it reads config.txt and cmdline.txt and boots QEMU
-#     with exactly the kernel, initramfs and command line they name.
+#   - tests/vm/firmware.py plays start.elf: it reads config.txt (and the files it includes) and
+#     cmdline.txt and boots QEMU with exactly the kernel, initramfs and command line they name.
 # Scenarios, each asserted from the host: boot, fault (tgtd stopped 20 s), upgrade through apt and
 # reboot into the new kernel with confirmation, a guarded failure (initramfs without iSCSI), and a
 # rollback run on the host against the boot folder, as on the NAS.
 #
 # Usage: tests/vm/run.sh [--demo]   (--demo: tells what happens as it goes, for `make demo VM=1`)
-# Environment: BUILD (unused: the guest gets the .deb), VM_KEEP=1 keeps $T for a look afterwards.
+# Environment: BUILD (unused: the guest gets the .deb), VM_KEEP=1 keeps $T for a look afterwards,
+# VM_SERIAL=<8 hex digits> the Pi's serial folder (default 0b615590, a leading zero on purpose).
 . "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/chroot.sh
 . "$TOP/tests/lib/chroot.sh"
@@ -36,6 +37,14 @@ why=$(tgt_lab_check) || fail "$why"
 on_cleanup chroot_cleanup
 [ "${VM_KEEP:-0}" = 1 ] && on_cleanup 'echo "kept: $T"; T=/nonexistent'
 
+# The Pi's folder is named as the bootloader asks the TFTP server for it: the low 32 bits of the
+# serial as 8 lowercase hex digits WITH leading zeros (cpuinfo 000000000b615590 -> 0b615590/;
+# LibreELEC PR 3853, rpi-eeprom#563). The default serial starts with a 0 on purpose: a reader
+# that drops it (b615590/) fetches from a folder the Pi never reads, and the lab must see that.
+VM_SERIAL=${VM_SERIAL:-0b615590}
+[[ $VM_SERIAL =~ ^[0-9a-f]{8}$ ]] ||
+	fail "VM_SERIAL=$VM_SERIAL: the serial folder is 8 lowercase hex digits (leading zeros kept)"
+
 T0=$(date +%s)
 TIMES=()
 scenario_start() { S_NAME=$1; S_T0=$(date +%s.%N); echo "--- scenario: $1"; }
@@ -53,9 +62,6 @@ deb_build "$T/deb" || fail "the package does not build"
 pass "package built: $(basename "$DEB")"
 vm_base_ensure || fail "cannot build the guest's base system"
 echo "kernels: the Pi boots $VM_KV_OLD; the local repository offers $VM_KV_NEW and $VM_KV_BAD"
-# 8 hex digits without a leading zero: the agent strips leading zeros from the serial when it
-# names the folder (piinfo.c), so a folder "0b615590" would not be this Pi's (seen in a run).
-VM_SERIAL=$(printf '%08x' $((0x10000000 + ((RANDOM << 15 | RANDOM) % 0x6fffffff))))
 IQN=iqn.2026-11.test.netroot:vm-$VM_SERIAL
 INITIATOR=iqn.2016-11.org.raspberrypi:pi-$VM_SERIAL
 TFTPROOT=$T/tftproot
