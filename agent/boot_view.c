@@ -52,8 +52,7 @@ static void load_identity(struct boot_view *v, const struct boot_view_options *o
                           "cannot read the Pi model from /proc/device-tree/model: %s; pass "
                           "--model or set [agent] model=",
                           strerror(-v->model_r));
-        v->serial_r =
-            piinfo_serial(o->root, o->serial ?: a->serial, v->serial, sizeof(v->serial));
+        v->serial_r = piinfo_serial(o->root, o->serial ?: a->serial, v->serial, sizeof(v->serial));
         if (v->serial_r < 0)
                 set_error(v,
                           "cannot read the Pi serial from the Serial line of /proc/cpuinfo: %s; "
@@ -95,8 +94,8 @@ static void load_witness(struct boot_view *v, const struct boot_view_options *o)
 
                 if (streq(m->target, "/"))
                         rest = v->boot_sys;
-                snprintf(src, sizeof(src), "%s%s%s", m->source, rest[0] && rest[0] != '/' ? "/" : "",
-                         rest);
+                snprintf(src, sizeof(src), "%s%s%s", m->source,
+                         rest[0] && rest[0] != '/' ? "/" : "", rest);
                 snprintf(v->nfs_source, sizeof(v->nfs_source), "%s", src);
                 e.source = src;
                 if (mounts_nfs_folder(&e, v->nfs_folder, sizeof(v->nfs_folder)) < 0)
@@ -162,8 +161,9 @@ int boot_view_load(struct boot_view *v, const struct boot_view_options *o)
 int boot_view_serial_check(const struct boot_view *v, char *why, size_t size)
 {
         if (v->serial_r < 0 || !v->nfs_folder[0]) {
-                snprintf(why, size, "%s", v->serial_r < 0 ? "the serial is unknown"
-                                                          : "the boot folder is not on NFS");
+                snprintf(why, size, "%s",
+                         v->serial_r < 0 ? "the serial is unknown"
+                                         : "the boot folder is not on NFS");
                 return 0;
         }
         if (streq(v->nfs_folder, v->serial)) {

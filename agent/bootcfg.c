@@ -1,4 +1,5 @@
 #include "bootcfg.h"
+#include "beneath.h"
 #include "fileio.h"
 #include "util.h"
 
@@ -253,8 +254,7 @@ static const char *default_kernel(enum board b, bool arm_64bit)
 
 /* Filters of one type replace each other; filters of different types are ANDed. */
 enum filter_type {
-        F_MODEL,
-        F_BOARD_TYPE,
+        F_MODEL, /* [pi3], [pi4], …, and [board-type=]: the docs list them as one kind */
         F_SERIAL,
         F_TRYBOOT,
         F_GPIO,
@@ -401,8 +401,7 @@ struct eval {
         unsigned initramfs_line, initramfs_src;
 };
 
-_printf_(4, 5) static void ev_diag(struct eval *ev, unsigned line, bool error, const char *fmt,
-                                   ...)
+_printf_(4, 5) static void ev_diag(struct eval *ev, unsigned line, bool error, const char *fmt, ...)
 {
         va_list ap;
 
@@ -435,12 +434,12 @@ static void eval_board_type_filter(struct eval *ev, const struct line *l, struct
         if (!span_copy(v, buf, sizeof(buf)) || !buf[0] ||
             (errno = 0, t = strtoul(buf, &end, 0), errno || *end)) {
                 ev_diag(ev, l->no, false,
-                        "[%.*s] is not a board type; section treated as not matching",
-                        (int)name.n, name.p);
-                filter_set(&ev->fs_state, F_BOARD_TYPE, false);
+                        "[%.*s] is not a board type; section treated as not matching", (int)name.n,
+                        name.p);
+                filter_set(&ev->fs_state, F_MODEL, false);
                 return;
         }
-        filter_set(&ev->fs_state, F_BOARD_TYPE, ev->row && ev->row->board_type == t);
+        filter_set(&ev->fs_state, F_MODEL, ev->row && ev->row->board_type == t);
 }
 
 static void eval_filter(struct eval *ev, const struct line *l, struct span body)
@@ -597,8 +596,7 @@ static void eval_setting(struct eval *ev, const struct line *l, struct span key,
         bool flag;
 
         if (span_eq(key, "kernel")) {
-                set_name(ev, l->no, v, res->kernel, &res->kernel_line, &res->kernel_src,
-                         "kernel");
+                set_name(ev, l->no, v, res->kernel, &res->kernel_line, &res->kernel_src, "kernel");
         } else if (span_eq(key, "cmdline")) {
                 set_name(ev, l->no, v, res->cmdline, &res->cmdline_line, &res->cmdline_src,
                          "cmdline");
@@ -608,13 +606,19 @@ static void eval_setting(struct eval *ev, const struct line *l, struct span key,
         } else if (span_eq(key, "arm_64bit") || span_eq(key, "auto_initramfs")) {
                 bool is_arm = span_eq(key, "arm_64bit");
                 if (!parse_flag(v, &flag)) {
-                        ev_diag(ev, l->no, false, "%.*s=%.*s is not a number; ignored",
-                                (int)key.n, key.p, (int)v.n, v.p);
+                        ev_diag(ev, l->no, false, "%.*s=%.*s is not a number; ignored", (int)key.n,
+                                key.p, (int)v.n, v.p);
                         return;
                 }
                 *(is_arm ? &res->arm_64bit : &res->auto_initramfs) = flag;
                 *(is_arm ? &res->arm_64bit_line : &res->auto_initramfs_line) = l->no;
                 *(is_arm ? &res->arm_64bit_src : &res->auto_initramfs_src) = ev->src;
+        } else if (span_eq(key, "upstream_kernel")) {
+                if (parse_flag(v, &flag))
+                        res->upstream_kernel = flag;
+        } else if (span_eq(key, "device_tree")) {
+                set_name(ev, l->no, v, res->device_tree, &res->device_tree_line,
+                         &res->device_tree_src, "device_tree");
         } else if (span_eq(key, "ramfsfile")) {
                 set_initramfs(ev, l->no, v, (struct span){v.p + v.n, 0},
                               BOOTCFG_INITRAMFS_RAMFSFILE);
@@ -626,7 +630,7 @@ static void eval_file(struct eval *ev, unsigned src);
 /* The index of NAME in the set, or -1. */
 static int files_find(const struct bootcfg_files *fs, struct span name)
 {
-        for (size_t i = 1; i < fs->n; i++)
+        for (size_t i = 0; i < fs->n; i++)
                 if (span_eq(name, fs->files[i].name))
                         return (int)i;
         return -1;
@@ -706,11 +710,16 @@ static void eval_line(struct eval *ev, const struct line *l)
 
         if (s.n == 0 || s.p[0] == '#')
                 return;
-        /* "a 98-character line length limit for entries": comments may be longer. */
-        if (l->len > BOOTCFG_LINE_MAX)
+        /* "a 98-character line length limit for entries": comments may be longer; an entry is
+         * read as its first 98 characters. */
+        if (l->len > BOOTCFG_LINE_MAX) {
                 ev_diag(ev, l->no, false,
-                        "line is %zu characters long; the firmware reads only the first %d",
-                        l->len, BOOTCFG_LINE_MAX);
+                        "line is %zu characters long; the firmware reads only the first %d", l->len,
+                        BOOTCFG_LINE_MAX);
+                s = span_trim(l->p, BOOTCFG_LINE_MAX);
+                if (s.n == 0)
+                        return;
+        }
         if (s.p[0] == '[') {
                 eval_filter(ev, l, s);
                 return;
@@ -831,32 +840,74 @@ static bool boot_file_present(const char *dir, const char *name)
         return asprintf(&p, "%s/%s", dir, name) >= 0 && lstat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The upstream kernel's name of a board's device tree (upstream_kernel=1). */
+static const char *upstream_dtb(const char *dtb)
+{
+        static const struct {
+                const char *downstream, *upstream;
+        } names[] = {
+            {"bcm2710-rpi-3-b.dtb", "bcm2837-rpi-3-b.dtb"},
+            {"bcm2710-rpi-3-b-plus.dtb", "bcm2837-rpi-3-b-plus.dtb"},
+            {"bcm2710-rpi-cm3.dtb", "bcm2837-rpi-cm3-io3.dtb"},
+            {"bcm2710-rpi-zero-2-w.dtb", "bcm2837-rpi-zero-2-w.dtb"},
+            {"bcm2709-rpi-2-b.dtb", "bcm2836-rpi-2-b.dtb"},
+            {"bcm2708-rpi-b-plus.dtb", "bcm2835-rpi-b-plus.dtb"},
+            {"bcm2708-rpi-b.dtb", "bcm2835-rpi-b.dtb"},
+            {"bcm2708-rpi-zero-w.dtb", "bcm2835-rpi-zero-w.dtb"},
+            {"bcm2708-rpi-zero.dtb", "bcm2835-rpi-zero.dtb"},
+        };
+
+        for (size_t i = 0; dtb && i < ARRAY_SIZE(names); i++)
+                if (streq(dtb, names[i].downstream))
+                        return names[i].upstream;
+        return dtb;
+}
+
+/* Whether PREFIX + NAME is a file; with ALT (another accepted name) either one. */
+static bool present_with(const char *dir, const char *prefix, const char *name, const char *alt,
+                         char *shown, size_t size)
+{
+        char path[BOOTCFG_NAME_MAX * 2];
+
+        snprintf(shown, size, "%s%s", prefix, name);
+        if (boot_file_present(dir, shown))
+                return true;
+        if (!alt || streq(alt, name))
+                return false;
+        snprintf(path, sizeof(path), "%s%s", prefix, alt);
+        return boot_file_present(dir, path);
+}
+
 /* os_prefix: "unless the expected kernel and .dtb can be found at the new location/name, the
- * prefix is ignored (set to "")". Without a boot folder nothing can be looked at: it is taken
- * as written. */
+ * prefix is ignored (set to "")". upstream_kernel=1 makes "upstream/" the prefix unless one is
+ * set. device_tree= names the .dtb ("" loads none). Without a boot folder nothing can be looked
+ * at: the prefix is taken as written. */
 static void resolve_os_prefix(struct eval *ev, const char *kernel_raw)
 {
         struct bootcfg_result *res = ev->res;
-        const char *dtb = ev->row ? ev->row->dtb : NULL;
-        char kpath[BOOTCFG_NAME_MAX * 2], dpath[BOOTCFG_NAME_MAX * 2];
+        const char *dtb = ev->row ? ev->row->dtb : NULL, *alt = NULL;
+        char kpath[BOOTCFG_NAME_MAX * 2], dpath[BOOTCFG_NAME_MAX * 2] = "";
         bool have_kernel, have_dtb;
 
+        if (!res->os_prefix_set[0] && res->upstream_kernel)
+                snprintf(res->os_prefix_set, sizeof(res->os_prefix_set), "upstream/");
         if (!res->os_prefix_set[0])
                 return;
         if (!ev->fs->boot_dir || kernel_raw[0] == '/') {
                 snprintf(res->os_prefix, sizeof(res->os_prefix), "%s", res->os_prefix_set);
                 return;
         }
-        snprintf(kpath, sizeof(kpath), "%s%s", res->os_prefix_set, kernel_raw);
-        have_kernel = boot_file_present(ev->fs->boot_dir, kpath);
-        have_dtb = true;
-        if (dtb) {
-                snprintf(dpath, sizeof(dpath), "%s%s", res->os_prefix_set, dtb);
-                have_dtb = boot_file_present(ev->fs->boot_dir, dpath);
-        }
+        if (res->device_tree_line)
+                dtb = res->device_tree[0] ? res->device_tree : NULL;
+        else if (res->upstream_kernel)
+                alt = upstream_dtb(dtb);
+        have_kernel = present_with(ev->fs->boot_dir, res->os_prefix_set, kernel_raw, NULL, kpath,
+                                   sizeof(kpath));
+        have_dtb = !dtb || present_with(ev->fs->boot_dir, res->os_prefix_set, dtb, alt, dpath,
+                                        sizeof(dpath));
         if (have_kernel && have_dtb) {
                 snprintf(res->os_prefix, sizeof(res->os_prefix), "%s", res->os_prefix_set);
-                if (!dtb)
+                if (!dtb && !res->device_tree_line)
                         diag_add_in(ev->diag, ev->fs, res->os_prefix_src, res->os_prefix_line,
                                     false,
                                     "os_prefix=%s: this board's .dtb name is unknown; only the "
@@ -1079,8 +1130,7 @@ static const char *skip_slashes(const char *s)
 
 /* The edit is only worth writing when the firmware, reading every file with it, loads FILE. */
 static int check_edit(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
-                      const char *file, const struct bootcfg_edit *edit,
-                      struct bootcfg_diag *diag)
+                      const char *file, const struct bootcfg_edit *edit, struct bootcfg_diag *diag)
 {
         struct bootcfg_files *copy = malloc(sizeof(*copy));
         struct bootcfg_result *res = malloc(sizeof(*res));
@@ -1211,26 +1261,10 @@ int bootcfg_set_initramfs(const char *text, size_t len, const struct bootcfg_tar
 
 bool bootcfg_name_inside(const char *name)
 {
-        const char *p;
-
         if (!name)
                 return false;
         name = skip_slashes(name);
-        if (!*name || strlen(name) >= BOOTCFG_NAME_MAX)
-                return false;
-        for (p = name; *p; p++)
-                if (iscntrl((unsigned char)*p))
-                        return false;
-        for (p = name; *p;) {
-                size_t n = strcspn(p, "/");
-
-                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return false;
-                p += n;
-                while (*p == '/')
-                        p++;
-        }
-        return true;
+        return strlen(name) < BOOTCFG_NAME_MAX && name_inside(name);
 }
 
 void bootcfg_files_free(struct bootcfg_files *fs)

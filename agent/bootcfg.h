@@ -27,7 +27,7 @@
 #define BOOTCFG_MSG_MAX             48
 #define BOOTCFG_MSG_LEN             400
 #define BOOTCFG_FILES_MAX           16
-#define BOOTCFG_INCLUDE_DEPTH_MAX   16
+#define BOOTCFG_INCLUDE_DEPTH_MAX   8
 
 /* The Pi whose view of config.txt is wanted. */
 struct bootcfg_target {
@@ -77,6 +77,9 @@ struct bootcfg_result {
          * under it (os_prefix_set says what was written). */
         bool os_prefix_ignored;
         char os_prefix_set[BOOTCFG_NAME_MAX];
+        bool upstream_kernel; /* upstream_kernel=1: "upstream/" is the default os_prefix */
+        char device_tree[BOOTCFG_NAME_MAX]; /* device_tree=, the .dtb os_prefix needs */
+        unsigned device_tree_line, device_tree_src;
         char cmdline[BOOTCFG_NAME_MAX];
         unsigned cmdline_line, cmdline_src;
         bool auto_initramfs;

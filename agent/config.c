@@ -247,8 +247,7 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                 }
                 if (value[0] != '/')
                         return fail(st, "[%s] %s=%s: must be an absolute path%s", k->section,
-                                    k->name, value,
-                                    k->type == KEY_PATH_OR_AUTO ? " or auto" : "");
+                                    k->name, value, k->type == KEY_PATH_OR_AUTO ? " or auto" : "");
                 /* fall through */
         case KEY_STRING:
                 if (strlen(value) >= CONFIG_VALUE_MAX)

@@ -353,8 +353,7 @@ static bool show_text(const struct boot_view *v, const struct show_cmdline *sc)
         where(v, res->kernel_src, res->kernel_line, w, sizeof(w));
         printf("Kernel:     %s (%s)  %s\n", res->kernel, w, presence(kernel_there));
         printf("arm_64bit:  %d\n", res->arm_64bit);
-        ok = show_text_initramfs(v) && kernel_there && sc->exists &&
-             !bootcfg_diag_error(&v->diag);
+        ok = show_text_initramfs(v) && kernel_there && sc->exists && !bootcfg_diag_error(&v->diag);
         show_text_cmdline(v, sc);
         if (v->diag.n) {
                 printf("Warnings:\n");
@@ -480,7 +479,7 @@ static int do_set_initramfs(struct ctl_context *ctx, const struct bootcfg_opts *
                 if (!bootcfg_diag_error(diag))
                         fprintf(stderr, "netrootctl: %s\n", strerror(-r));
                 rc = r == -EINVAL && !bootcfg_diag_error(&v->diag) ? CTL_EXIT_USAGE
-                                                                    : exit_for_edit_error(r);
+                                                                   : exit_for_edit_error(r);
                 goto out;
         }
         path = boot_view_path(v, v->files.files[edit.src].name);

@@ -491,11 +491,10 @@ static void check_boot_mount(struct doctor_ctx *c, struct doctor_report *rep)
                 return;
         }
         if (!is_nfs(m->fstype)) {
-                ck = add(rep, name, DOCTOR_FAIL,
-                         "%s%s is %s (%s), not the NFS-mounted TFTP folder%s", c->boot_sys,
-                         auto_note, m->source, m->fstype,
-                         strncmp(m->source, "/dev/mmcblk", 11) == 0 ? " (an SD card partition)"
-                                                                   : "");
+                ck = add(
+                    rep, name, DOCTOR_FAIL, "%s%s is %s (%s), not the NFS-mounted TFTP folder%s",
+                    c->boot_sys, auto_note, m->source, m->fstype,
+                    strncmp(m->source, "/dev/mmcblk", 11) == 0 ? " (an SD card partition)" : "");
                 fix(ck,
                     "mount '<NAS-IP>:/tftpboot/%s' on %s: fstab line '<NAS-IP>:/tftpboot/%s "
                     "%s nfs nfsvers=3,nolock 0 0'",
@@ -594,16 +593,16 @@ static void check_config_initramfs(struct doctor_ctx *c, struct doctor_report *r
                 ck = add(rep, name, DOCTOR_FAIL, "%s",
                          c->v->error[0] ? c->v->error : strerror(-c->v->files_r));
                 if (c->v->files_r == -ENOENT)
-                        fix(ck, "mount this Pi's TFTP folder on %s (see boot-mount)",
-                            c->boot_sys);
+                        fix(ck, "mount this Pi's TFTP folder on %s (see boot-mount)", c->boot_sys);
                 else
                         fix(ck, "correct the file and line named");
                 return;
         }
         if (c->v->eval_r < 0) {
-                ck = add(rep, name, DOCTOR_WARN,
-                         "cannot evaluate config.txt: the Pi model is unknown (%s)",
-                         c->v->model_r < 0 ? "no /proc/device-tree/model" : strerror(-c->v->eval_r));
+                ck =
+                    add(rep, name, DOCTOR_WARN,
+                        "cannot evaluate config.txt: the Pi model is unknown (%s)",
+                        c->v->model_r < 0 ? "no /proc/device-tree/model" : strerror(-c->v->eval_r));
                 fix(ck,
                     "pass --model \"Raspberry Pi 3 Model B Rev 1.2\" (or the model of this Pi)");
                 return;
@@ -712,8 +711,7 @@ static bool cmdline_unreadable(struct doctor_ctx *c, struct doctor_report *rep, 
 
 /* A value the image builder was to fill in ($ISCSI_TARGET_IQN, @ROOT@): the initramfs gets the
  * placeholder itself. Adds a FAIL and returns true when one is found. */
-static bool cmdline_template_left(struct doctor_ctx *c, struct doctor_report *rep,
-                                  const char *name)
+static bool cmdline_template_left(struct doctor_ctx *c, struct doctor_report *rep, const char *name)
 {
         for (size_t i = 0; i < c->cl.n; i++) {
                 const struct cmdline_param *p = &c->cl.params[i];
@@ -729,8 +727,9 @@ static bool cmdline_template_left(struct doctor_ctx *c, struct doctor_report *re
                          "%s: %s= holds an unexpanded template variable ('$…' or '@…@'): the "
                          "initramfs would use it as it is",
                          c->cmdline_name, p->key);
-                fix(ck, "write the real value into %s (the script that generated it did not "
-                        "substitute it)",
+                fix(ck,
+                    "write the real value into %s (the script that generated it did not "
+                    "substitute it)",
                     c->cmdline_name);
                 return true;
         }
@@ -745,9 +744,9 @@ static bool cmdline_login_refused(struct doctor_ctx *c, struct doctor_report *re
 {
         char autov[64] = "";
         struct doctor_check *ck;
-        bool iscsi_auto = cmdline_get(&c->cl, "ISCSI_AUTO") || cmdline_get(&c->cl, "iscsi_auto") ||
-                          (conf && doctor_conf_value(conf, "ISCSI_AUTO", autov, sizeof(autov)) &&
-                           autov[0]);
+        bool iscsi_auto =
+            cmdline_get(&c->cl, "ISCSI_AUTO") || cmdline_get(&c->cl, "iscsi_auto") ||
+            (conf && doctor_conf_value(conf, "ISCSI_AUTO", autov, sizeof(autov)) && autov[0]);
 
         if (!b->target_ip[0] && !iscsi_auto) {
                 ck = add(rep, name, DOCTOR_FAIL,
@@ -875,8 +874,8 @@ static void check_cmdline_iscsi(struct doctor_ctx *c, struct doctor_report *rep)
                 return;
         }
         ck = add(rep, name, DOCTOR_OK, "%s logs in as the running session%u does: %s at %s:%u%s%s",
-                 c->cmdline_name, s->sid, s->targetname, s->persistent_address,
-                 s->persistent_port, b.initiator[0] ? " as " : "", b.initiator);
+                 c->cmdline_name, s->sid, s->targetname, s->persistent_address, s->persistent_port,
+                 b.initiator[0] ? " as " : "", b.initiator);
         if (cmdline_get(&c->cl, "netroot")) {
                 ck->result = DOCTOR_WARN;
                 snprintf(ck->detail + strlen(ck->detail), sizeof(ck->detail) - strlen(ck->detail),
@@ -1197,7 +1196,8 @@ static void check_fstab_boot(struct doctor_ctx *c, struct doctor_report *rep)
                 return;
         }
         path = nfs_export_path(s.spec);
-        if (!is_nfs(s.type) || !path || (c->v->serial_r == 0 && !path_ends_in(path, c->v->serial))) {
+        if (!is_nfs(s.type) || !path ||
+            (c->v->serial_r == 0 && !path_ends_in(path, c->v->serial))) {
                 ck = add(rep, name, DOCTOR_FAIL,
                          "/etc/fstab line %u mounts %s (%s) on %s, not this Pi's TFTP folder %s "
                          "over NFS",

@@ -811,9 +811,11 @@ static void test_piinfo(void **state)
         /* The folder the bootloader asks for: low 32 bits, 8 digits, leading zeros kept. */
         assert_int_equal(piinfo_parse_serial("Serial : 0000000000000000\n", buf, sizeof(buf)), 0);
         assert_string_equal(buf, "00000000");
-        assert_int_equal(piinfo_parse_serial("Serial\t\t: 000000000b615590\n", buf, sizeof(buf)), 0);
+        assert_int_equal(piinfo_parse_serial("Serial\t\t: 000000000b615590\n", buf, sizeof(buf)),
+                         0);
         assert_string_equal(buf, "0b615590");
-        assert_int_equal(piinfo_parse_serial("Serial\t\t: 1000000022bba2d2\n", buf, sizeof(buf)), 0);
+        assert_int_equal(piinfo_parse_serial("Serial\t\t: 1000000022bba2d2\n", buf, sizeof(buf)),
+                         0);
         assert_string_equal(buf, "22bba2d2");
         assert_int_equal(piinfo_parse_serial("Serial : 0000000005a07819\n", buf, sizeof(buf)), 0);
         assert_string_equal(buf, "05a07819");

@@ -26,7 +26,8 @@ static int parse(const char *file, const char *cmdline, struct iscsi_boot *b, ch
         return iscsi_boot_parse(file, "iscsi.initramfs", cmdline, b, err, ISCSI_BOOT_ERROR_MAX);
 }
 
-static void expect_error(const char *file, const char *cmdline, const char *msg, const char *secret);
+static void expect_error(const char *file, const char *cmdline, const char *msg,
+                         const char *secret);
 
 static void test_tutorial_cmdline(void **state)
 {
@@ -150,8 +151,8 @@ static void test_root_arg(void **state)
 
         /* user:pass and the later root= winning. */
         assert_int_equal(
-            parse(NULL, "root=/dev/mmcblk0p2 root=iscsi:pi:pass@192.168.1.10:6:3260:0:" TARGET,
-                  &b, err),
+            parse(NULL, "root=/dev/mmcblk0p2 root=iscsi:pi:pass@192.168.1.10:6:3260:0:" TARGET, &b,
+                  err),
             1);
         assert_string_equal(b.username, "pi");
         assert_string_equal(b.password, "pass");

@@ -18,13 +18,14 @@ What it follows (raspberrypi/documentation, config_txt/*.adoc):
   - config.txt (tryboot.txt with --tryboot), read top to bottom; "any characters past" the 98th
     of an entry "will be ignored" (a longer comment line is harmless: it stays a comment);
   - "include FILE" inserts FILE's content at that line, as if it were written there: FILE is
-    relative to the boot folder (a leading / too), includes nest, and the filter state flows into
-    and out of the included text like inline text (an include in a [pi4] section on a Pi 3
-    inserts lines that stay filtered out until the text itself says [all]). Kernel, initramfs,
+    relative to the boot folder (a leading / too), includes nest, an include line in a section
+    that does not apply is skipped like any other line (LibreELEC PR 389: "[pi3] ... include
+    distroconfig.txt" is only included on a Pi 3), and the filter state flows into and out of
+    the included text like inline text. Kernel, initramfs,
     cmdline, os_prefix, arm_64bit, auto_initramfs ... apply from included files; only the
     bootloader's own settings (bootcode_delay, gpu_mem*, total_mem, sdram_freq, start_x,
     start_debug, start_file, fixup_file, uart_2ndstage) are ignored there. A missing include
-    file inserts nothing (a note on stderr). An include loop, or nesting deeper than 16, is an
+    file inserts nothing (a note on stderr). An include loop, or nesting deeper than 8, is an
     error (exit 2, naming the file and line);
   - conditional sections: [all] resets every filter; [none] is false; model filters ([pi3],
     [pi3+], [pi4], [pi400], [cm4], [pi0], [pi02], ... and [board-type=0xNN], which the
@@ -60,7 +61,7 @@ import sys
 import tempfile
 
 LINE_MAX = 98
-INCLUDE_DEPTH_MAX = 16
+INCLUDE_DEPTH_MAX = 8
 # Read by bootcode.bin / the EEPROM bootloader: "will only take effect if they are specified in
 # config.txt (rather than any additional included file)".
 BOOTLOADER_ONLY = {"bootcode_delay", "gpu_mem", "gpu_mem_256", "gpu_mem_512", "gpu_mem_1024",
@@ -192,7 +193,12 @@ class Firmware:
                 continue
             words = line.split(None, 1)
             if words[0] == "include":
-                # Text insertion: the file's lines are read under the filters in force here.
+                # A conditional section governs an include like any other line: "your
+                # distroconfig.txt file will only be included when the SD card is in a Pi3"
+                # (LibreELEC PR 389, on [pi3] ... include). Included lines then flow on under the
+                # filters in force here.
+                if not self.holds():
+                    continue
                 if len(words) < 2:
                     note(f"{here}: include without a file name")
                 else:

@@ -115,8 +115,10 @@ def units():
     expect("include in [pi4]: a Pi 4 takes them", fw(d, PI4), "vmlinuz-4||cmdline.txt")
     d = folder({"config.txt": "[pi4]\ninclude x.txt\nkernel=vmlinuz-after\n",
                 "x.txt": "[all]\ninitramfs initrd.img-all followkernel\n"})
-    expect("include: the text is inserted as is (an [all] in it ends config.txt's [pi4] on a Pi 3)",
-           fw(d), "vmlinuz-after|initrd.img-all|cmdline.txt")
+    expect("include in a section that does not apply: not read at all (no [all] from it on a Pi 3)",
+           fw(d), "kernel7.img||cmdline.txt")
+    expect("include in [pi4] on a Pi 4: its [all] ends the section for the lines after it",
+           fw(d, PI4), "vmlinuz-after|initrd.img-all|cmdline.txt")
     d = folder({"config.txt": "include d.txt\ninitramfs initrd.img-4 followkernel\n[all]\nkernel=vmlinuz-a\n",
                 "d.txt": "[pi4]\narm_boost=1\n"})
     expect("include: a section the included file ends in goes on after it (Pi 3)", fw(d), "vmlinuz-a||cmdline.txt")
@@ -129,12 +131,12 @@ def units():
     expect_rc("include: a loop through two files is an error naming the file and line", fw(d), 2,
               "b.txt line 1")
     chain = {"config.txt": "include n1.txt\n"}
-    for i in range(1, 17):
+    for i in range(1, 9):
         chain[f"n{i}.txt"] = f"include n{i + 1}.txt\n"
-    chain["n17.txt"] = "kernel=vmlinuz-deep\n"
-    expect_rc("include: nesting deeper than 16 is an error", fw(folder(chain)), 2, "n16.txt line 1")
-    chain["n16.txt"] = "kernel=vmlinuz-16\n"
-    expect("include: 16 levels are read", fw(folder(chain)), "vmlinuz-16||cmdline.txt")
+    chain["n9.txt"] = "kernel=vmlinuz-deep\n"
+    expect_rc("include: nesting deeper than 8 is an error", fw(folder(chain)), 2, "n8.txt line 1")
+    chain["n8.txt"] = "kernel=vmlinuz-8\n"
+    expect("include: 8 levels are read", fw(folder(chain)), "vmlinuz-8||cmdline.txt")
     d = folder({"config.txt": "kernel=vmlinuz-a\ninclude x.txt\n", "x.txt": "arm_64bit=1\nauto_initramfs=1\nkernel=kernel8.img\n"})
     expect("include: kernel= and auto_initramfs from an included file (kernel8.img -> initramfs8)",
            fw(d), "kernel8.img|initramfs8|cmdline.txt")
