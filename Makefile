@@ -14,6 +14,14 @@ PREFIX  ?= /usr
 DESTDIR ?=
 
 SANITIZE ?= 0
+# The NETROOT_FAULT_* / NETROOT_TEST_* environment hooks (agent/testhooks.h): on for the builds
+# the tests use, off for the package (debian/rules), so installed binaries never honour them.
+TEST_HOOKS ?= 1
+ifeq ($(TEST_HOOKS),1)
+HOOK_FLAGS := -DNETROOT_TEST_HOOKS
+else
+HOOK_FLAGS :=
+endif
 ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -28,7 +36,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wno-format-truncation \
            -D_GNU_SOURCE -DNETROOT_VERSION='"$(VERSION)"' -fstack-protector-strong \
-           $(SAN_FLAGS) -MMD -MP
+           $(SAN_FLAGS) $(HOOK_FLAGS) -MMD -MP
 LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now $(SAN_FLAGS)
 
 PKG_CONFIG ?= pkg-config
@@ -144,8 +152,8 @@ install: all
 	install -D -m 0755 $(BUILD)/netrootctl $(DESTDIR)$(PREFIX)/sbin/netrootctl
 	install -D -m 0644 etc/agent.conf $(DESTDIR)/etc/netroot/agent.conf
 	install -D -m 0644 units/netrootd.service $(DESTDIR)/lib/systemd/system/netrootd.service
-	install -D -m 0644 units/netroot-boot-health.service \
-		$(DESTDIR)/lib/systemd/system/netroot-boot-health.service
+	install -D -m 0644 units/netroot-confirm.service \
+		$(DESTDIR)/lib/systemd/system/netroot-confirm.service
 	install -D -m 0644 units/netroot-agent.catalog \
 		$(DESTDIR)$(PREFIX)/lib/systemd/catalog/netroot-agent.catalog
 	install -D -m 0644 man/netrootd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netrootd.8

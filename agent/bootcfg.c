@@ -399,6 +399,7 @@ struct eval {
         struct bootcfg_diag *diag;
         char initramfs_list[BOOTCFG_NAME_MAX]; /* raw, before os_prefix */
         unsigned initramfs_line, initramfs_src;
+        size_t line_end; /* offset of the end of the line being read, in TEXT */
 };
 
 _printf_(4, 5) static void ev_diag(struct eval *ev, unsigned line, bool error, const char *fmt, ...)
@@ -550,6 +551,11 @@ static void set_initramfs(struct eval *ev, unsigned no, struct span files, struc
         res->initramfs_src = ev->src;
         res->initramfs_span_start = (size_t)(files.p - ev->text);
         res->initramfs_span_end = res->initramfs_span_start + files.n;
+        /* A line past the 98-character limit is read cut: an edit still replaces the whole
+         * name as written, or the cut-off rest would stick to the new one. */
+        while (res->initramfs_span_end < ev->line_end &&
+               !is_blank(ev->text[res->initramfs_span_end]))
+                res->initramfs_span_end++;
         ev->initramfs_line = no;
         ev->initramfs_src = ev->src;
 }
@@ -708,6 +714,7 @@ static void eval_line(struct eval *ev, const struct line *l)
         const char *eq;
         bool applies;
 
+        ev->line_end = l->off + l->len;
         if (s.n == 0 || s.p[0] == '#')
                 return;
         /* "a 98-character line length limit for entries": comments may be longer; an entry is

@@ -36,6 +36,7 @@ static const char *const ipv6_modes[] = {"disable", "enable", "keep", NULL};
 static const char *const probe_modes[] = {"discovery", "login", "off", NULL};
 static const char *const verify_modes[] = {"auto", "required", "off", NULL};
 static const char *const trial_modes[] = {"none", "tryboot", NULL};
+static const char *const on_bad_modes[] = {"rollback", "rollback-and-reboot", NULL};
 
 #define OFF(field) offsetof(struct netroot_config, field)
 #define MSEC       1000ULL
@@ -77,9 +78,12 @@ static const struct key_def keys[] = {
     {"upgrade", "confirm_after", KEY_DURATION, OFF(upgrade.confirm_after_usec), NULL, 0,
      24 * 3600 * SEC},
     {"upgrade", "trial_boot", KEY_ENUM, OFF(upgrade.trial_boot), trial_modes, 0, 0},
+    {"boot", "confirm_timeout", KEY_DURATION, OFF(boot.confirm_timeout_usec), NULL, 10 * SEC,
+     24 * 3600 * SEC},
+    {"boot", "on_bad", KEY_ENUM, OFF(boot.on_bad), on_bad_modes, 0, 0},
 };
 
-static const char *const sections[] = {"agent", "led", "ipv6", "iscsi", "upgrade"};
+static const char *const sections[] = {"agent", "led", "ipv6", "iscsi", "upgrade", "boot"};
 
 void config_set_defaults(struct netroot_config *cfg)
 {
@@ -110,6 +114,8 @@ void config_set_defaults(struct netroot_config *cfg)
         cfg->upgrade.keep = 3;
         cfg->upgrade.confirm_after_usec = 120 * SEC;
         cfg->upgrade.trial_boot = TRIAL_BOOT_NONE;
+        cfg->boot.confirm_timeout_usec = 600 * SEC;
+        cfg->boot.on_bad = ON_BAD_ROLLBACK;
 }
 
 int config_parse_duration(const char *s, uint64_t *usec)

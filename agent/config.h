@@ -12,6 +12,7 @@ enum ipv6_mode { IPV6_MODE_DISABLE, IPV6_MODE_ENABLE, IPV6_MODE_KEEP };
 enum probe_mode { PROBE_MODE_DISCOVERY, PROBE_MODE_LOGIN, PROBE_MODE_OFF };
 enum verify_tftp { VERIFY_TFTP_AUTO, VERIFY_TFTP_REQUIRED, VERIFY_TFTP_OFF };
 enum trial_boot { TRIAL_BOOT_NONE, TRIAL_BOOT_TRYBOOT };
+enum on_bad { ON_BAD_ROLLBACK, ON_BAD_ROLLBACK_AND_REBOOT };
 
 #define CONFIG_BOOT_FIRMWARE "/boot/firmware"
 
@@ -63,12 +64,19 @@ struct upgrade_config {
         enum trial_boot trial_boot;
 };
 
+/* [boot]: the decision on a freshly upgraded boot (netrootctl confirm, netroot-confirm.service). */
+struct boot_config {
+        uint64_t confirm_timeout_usec; /* not confirmed by then (since boot): marked bad */
+        enum on_bad on_bad;            /* what a bad boot does to the boot folder (and the Pi) */
+};
+
 struct netroot_config {
         struct agent_config agent;
         struct led_config led;
         struct ipv6_config ipv6;
         struct iscsi_config iscsi;
         struct upgrade_config upgrade;
+        struct boot_config boot;
 };
 
 #define CONFIG_MESSAGE_MAX 640

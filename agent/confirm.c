@@ -1,159 +1,105 @@
+/* The boot confirmation; see confirm.h. */
 #include "confirm.h"
+
+#include "bootlock.h"
 #include "fileio.h"
 #include "generation.h"
+#include "msgid.h"
+#include "rollback.h"
 #include "rootpath.h"
+#include "child.h"
+#include "status_doc.h"
 #include "tryboot.h"
-#include "upgrade.h"
+#include "txn.h"
 #include "util.h"
 
+#include <stdarg.h>
+#include <sys/utsname.h>
 #include <time.h>
 
-static uint64_t now_monotonic(void)
-{
-        struct timespec ts;
+struct ctx {
+        const struct confirm_options *o;
+        struct confirm_result *r;
+        char *boot_dir;
+        struct gen_pending pending;
+        bool trial;
+        char running[128];
+};
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+const char *confirm_outcome_to_string(enum confirm_outcome o)
+{
+        static const char *const names[] = {"nothing pending",
+                                            "good",
+                                            "bad",
+                                            "bad (rollback failed)",
+                                            "undecided",
+                                            "waiting for the trial boot",
+                                            "unconfirmed"};
+
+        return (unsigned)o < ARRAY_SIZE(names) ? names[o] : "?";
 }
 
-static char *boot_dir(const struct boot_confirm *c)
+static _printf_(3, 4) void set_reason(struct ctx *c, enum confirm_outcome out, const char *fmt, ...)
 {
-        return root_path(c->root, c->cfg->agent.boot_dir);
+        va_list ap;
+
+        c->r->outcome = out;
+        va_start(ap, fmt);
+        vsnprintf(c->r->reason, sizeof(c->r->reason), fmt, ap);
+        va_end(ap);
 }
 
-/* A rejected trial must not be booted again by a later `reboot '0 tryboot'`. */
-static void drop_tryboot(struct boot_confirm *c, const char *dir)
+static void event(struct ctx *c, int prio, const char *msgid, const char *status, const char *verb)
 {
-        int r = tryboot_remove(dir);
-
-        if (r < 0)
-                log_msg(c->log, LOG_ERR, "cannot remove %s/%s of the rejected trial: %s", dir,
-                        TRYBOOT_TXT, strerror(-r));
-        else if (r > 0)
-                log_msg(c->log, LOG_INFO, "%s/%s of the rejected trial removed", dir, TRYBOOT_TXT);
-}
-
-static void decide(struct boot_confirm *c, const char *status, const char *reason)
-{
-        _cleanup_free_ char *dir = boot_dir(c);
         char f_gen[32], f_kernel[160], f_status[32];
         const char *fields[] = {f_gen, f_kernel, f_status,
                                 c->trial ? "NETROOT_TRIAL=tryboot" : NULL, NULL};
-        bool good = streq(status, "good"), unconfirmed = streq(status, "unconfirmed");
-        const char *verb = good          ? "confirmed good"
-                           : unconfirmed ? "left unconfirmed"
-                                         : "marked bad";
-        int r, pruned = 0;
 
-        snprintf(f_gen, sizeof(f_gen), "NETROOT_GENERATION=%u", c->gen);
-        snprintf(f_kernel, sizeof(f_kernel), "NETROOT_KERNEL=%s", c->kernel);
+        if (!c->o->events)
+                return;
+        snprintf(f_gen, sizeof(f_gen), "NETROOT_GENERATION=%u", c->pending.gen);
+        snprintf(f_kernel, sizeof(f_kernel), "NETROOT_KERNEL=%s", c->pending.kernel);
         snprintf(f_status, sizeof(f_status), "NETROOT_BOOT=%s", status);
-        /* The boot folder is the NAS's NFS export. This write happens only while the root
-         * (served by the same NAS) is healthy, and only once per upgrade. */
-        r = dir ? upgrade_mark(dir, c->gen, status, reason) : -ENOMEM;
-        if (r < 0) {
-                log_msg(c->log, LOG_ERR, "cannot record generation %u as %s: %s", c->gen, status,
-                        strerror(-r));
-                snprintf(c->outcome, sizeof(c->outcome), "generation %u: could not record %s: %s",
-                         c->gen, status, strerror(-r));
+        log_event(c->o->events, prio, msgid, fields, "generation %u (kernel %s)%s %s: %s",
+                  c->pending.gen, c->pending.kernel, c->trial ? " (tryboot trial)" : "", verb,
+                  c->r->reason);
+}
+
+static void read_running_kernel(struct ctx *c)
+{
+        _cleanup_free_ char *path = NULL;
+        struct utsname u;
+
+        if (c->o->root && c->o->root[0] && !streq(c->o->root, "/")) {
+                path = root_path(c->o->root, "/proc/sys/kernel/osrelease");
+                if (!path || file_read_value(path, c->running, sizeof(c->running)) < 0)
+                        c->running[0] = '\0';
                 return;
         }
-        if (c->trial && streq(status, "bad"))
-                drop_tryboot(c, dir);
-        if (good)
-                pruned = upgrade_prune(dir, c->cfg->upgrade.keep);
-        if (unconfirmed)
-                log_msg(c->log, LOG_WARNING, "generation %u (kernel %s) %s: %s", c->gen, c->kernel,
-                        verb, reason);
-        else
-                log_event(c->log, good ? LOG_NOTICE : LOG_ERR,
-                          good ? MSGID_BOOT_CONFIRMED : MSGID_BOOT_REJECTED, fields,
-                          "generation %u (kernel %s)%s %s: %s%s", c->gen, c->kernel,
-                          c->trial ? " (tryboot trial)" : "", verb, reason,
-                          pruned > 0 ? "; older generations pruned" : "");
-        snprintf(c->outcome, sizeof(c->outcome), "generation %u (kernel %s) %s: %s", c->gen,
-                 c->kernel, verb, reason);
-        c->pending = false;
+        snprintf(c->running, sizeof(c->running), "%s", uname(&u) == 0 ? u.release : "");
 }
 
-/* The confirmed trial becomes the normal boot: config.txt := tryboot.txt. */
-static void promote(struct boot_confirm *c, const char *reason)
+/* Seconds since this boot (CLOCK_BOOTTIME, or <root>/proc/uptime in a sandbox). */
+static double uptime(const struct ctx *c)
 {
-        _cleanup_free_ char *dir = boot_dir(c);
-        char err[600], why[800];
-        int r;
+        struct timespec ts;
 
-        if (!dir)
-                return;
-        r = tryboot_promote(dir, err, sizeof(err));
-        if (r < 0) {
-                snprintf(why, sizeof(why),
-                         "the tryboot trial booted fine, but tryboot.txt could not be promoted to "
-                         "config.txt (%s); config.txt unchanged. Fix: cp tryboot.txt config.txt "
-                         "in the boot folder, or netrootctl rollback",
-                         err);
-                decide(c, "unconfirmed", why);
-                return;
+        if (c->o->root && c->o->root[0] && !streq(c->o->root, "/")) {
+                _cleanup_free_ char *path = root_path(c->o->root, "/proc/uptime");
+                char buf[64];
+
+                if (path && file_read_value(path, buf, sizeof(buf)) == 0)
+                        return strtod(buf, NULL);
         }
-        if (r > 0)
-                log_msg(c->log, LOG_WARNING, "%s", err);
-        snprintf(why, sizeof(why), "%s; tryboot.txt promoted to config.txt", reason);
-        decide(c, "good", why);
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int on_trial_over(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata)
+/* True when this boot started before the upgrade was recorded (the trial's reboot has not
+ * happened yet): this boot says nothing about the trial. Unknown -> false. */
+static bool booted_before(const struct ctx *c)
 {
-        struct boot_confirm *c = userdata;
-        char reason[192];
-
-        snprintf(reason, sizeof(reason), "kernel %s ran with a healthy root for %llu s", c->running,
-                 (unsigned long long)(c->cfg->upgrade.confirm_after_usec / 1000000ULL));
-        if (c->trial)
-                promote(c, reason);
-        else
-                decide(c, "good", reason);
-        if (c->changed)
-                c->changed(c->userdata);
-        return 0;
-}
-
-static void read_running_kernel(struct boot_confirm *c)
-{
-        _cleanup_free_ char *path = root_path(c->root, "/proc/sys/kernel/osrelease");
-
-        if (!path || file_read_value(path, c->running, sizeof(c->running)) < 0)
-                c->running[0] = '\0';
-}
-
-/* For a tryboot trial: did the firmware read tryboot.txt? Decides at once (returns true) when
- * it did not or cannot tell. */
-static bool trial_decided(struct boot_confirm *c)
-{
-        char reason[400];
-        int r = tryboot_flag_read(c->root);
-
-        if (r == 1)
-                return false;
-        if (r == 0) {
-                decide(c, "bad",
-                       "the firmware booted config.txt, not tryboot.txt (trial failed or not "
-                       "requested)");
-                return true;
-        }
-        snprintf(reason, sizeof(reason),
-                 "tryboot could not be confirmed on this firmware: %s %s, so which of config.txt "
-                 "and tryboot.txt was booted is unknown; config.txt and tryboot.txt left alone "
-                 "(promote: cp tryboot.txt config.txt; undo: netrootctl rollback)",
-                 TRYBOOT_FLAG_PATH, r == -ENOENT ? "is missing" : "is unreadable");
-        decide(c, "unconfirmed", reason);
-        return true;
-}
-
-/* True when this boot started before the upgrade was recorded (netrootd restarted before the
- * `reboot '0 tryboot'`): this boot says nothing about the trial. Unknown -> false. */
-static bool booted_before(const struct boot_confirm *c, const char *created)
-{
-        _cleanup_free_ char *path = root_path(c->root, "/proc/stat"), *text = NULL;
+        _cleanup_free_ char *path = root_path(c->o->root, "/proc/stat"), *text = NULL;
         struct tm tm = {0};
         const char *b, *end;
         unsigned long long btime;
@@ -161,102 +107,262 @@ static bool booted_before(const struct boot_confirm *c, const char *created)
         if (!path || file_read_all(path, 1024 * 1024, &text, NULL) < 0)
                 return false;
         b = strstr(text, "\nbtime ");
-        end = strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        end = strptime(c->pending.created, "%Y-%m-%dT%H:%M:%SZ", &tm);
         if (!b || !end || *end || sscanf(b + 7, "%llu", &btime) != 1)
                 return false;
         return (long long)btime < (long long)timegm(&tm);
 }
 
-static void read_trial(struct boot_confirm *c, const char *dir)
+static void good(struct ctx *c, const char *reason)
 {
-        struct gen_record rec;
-        char err[512];
-        int r = gen_record_load(dir, c->gen, &rec, err, sizeof(err));
+        struct error e;
+        char err[600];
+        int r, pruned;
 
-        if (r < 0)
-                log_msg(c->log, LOG_WARNING, "generation %u: %s; judged as a normal boot", c->gen,
-                        err);
-        c->trial = r >= 0 && streq(rec.trial, TRYBOOT_TRIAL);
+        snprintf(c->r->reason, sizeof(c->r->reason), "%s", reason);
+        if (c->trial) {
+                r = tryboot_promote(c->boot_dir, err, sizeof(err));
+                if (r < 0) {
+                        set_reason(c, CONFIRM_UNCONFIRMED,
+                                   "the tryboot trial booted fine, but tryboot.txt could not be "
+                                   "promoted to config.txt (%s); config.txt unchanged. Fix: cp "
+                                   "tryboot.txt config.txt in the boot folder, or netrootctl "
+                                   "rollback",
+                                   err);
+                        (void)gen_mark(c->boot_dir, c->pending.gen, GEN_UNCONFIRMED, c->r->reason,
+                                       &e);
+                        return;
+                }
+                snprintf(c->r->reason + strlen(c->r->reason),
+                         sizeof(c->r->reason) - strlen(c->r->reason),
+                         "; tryboot.txt promoted to config.txt");
+        }
+        r = gen_mark(c->boot_dir, c->pending.gen, GEN_GOOD, c->r->reason, &e);
+        if (r < 0) {
+                set_reason(c, CONFIRM_BAD_FAILED, "cannot record generation %u as good: %s",
+                           c->pending.gen, error_text(&e));
+                return;
+        }
+        c->r->outcome = CONFIRM_GOOD;
+        pruned = gen_prune(c->boot_dir, c->o->cfg->upgrade.keep);
+        if (pruned > 0)
+                report_notef(c->o->rep, "%d older generation(s) pruned", pruned);
+        event(c, LOG_NOTICE, MSGID_BOOT_CONFIRMED, "good", "confirmed good");
 }
 
-void boot_confirm_start(struct boot_confirm *c)
+static void reboot_now(struct ctx *c)
 {
-        _cleanup_free_ char *dir = boot_dir(c);
-        struct upgrade_pending p;
-        char reason[320];
+        char *argv[] = {"systemctl", "reboot", NULL};
+        struct spawn_options so = {.argv = argv, .timeout_ms = 30000};
+        struct spawn_result res;
+
+        if (!c->o->may_reboot || c->o->cfg->boot.on_bad != ON_BAD_ROLLBACK_AND_REBOOT)
+                return;
+        report_notef(c->o->rep, "on_bad = rollback-and-reboot: rebooting into the restored boot");
+        if (spawn_run(&so, &res) == 0 && spawn_ok(&res))
+                c->r->rebooting = true;
+        else
+                report_notef(c->o->rep, "warning: systemctl reboot failed; reboot by hand");
+}
+
+/* Marked bad, and the boot folder put back to the generation saved before the upgrade (the
+ * pending generation holds exactly that). */
+static void bad(struct ctx *c, const char *reason)
+{
+        struct rollback_options ro = {
+            .boot_dir = c->boot_dir,
+            .root = c->o->root,
+            .to = c->pending.gen,
+            .have_boot_lock = true,
+            .events = c->o->events,
+        };
+        struct rollback_result rr;
+        struct error e;
+        char why[800];
+
+        snprintf(why, sizeof(why), "%s", reason);
+        set_reason(c, CONFIRM_BAD, "%s", why);
+        if (rollback_run(&ro, c->o->rep, &rr) < 0) {
+                set_reason(c, CONFIRM_BAD_FAILED, "%s; putting back generation %u failed: %s", why,
+                           c->pending.gen, rr.reason);
+                (void)gen_mark(c->boot_dir, c->pending.gen, GEN_BAD, c->r->reason, &e);
+                event(c, LOG_CRIT, MSGID_BOOT_REJECTED, "bad", "marked bad");
+                return;
+        }
+        snprintf(c->r->reason, sizeof(c->r->reason),
+                 "%s; the boot folder is back to generation %u (kernel %s)", why, c->pending.gen,
+                 c->pending.kernel);
+        (void)gen_mark(c->boot_dir, c->pending.gen, GEN_BAD, c->r->reason, &e);
+        event(c, LOG_ERR, MSGID_BOOT_REJECTED, "bad", "marked bad and rolled back");
+        reboot_now(c);
+}
+
+/* For a tryboot trial: did the firmware read tryboot.txt? Returns true when decided. */
+static bool trial_decided(struct ctx *c)
+{
+        struct error e;
+        int r = tryboot_flag_read(c->o->root);
+
+        if (r == 1)
+                return false;
+        if (r == 0) {
+                bad(c, "the firmware booted config.txt, not tryboot.txt (trial failed or not "
+                       "requested)");
+                return true;
+        }
+        set_reason(c, CONFIRM_UNCONFIRMED,
+                   "tryboot could not be confirmed on this firmware: %s %s, so which of "
+                   "config.txt and tryboot.txt was booted is unknown; config.txt and tryboot.txt "
+                   "left alone (promote: cp tryboot.txt config.txt; undo: netrootctl rollback)",
+                   TRYBOOT_FLAG_PATH, r == -ENOENT ? "is missing" : "is unreadable");
+        (void)gen_mark(c->boot_dir, c->pending.gen, GEN_UNCONFIRMED, c->r->reason, &e);
+        return true;
+}
+
+/* The health netrootd reports: "OK", another state, or why none is known. */
+static void health_now(const struct ctx *c, char *state, size_t size)
+{
+        struct status_doc d;
+        char err[256];
+
+        if (status_doc_load(c->o->root, c->o->cfg->agent.run_dir, &d, err, sizeof(err)) < 0) {
+                snprintf(state, size, "unknown (%s)", err);
+                return;
+        }
+        if (!d.running)
+                snprintf(state, size, "unknown (netrootd pid %ld is not running)", d.pid);
+        else
+                snprintf(state, size, "%s", d.state[0] ? d.state : "unknown");
+        status_doc_free(&d);
+}
+
+/* Waits (or, without --wait, looks once) for confirm_after of continuous OK, before the
+ * timeout measured from the boot. */
+static void judge_health(struct ctx *c)
+{
+        const struct netroot_config *cfg = c->o->cfg;
+        double need = (double)cfg->upgrade.confirm_after_usec / 1e6;
+        double deadline = (double)cfg->boot.confirm_timeout_usec / 1e6;
+        unsigned poll_ms = c->o->poll_ms ? c->o->poll_ms : 1000;
+        double ok_since = -1;
+        char state[300] = "unknown";
+
+        for (;;) {
+                double now = uptime(c);
+
+                health_now(c, state, sizeof(state));
+                if (streq(state, "OK")) {
+                        if (ok_since < 0)
+                                ok_since = now;
+                        if (now - ok_since >= need) {
+                                char reason[300];
+
+                                snprintf(reason, sizeof(reason),
+                                         "kernel %s ran with a healthy root for %.0f s", c->running,
+                                         need);
+                                good(c, reason);
+                                return;
+                        }
+                } else {
+                        ok_since = -1;
+                }
+                if (now >= deadline) {
+                        char reason[600];
+
+                        snprintf(reason, sizeof(reason),
+                                 "no healthy root for %.0f s within %.0f s of the boot "
+                                 "([boot] confirm_timeout); netrootd says %s",
+                                 need, deadline, state);
+                        bad(c, reason);
+                        return;
+                }
+                if (!c->o->wait) {
+                        set_reason(c, CONFIRM_UNDECIDED,
+                                   "generation %u (kernel %s) on trial: netrootd says %s; decided "
+                                   "after %.0f s of a healthy root, or marked bad %.0f s after "
+                                   "the boot",
+                                   c->pending.gen, c->pending.kernel, state, need, deadline);
+                        return;
+                }
+                usleep(poll_ms * 1000);
+        }
+}
+
+static int decide(struct ctx *c)
+{
+        struct gen_record rec;
+        struct error e;
         int r;
 
-        r = upgrade_recover(c->root, c->cfg, (struct logger *)c->log);
-        if (r < 0)
-                log_msg(c->log, LOG_ERR, "an interrupted upgrade could not be rolled back: %s",
-                        strerror(-r));
-        if (!dir)
-                return;
-        r = upgrade_pending_read(dir, &p);
-        if (r == -ENOENT)
-                return;
-        if (r < 0) {
-                if (r == -EBADMSG)
-                        log_msg(c->log, LOG_WARNING, "%s/.netroot/%s:%u: %s, ignored", dir,
-                                UPGRADE_PENDING_FILE, p.bad_line,
-                                p.bad_line ? "malformed line" : "no gen= line");
-                else
-                        log_msg(c->log, LOG_WARNING, "%s/.netroot/%s: %s", dir,
-                                UPGRADE_PENDING_FILE, strerror(-r));
-                return;
+        r = gen_pending_read(c->boot_dir, &c->pending, &e);
+        if (r == -ENOENT) {
+                set_reason(c, CONFIRM_NOTHING, "nothing pending in %s", c->boot_dir);
+                return 0;
         }
-        c->pending = true;
-        c->gen = p.gen;
-        snprintf(c->kernel, sizeof(c->kernel), "%s", p.kernel);
+        if (r < 0) {
+                (void)gen_pending_clear(c->boot_dir, 0);
+                set_reason(c, CONFIRM_NOTHING, "%s: damaged, removed", error_text(&e));
+                return 0;
+        }
+        c->r->gen = c->pending.gen;
+        snprintf(c->r->kernel, sizeof(c->r->kernel), "%s", c->pending.kernel);
+        c->trial = gen_record_load(c->boot_dir, c->pending.gen, &rec, &e) == 0 &&
+                   streq(rec.trial, TRYBOOT_TRIAL);
         read_running_kernel(c);
-        read_trial(c, dir);
-        if (c->trial && booted_before(c, p.created)) {
-                c->pending = false;
-                snprintf(c->outcome, sizeof(c->outcome),
-                         "generation %u (kernel %s) waits for its trial boot: reboot '0 tryboot'",
-                         c->gen, c->kernel);
-                log_msg(c->log, LOG_INFO, "%s (this boot predates the upgrade)", c->outcome);
-                return;
+        if (c->trial && booted_before(c)) {
+                set_reason(c, CONFIRM_TRIAL_WAIT,
+                           "generation %u (kernel %s) waits for its trial boot: reboot '0 "
+                           "tryboot'",
+                           c->pending.gen, c->pending.kernel);
+                return 0;
         }
         if (c->trial && trial_decided(c))
-                return;
-        if (!streq(c->running, c->kernel)) {
+                return 0;
+        if (!streq(c->running, c->pending.kernel)) {
+                char reason[400];
+
                 snprintf(reason, sizeof(reason),
                          "booted kernel %s instead of the pending %s (the firmware did not load "
                          "the new boot)",
-                         c->running[0] ? c->running : "(unknown)", c->kernel);
-                decide(c, "bad", reason);
-                return;
+                         c->running[0] ? c->running : "(unknown)", c->pending.kernel);
+                bad(c, reason);
+                return 0;
         }
-        log_msg(c->log, LOG_INFO,
-                "generation %u (kernel %s)%s on trial: confirmed after %llu s of healthy root",
-                c->gen, c->kernel, c->trial ? " booted via tryboot.txt," : "",
-                (unsigned long long)(c->cfg->upgrade.confirm_after_usec / 1000000ULL));
+        judge_health(c);
+        return 0;
 }
 
-void boot_confirm_health(struct boot_confirm *c, enum health_state state)
+int confirm_run(const struct confirm_options *o, struct confirm_result *r)
 {
-        int r;
+        struct ctx c = {.o = o, .r = r};
+        struct boot_lock lock = BOOT_LOCK_INIT;
+        struct strbuf done = {0};
+        struct error e = {0};
+        struct txn t;
+        int k;
 
-        if (!c->pending)
-                return;
-        if (state != HEALTH_OK) {
-                c->ok_since_usec = 0;
-                c->timer = sd_event_source_disable_unref(c->timer);
-                return;
+        memset(r, 0, sizeof(*r));
+        c.boot_dir = root_path(o->root, o->cfg->agent.boot_dir);
+        if (!c.boot_dir)
+                return -ENOMEM;
+        k = boot_lock_take(o->root, "netrootctl confirm", 60, &lock, &e);
+        if (k < 0) {
+                snprintf(r->reason, sizeof(r->reason), "%s", error_text(&e));
+                free(c.boot_dir);
+                return k;
         }
-        if (c->ok_since_usec)
-                return;
-        c->ok_since_usec = now_monotonic();
-        r = sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC,
-                                       c->cfg->upgrade.confirm_after_usec, 100000, on_trial_over,
-                                       c);
-        if (r < 0)
-                log_msg(c->log, LOG_ERR, "cannot arm the boot confirmation timer: %s",
-                        strerror(-r));
-}
-
-void boot_confirm_stop(struct boot_confirm *c)
-{
-        c->timer = sd_event_source_disable_unref(c->timer);
+        k = txn_recover(c.boot_dir, &t, &done, &e);
+        if (k > 0)
+                report_notef(o->rep,
+                             "an interrupted upgrade to %s (generation %u) was rolled "
+                             "back: %s",
+                             t.kernel, t.gen, sb_str(&done));
+        else if (k < 0)
+                report_notef(o->rep, "warning: an interrupted upgrade could not be rolled back: %s",
+                             error_text(&e));
+        sb_free(&done);
+        k = decide(&c);
+        boot_lock_release(&lock);
+        free(c.boot_dir);
+        return k;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "log.h"
@@ -34,3 +35,19 @@ int ctl_upgrade(struct ctl_context *ctx, int argc, char **argv);
 int ctl_rollback(struct ctl_context *ctx, int argc, char **argv);
 int ctl_history(struct ctl_context *ctx, int argc, char **argv);
 int ctl_hook(struct ctl_context *ctx, int argc, char **argv);
+int ctl_confirm(struct ctl_context *ctx, int argc, char **argv);
+
+/* Shared by the commands that run the upgrade engine (ctl_upgrade.c). */
+struct logger;
+struct report_ops;
+enum upgrade_outcome;
+/* The journal logger when a journal is there, else NULL (the terminal has it all). */
+const struct logger *ctl_events_logger(struct logger *log);
+/* The exit status for an upgrade's outcome. */
+int ctl_upgrade_exit(enum upgrade_outcome o);
+/* The terminal's report of an upgrade (ctl_upgrade.c); its userdata is a struct ctl_term. */
+struct ctl_term {
+        bool json;
+        FILE *out; /* the plan and verdict: stdout, or stderr when stdout carries JSON */
+};
+extern const struct report_ops ctl_upgrade_report_ops;

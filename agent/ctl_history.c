@@ -5,7 +5,8 @@
 #include "json.h"
 #include "rootpath.h"
 #include "strbuf.h"
-#include "upgrade.h"
+#include "bootlock.h"
+#include "txn.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -14,7 +15,10 @@ static void usage(FILE *out)
 {
         fprintf(out, "Usage: netrootctl history [--json] [--boot-dir DIR]\n\n"
                      "Lists the generations in DIR/.netroot (default: [agent] boot_dir), newest\n"
-                     "first. Exits 1 when a record cannot be read (the error names file:line).\n");
+                     "first, and an upgrade in progress or interrupted. Read only: it changes\n"
+                     "nothing (an interrupted upgrade is rolled back by the next command that\n"
+                     "changes the boot folder). Exits 1 when a record cannot be read (the error\n"
+                     "names file:line).\n");
 }
 
 static void json_field(struct strbuf *sb, const char *key, const char *value, bool last)
@@ -35,9 +39,12 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
         _cleanup_free_ unsigned *gens = NULL;
         _cleanup_free_ char *boot = NULL;
         const char *boot_arg = NULL;
-        struct upgrade_pending pend;
+        struct gen_pending pend;
+        struct txn t;
+        struct error e;
         struct strbuf sb = {0};
-        bool json = false, first = true, bad = false, have_pending;
+        char txn_state[900] = "";
+        bool json = false, first = true, bad = false, have_pending, txn_held = false;
         size_t n;
         int c, r;
 
@@ -66,25 +73,32 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
         boot = root_path_arg(ctx->root, boot_arg);
         if (!boot)
                 return CTL_EXIT_FAILED;
-        /* A transaction left by a crashed upgrade is rolled back before anything is shown. */
-        r = upgrade_recover_dir(boot, &ctx->log);
-        if (r < 0)
-                bad = true;
         r = gen_list(boot, &gens, &n);
         if (r < 0) {
                 fprintf(stderr, "netrootctl: %s/%s: %s\n", boot, GEN_STORE, strerror(-r));
                 return CTL_EXIT_FAILED;
         }
-        r = upgrade_pending_read(boot, &pend);
+        r = gen_pending_read(boot, &pend, &e);
         have_pending = r == 0;
         if (r < 0 && r != -ENOENT) {
-                if (r == -EBADMSG)
-                        fprintf(stderr, "netrootctl: %s/%s/%s:%u: %s\n", boot, GEN_STORE,
-                                UPGRADE_PENDING_FILE, pend.bad_line,
-                                pend.bad_line ? "malformed line" : "no gen= line");
-                else
-                        fprintf(stderr, "netrootctl: %s/%s/%s: %s\n", boot, GEN_STORE,
-                                UPGRADE_PENDING_FILE, strerror(-r));
+                fprintf(stderr, "netrootctl: %s\n", error_text(&e));
+                bad = true;
+        }
+        r = txn_read(boot, &t, &e);
+        if (r == 0) {
+                struct boot_lock_holder h;
+                bool held = boot_lock_holder(ctx->root, &h) == 1 && h.pid == t.pid;
+
+                snprintf(txn_state, sizeof(txn_state),
+                         "%s: upgrade to %s, generation %u, step %s (%s pid %ld, since %s)%s",
+                         held ? "in progress" : "interrupted", t.kernel, t.gen, t.step,
+                         t.command[0] ? t.command : "netrootctl", t.pid, t.started,
+                         held ? ""
+                              : "; the next command that changes the boot folder rolls it "
+                                "back");
+                txn_held = held;
+        } else if (r != -ENOENT) {
+                fprintf(stderr, "netrootctl: %s\n", error_text(&e));
                 bad = true;
         }
 
@@ -96,6 +110,18 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
                         sb_printf(&sb, ", \"pending\": %u", pend.gen);
                 else
                         sb_puts(&sb, ", \"pending\": null");
+                if (txn_state[0]) {
+                        sb_printf(&sb,
+                                  ", \"transaction\": {\"in_progress\": %s, \"gen\": %u, "
+                                  "\"pid\": %ld, \"step\": ",
+                                  txn_held ? "true" : "false", t.gen, t.pid);
+                        json_put_string(&sb, t.step);
+                        sb_puts(&sb, ", \"text\": ");
+                        json_put_string(&sb, txn_state);
+                        sb_puts(&sb, "}");
+                } else {
+                        sb_puts(&sb, ", \"transaction\": null");
+                }
                 sb_puts(&sb, ", \"generations\": [");
         } else if (n == 0) {
                 printf("no generations in %s/%s\n", boot, GEN_STORE);
@@ -103,13 +129,15 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
                 printf("%-5s %-20s %-12s %-40s %s\n", "GEN", "CREATED", "STATUS", "KERNEL",
                        "REASON");
         }
+        if (!json && txn_state[0])
+                printf("transaction %s\n", txn_state);
         for (size_t i = n; i-- > 0;) {
                 struct gen_record rec;
-                char err[600], kern[300];
+                char kern[300];
 
-                r = gen_record_load(boot, gens[i], &rec, err, sizeof(err));
+                r = gen_record_load(boot, gens[i], &rec, &e);
                 if (r < 0) {
-                        fprintf(stderr, "netrootctl: %s\n", err);
+                        fprintf(stderr, "netrootctl: %s\n", error_text(&e));
                         bad = true;
                         continue;
                 }
@@ -129,6 +157,8 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
                 json_field(&sb, "initramfs_from", rec.initramfs_from, false);
                 json_field(&sb, "initramfs_to", rec.initramfs_to, false);
                 json_field(&sb, "packaging", rec.packaging, false);
+                json_field(&sb, "trial", rec.trial, false);
+                json_field(&sb, "host", rec.host, false);
                 json_field(&sb, "reason", rec.reason, true);
                 sb_puts(&sb, "}");
         }

@@ -1,220 +1,138 @@
 /* netrootctl hook: the package's entry points from dpkg and apt (hooks/zz-netroot,
- * hooks/netroot-apt-pre, hooks/netroot-apt-post). Each one must never make apt fail a kernel
- * install for an upgrade that was refused or rolled back: only a boot folder the Pi may not boot
- * from is an error.
+ * hooks/netroot-apt-pre, hooks/netroot-apt-post). None of them may make apt fail a kernel install
+ * for an upgrade that was refused or rolled back: only a boot folder the Pi may not boot from is
+ * an error. Each holds the boot lock (bootlock.h) for its whole run.
  *
  *   kernel-postinst VER [IMAGE]  /etc/kernel/postinst.d: the guarded upgrade to VER, when VER is
- *                                the flavour this Pi boots
- *   apt-pre [PKG...]             before dpkg runs: the boot folder saved as a generation, and a
- *                                marker naming it for apt-post
+ *                                the flavour this Pi boots; under apt it takes apt-pre's
+ *                                generation as its backup
+ *   apt-pre [--apt-pid PID] [PKG[:ACTION]...]
+ *                                before dpkg runs (installs AND removals): the boot folder saved
+ *                                as a generation, and a marker naming it and the apt run
  *   apt-post                     after dpkg: the boot folder checked, put back to the marker's
- *                                generation when inconsistent, a summary, the marker removed
- *   check                        the consistency check alone */
-#include "bootcfg.h"
+ *                                generation when it would not boot, a summary, the marker gone
+ *   check                        the boot check alone (read only) */
+#include "boot_view.h"
+#include "bootcheck.h"
+#include "bootlock.h"
 #include "cluster_lock.h"
 #include "ctl.h"
 #include "fileio.h"
 #include "firmware_set.h"
-#include "flavour.h"
 #include "generation.h"
-#include "initrd.h"
-#include "piinfo.h"
+#include "kvfile.h"
+#include "packaging.h"
+#include "rollback.h"
 #include "rootpath.h"
 #include "tftp_fetch.h"
 #include "txn.h"
 #include "upgrade.h"
 #include "util.h"
 
-#include <dirent.h>
-#include <fnmatch.h>
-#include <getopt.h>
-#include <sys/stat.h>
 #include <time.h>
 
 /* Fixed (not [agent] run_dir): the apt hooks test for it without starting any program. */
-#define HOOK_MARKER      "/run/netroot/apt-kernel"
-#define HOOK_CONFIG_MAX  (1024 * 1024)
-#define HOOK_LOCK_WAIT   60
-#define HOOK_MANIFEST_NM 256
+#define HOOK_MARKER    "/run/netroot/apt-kernel"
+#define HOOK_LOCK_WAIT 60
+/* The boot lock: a hook waits for a running `netrootctl upgrade` rather than skip its job. */
+#define HOOK_BOOT_LOCK_WAIT 900
+
+struct marker {
+        unsigned gen;        /* the generation apt-pre saved, 0 when it could not */
+        long apt_pid;        /* the apt process of this run */
+        char apt_start[32];  /* its start time (field 22 of /proc/PID/stat): pid reuse */
+        char packages[1024]; /* what apt was changing */
+        char created[32];
+};
+
+static const struct kv_field marker_fields[] = {
+    KV_UINT_FIELD(struct marker, gen, 0),      KV_LONG_FIELD(struct marker, apt_pid, 0),
+    KV_STR_FIELD(struct marker, apt_start, 0), KV_STR_FIELD(struct marker, packages, 0),
+    KV_STR_FIELD(struct marker, created, 0),
+};
 
 static void usage(FILE *out)
 {
         fprintf(out,
                 "Usage: netrootctl hook kernel-postinst VERSION [IMAGE]\n"
-                "       netrootctl hook apt-pre [PACKAGE...]\n"
+                "       netrootctl hook apt-pre [--apt-pid PID] [PACKAGE[:ACTION]...]\n"
                 "       netrootctl hook apt-post\n"
                 "       netrootctl hook check\n\n"
                 "Entry points of the package's kernel and apt hooks. kernel-postinst runs the\n"
                 "guarded upgrade to VERSION when it is the flavour this Pi boots; apt-pre saves\n"
-                "the boot folder as a generation before dpkg runs; apt-post checks the boot\n"
-                "folder afterwards and rolls back to that generation when it is inconsistent.\n"
+                "the boot folder as a generation before dpkg installs or removes kernel or boot\n"
+                "packages; apt-post checks the boot folder afterwards and rolls back to that\n"
+                "generation when it would not boot. check is the boot check alone.\n"
                 "Exit 0 unless the boot folder is left in a state the Pi may not boot from.\n");
 }
 
-static char *path_join(const char *dir, const char *name)
+static void print_block(const char *title, const char *const *lines, size_t n)
 {
-        char *p;
-
-        while (*name == '/')
-                name++;
-        return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+        printf("\n"
+               "**********************************************************************\n"
+               "netroot: %s\n",
+               title);
+        for (size_t i = 0; i < n; i++)
+                if (lines[i] && lines[i][0])
+                        printf("netroot:   %s\n", lines[i]);
+        printf("**********************************************************************\n\n");
+        fflush(stdout);
 }
 
-static bool is_file(const char *path)
+/* ---- the marker of an apt run ------------------------------------------------------------------
+ */
+
+/* Field 22 of /proc/PID/stat (after the ")" that ends the command name): the process's start. */
+static int proc_start(const char *root, long pid, char *buf, size_t size)
 {
-        struct stat st;
+        _cleanup_free_ char *path = root_pathf(root, "/proc/%ld/stat", pid), *text = NULL;
+        const char *p;
+        int field = 2;
 
-        return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* What this Pi boots, as its firmware reads config.txt now. */
-struct boot_view {
-        char model[PIINFO_MODEL_MAX];
-        char serial[PIINFO_SERIAL_MAX];
-        char *boot_dir; /* with the --root prefix */
-        char *config_text;
-        size_t config_len;
-        struct bootcfg_result res;
-        struct flavour fl;
-        char kver[FLAVOUR_VER_MAX]; /* the kernel version the initramfs must fit; "" unknown */
-};
-
-static void boot_view_free(struct boot_view *v)
-{
-        free(v->boot_dir);
-        free(v->config_text);
-}
-
-/* Returns 0, or a negative errno with WHY filled. */
-static int boot_view_read(struct ctl_context *ctx, struct boot_view *v, char *why, size_t size)
-{
-        _cleanup_free_ char *cfg = NULL;
-        struct bootcfg_target pi = {0};
-        struct bootcfg_diag diag;
-        const char *ev;
-        int r;
-
-        memset(v, 0, sizeof(*v));
-        r = piinfo_model(ctx->root, ctx->cfg.agent.model, v->model, sizeof(v->model));
-        if (r < 0) {
-                snprintf(why, size, "cannot read the Pi model from /proc/device-tree/model: %s",
-                         strerror(-r));
-                return r;
-        }
-        r = piinfo_serial(ctx->root, ctx->cfg.agent.serial, v->serial, sizeof(v->serial));
-        if (r < 0) {
-                snprintf(why, size, "cannot read the Pi serial from /proc/cpuinfo: %s",
-                         r == -ENODATA ? "no Serial line" : strerror(-r));
-                return r;
-        }
-        v->boot_dir = root_path(ctx->root, ctx->cfg.agent.boot_dir);
-        cfg = v->boot_dir ? path_join(v->boot_dir, "config.txt") : NULL;
-        if (!cfg)
+        buf[0] = '\0';
+        if (!path)
                 return -ENOMEM;
-        r = file_read_all(cfg, HOOK_CONFIG_MAX, &v->config_text, &v->config_len);
-        if (r < 0) {
-                snprintf(why, size, "cannot read %s: %s", cfg, strerror(-r));
-                return r;
-        }
-        pi.model = v->model;
-        pi.serial = v->serial;
-        bootcfg_diag_init(&diag, cfg);
-        r = bootcfg_evaluate(v->config_text, v->config_len, &pi, &v->res, &diag);
-        if (r < 0 || bootcfg_diag_error(&diag)) {
-                snprintf(why, size, "%s",
-                         bootcfg_diag_error(&diag) ? bootcfg_diag_error(&diag)
-                                                   : "config.txt cannot be evaluated");
-                return r < 0 ? r : -EINVAL;
-        }
-        r = flavour_detect(ctx->root, &v->res, &v->fl, why, size);
-        if (r < 0)
-                return r;
-        ev = flavour_explicit_version(v->res.kernel);
-        if (ev)
-                snprintf(v->kver, sizeof(v->kver), "%s", ev);
-        else if (v->fl.kind)
-                (void)flavour_newest_version(ctx->root, &v->fl, v->kver, sizeof(v->kver));
+        if (file_read_all(path, 4096, &text, NULL) < 0)
+                return -ESRCH;
+        p = strrchr(text, ')');
+        for (; p && *p && field < 22; p++)
+                if (*p == ' ')
+                        field++;
+        if (!p || field != 22)
+                return -EBADMSG;
+        snprintf(buf, size, "%.*s", (int)strcspn(p, " "), p);
         return 0;
 }
 
-/* 1 when the Pi can boot what config.txt names (kernel file present, every initramfs present
- * and passing the iSCSI root check), 0 when not (WHY says what is wrong), <0 on errors (WHY). */
-static int boot_consistent(struct ctl_context *ctx, struct boot_view *v, char *why, size_t size)
+/* 1 when a marker of a live apt run is there, 0 when none (a stale one, left by an apt that was
+ * killed, is removed: it must not switch off every later backup until the next reboot). */
+static int marker_read(struct ctl_context *ctx, struct marker *m)
 {
-        _cleanup_free_ char *kernel = NULL;
+        _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER);
+        char now[32];
+        struct error e;
         int r;
 
-        r = boot_view_read(ctx, v, why, size);
-        if (r < 0)
-                return r;
-        kernel = path_join(v->boot_dir, v->res.kernel);
-        if (!kernel)
+        memset(m, 0, sizeof(*m));
+        if (!p)
                 return -ENOMEM;
-        if (!is_file(kernel)) {
-                snprintf(why, size, "config.txt boots kernel %s, which is missing", v->res.kernel);
+        r = kv_load(p, 64 * 1024, marker_fields, ARRAY_SIZE(marker_fields), m, &e);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 || (m->apt_pid > 0 && (proc_start(ctx->root, m->apt_pid, now, sizeof(now)) < 0 ||
+                                         !streq(now, m->apt_start)))) {
+                printf("netroot: %s: %s; removed\n", HOOK_MARKER,
+                       r < 0 ? error_text(&e) : "left by an apt run that is gone");
+                (void)file_remove(p);
                 return 0;
         }
-        if (v->res.n_initramfs == 0) {
-                snprintf(why, size,
-                         "config.txt loads no initramfs: the iSCSI root cannot be "
-                         "mounted");
-                return 0;
-        }
-        for (size_t i = 0; i < v->res.n_initramfs; i++) {
-                _cleanup_free_ char *f = path_join(v->boot_dir, v->res.initramfs[i]);
-                char w[2048];
-
-                if (!f)
-                        return -ENOMEM;
-                if (!is_file(f)) {
-                        snprintf(why, size, "config.txt loads initramfs %s, which is missing",
-                                 v->res.initramfs[i]);
-                        return 0;
-                }
-                r = initrd_passes_check(ctx->root, f, v->kver[0] ? v->kver : NULL, w, sizeof(w));
-                if (r != 1) {
-                        snprintf(why, size, "initramfs %s %s: %s", v->res.initramfs[i],
-                                 r == 0 ? "fails the iSCSI root check" : "cannot be read", w);
-                        return 0;
-                }
-        }
-        snprintf(why, size, "config.txt boots %s with initramfs %s (passes the iSCSI root check)",
-                 v->res.kernel, v->res.initramfs[0]);
         return 1;
 }
 
-/* ---- the marker of an apt run ---------------------------------------------------------------- */
-
-static int marker_read(struct ctl_context *ctx, unsigned *gen)
+static int marker_write(struct ctl_context *ctx, const struct marker *m)
 {
-        _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER), *text = NULL;
-        unsigned long v;
-        const char *s;
-        int r;
-
-        *gen = 0;
-        if (!p)
-                return -ENOMEM;
-        r = file_read_all(p, 64 * 1024, &text, NULL);
-        if (r < 0)
-                return r;
-        s = strstr(text, "gen=");
-        if (s && (s == text || s[-1] == '\n')) {
-                char num[16];
-                size_t n = strcspn(s + 4, "\n");
-
-                snprintf(num, sizeof(num), "%.*s", (int)(n < 15 ? n : 15), s + 4);
-                if (parse_uint(num, &v) == 0 && v <= 1000000000UL)
-                        *gen = (unsigned)v;
-        }
-        return 0;
-}
-
-static int marker_write(struct ctl_context *ctx, unsigned gen, int argc, char **argv)
-{
-        _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER), *dir = NULL, *text = NULL;
-        size_t len = 0;
-        FILE *f;
+        _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER), *dir = NULL;
+        struct error e;
         int r;
 
         if (!p || !(dir = root_path(ctx->root, "/run/netroot")))
@@ -222,76 +140,87 @@ static int marker_write(struct ctl_context *ctx, unsigned gen, int argc, char **
         r = mkdir_parents(dir, 0755);
         if (r < 0)
                 return r;
-        f = open_memstream(&text, &len);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "gen=%u\npackages=", gen);
-        for (int i = 0; i < argc; i++)
-                fprintf(f, "%s%s", i ? " " : "", argv[i]);
-        fprintf(f, "\n");
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        return file_write_atomic(p, text, len, 0644);
+        return kv_save(p, marker_fields, ARRAY_SIZE(marker_fields), m, 0644, &e);
 }
 
 static int marker_remove(struct ctl_context *ctx)
 {
         _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER);
 
-        if (!p)
-                return -ENOMEM;
-        return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+        return p ? file_remove(p) : -ENOMEM;
 }
 
-/* ---- apt-pre: the boot folder saved as a generation ------------------------------------------ */
+/* ---- the view ----------------------------------------------------------------------------------
+ */
 
-static void utc_now(char *buf, size_t size)
+static struct boot_view *view_load(struct ctl_context *ctx, char *why, size_t size)
 {
-        time_t t = time(NULL);
-        struct tm tm;
+        struct boot_view_options bo = {.root = ctx->root, .cfg = &ctx->cfg, .flavour = true};
+        struct boot_view *v = boot_view_new();
+        int r;
 
-        gmtime_r(&t, &tm);
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* The files the Pi boots, for the manifest (the same set the upgrade hashes). */
-static size_t manifest_names(const struct boot_view *v, const char **names, size_t max,
-                             char storage[][HOOK_MANIFEST_NM])
-{
-        static const char *const patterns[] = {"*.dtb", "bootcode.bin", "start*.elf", "fixup*.dat"};
-        const char *fixed[2 + BOOTCFG_INITRAMFS_FILES_MAX + 2];
-        size_t n = 0, nf = 0;
-        struct dirent *de;
-        DIR *d;
-
-        fixed[nf++] = "config.txt";
-        fixed[nf++] = v->res.cmdline;
-        fixed[nf++] = "tryboot.txt";
-        fixed[nf++] = v->res.kernel;
-        for (size_t i = 0; i < v->res.n_initramfs; i++)
-                fixed[nf++] = v->res.initramfs[i];
-        for (size_t i = 0; i < nf && n < max; i++) {
-                const char *s = fixed[i];
-                while (*s == '/')
-                        s++;
-                snprintf(storage[n], HOOK_MANIFEST_NM, "%s", s);
-                names[n] = storage[n];
-                n++;
+        if (!v) {
+                snprintf(why, size, "out of memory");
+                return NULL;
         }
-        d = opendir(v->boot_dir);
-        if (!d)
-                return n;
-        while ((de = readdir(d)) && n < max)
-                for (size_t i = 0; i < ARRAY_SIZE(patterns); i++)
-                        if (fnmatch(patterns[i], de->d_name, 0) == 0) {
-                                snprintf(storage[n], HOOK_MANIFEST_NM, "%s", de->d_name);
-                                names[n] = storage[n];
-                                n++;
-                                break;
-                        }
-        closedir(d);
-        return n;
+        r = boot_view_load(v, &bo);
+        if (r < 0 && !(r == -EINVAL && v->eval_r == 0))
+                snprintf(why, size, "%s", v->error[0] ? v->error : strerror(-r));
+        return v;
 }
+
+static void view_free(struct boot_view *v)
+{
+        boot_view_free(v);
+        free(v);
+}
+
+/* 1 bootable, 0 not, <0 unreadable; WHY says which. */
+static int check_now(struct ctl_context *ctx, char *why, size_t size)
+{
+        struct boot_view *v = view_load(ctx, why, size);
+        int r;
+
+        if (!v)
+                return -ENOMEM;
+        r = v->files_r < 0 || v->eval_r < 0 ? -EINVAL : boot_check(ctx->root, v, why, size);
+        view_free(v);
+        return r;
+}
+
+static void recover(struct ctl_context *ctx)
+{
+        _cleanup_free_ char *boot = root_path(ctx->root, ctx->cfg.agent.boot_dir);
+        struct strbuf done = {0};
+        struct error e = {0};
+        struct txn t;
+        int r;
+
+        if (!boot)
+                return;
+        r = txn_recover(boot, &t, &done, &e);
+        if (r > 0)
+                printf(
+                    "netroot: an interrupted upgrade to %s (generation %u) was rolled back: %s\n",
+                    t.kernel, t.gen, sb_str(&done));
+        else if (r < 0)
+                printf("netroot: WARNING: an interrupted upgrade could not be rolled back: %s\n",
+                       error_text(&e));
+        sb_free(&done);
+}
+
+static int take_lock(struct ctl_context *ctx, const char *what, struct boot_lock *l)
+{
+        struct error e;
+        int r = boot_lock_take(ctx->root, what, HOOK_BOOT_LOCK_WAIT, l, &e);
+
+        if (r < 0)
+                printf("netroot: WARNING: %s\n", error_text(&e));
+        return r;
+}
+
+/* ---- apt-pre: the boot folder saved as a generation ---------------------------------------------
+ */
 
 static int backup_shared(struct ctl_context *ctx, const struct boot_view *v, struct gen_record *rec,
                          char *why, size_t size)
@@ -330,39 +259,25 @@ static int backup_shared(struct ctl_context *ctx, const struct boot_view *v, str
         return 0;
 }
 
-/* Saves the boot folder as generation *GEN (status good: it is what the Pi booted to run apt).
- * The initramfs config.txt loads is kept as a hard link, so a package that rewrites it in place
- * (update-initramfs -u) cannot take the old one away. */
+/* The boot folder as generation *GEN, status good: it is what the Pi booted to run apt. The same
+ * files an upgrade keeps, as copies (never links: a package that rewrites a file in place must
+ * not change its backup). */
 static int backup_generation(struct ctl_context *ctx, const struct boot_view *v, const char *reason,
                              unsigned *gen, char *why, size_t size)
 {
-        static char storage[GEN_MANIFEST_FILES][HOOK_MANIFEST_NM];
-        const char *names[GEN_MANIFEST_FILES];
-        _cleanup_free_ char *store = NULL, *gdir = NULL, *tmpdir = NULL;
+        const struct packaging *pkg = packaging_detect(v);
+        struct save_lists *s = calloc(1, sizeof(*s));
         struct gen_record rec = {0};
-        const char *cur = v->res.n_initramfs ? v->res.initramfs[0] : "";
-        const char *copies[] = {"config.txt", v->res.cmdline, "tryboot.txt"};
-        const char *as[] = {"config.txt", "cmdline.txt", "tryboot.txt"};
+        struct error e;
         int r;
 
-        while (*cur == '/')
-                cur++;
-        store = gen_store_path(v->boot_dir);
-        if (!store)
+        if (!s)
                 return -ENOMEM;
-        r = mkdir_parents(store, 0755);
-        if (r >= 0)
-                r = gen_next_number(v->boot_dir, gen);
+        save_lists_make(v, pkg, "", s);
+        r = gen_begin(v->boot_dir, gen, &e);
         if (r < 0) {
-                snprintf(why, size, "generation store %s: %s", store, strerror(-r));
-                return r;
-        }
-        gdir = gen_dir_path(v->boot_dir, *gen);
-        if (!gdir || asprintf(&tmpdir, "%s.tmp", gdir) < 0)
-                return -ENOMEM;
-        if (mkdir(tmpdir, 0755) < 0 && errno != EEXIST) {
-                r = -errno;
-                snprintf(why, size, "mkdir %s: %s", tmpdir, strerror(-r));
+                snprintf(why, size, "%s", error_text(&e));
+                free(s);
                 return r;
         }
         if (ctx->cfg.upgrade.shared_dir[0]) {
@@ -370,226 +285,205 @@ static int backup_generation(struct ctl_context *ctx, const struct boot_view *v,
                 if (r < 0)
                         goto fail;
         }
-        for (size_t i = 0; i < ARRAY_SIZE(copies); i++) {
-                _cleanup_free_ char *src = path_join(v->boot_dir, copies[i]);
-                _cleanup_free_ char *dst = path_join(tmpdir, as[i]);
-
-                if (!src || !dst) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if (i > 0 && !is_file(src))
-                        continue; /* no cmdline.txt or tryboot.txt: nothing to save */
-                r = gen_copy_file(src, dst, false);
-                if (r < 0) {
-                        snprintf(why, size, "saving %s: %s", src, strerror(-r));
-                        goto fail;
-                }
-                if (i == 2)
-                        rec.tryboot = true;
-        }
-        if (cur[0]) {
-                _cleanup_free_ char *src = path_join(v->boot_dir, cur);
-                _cleanup_free_ char *dst = path_join(tmpdir, GEN_SAVED_FINAL);
-
-                if (!src || !dst) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if (is_file(src)) {
-                        r = gen_copy_file(src, dst, true);
-                        if (r < 0) {
-                                snprintf(why, size, "saving %s: %s", src, strerror(-r));
-                                goto fail;
-                        }
-                        snprintf(rec.final, sizeof(rec.final), "%s", cur);
-                        rec.final_existed = true;
-                }
-        }
-        r = gen_manifest_write(tmpdir, v->boot_dir, names,
-                               manifest_names(v, names, ARRAY_SIZE(names), storage));
-        if (r < 0) {
-                snprintf(why, size, "writing the manifest in %s: %s", tmpdir, strerror(-r));
-                goto fail;
-        }
-        rec.gen = *gen;
-        utc_now(rec.created, sizeof(rec.created));
         snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", v->kver);
         snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", v->kver);
-        snprintf(rec.initramfs_from, sizeof(rec.initramfs_from), "%s", cur);
-        snprintf(rec.initramfs_to, sizeof(rec.initramfs_to), "%s", cur);
+        if (v->res.n_initramfs) {
+                const char *cur = v->res.initramfs[0];
+
+                while (*cur == '/')
+                        cur++;
+                snprintf(rec.initramfs_from, sizeof(rec.initramfs_from), "%s", cur);
+                snprintf(rec.initramfs_to, sizeof(rec.initramfs_to), "%s", cur);
+                snprintf(rec.final, sizeof(rec.final), "%s", cur);
+                rec.final_existed = true;
+        }
         rec.status = GEN_GOOD;
         snprintf(rec.reason, sizeof(rec.reason), "%s", reason);
-        snprintf(rec.packaging, sizeof(rec.packaging), "%s", packaging_to_string(v->fl.packaging));
+        snprintf(rec.packaging, sizeof(rec.packaging), "%s", pkg->name);
         snprintf(rec.model, sizeof(rec.model), "%s", v->model);
         snprintf(rec.serial, sizeof(rec.serial), "%s", v->serial);
-        snprintf(rec.cmdline_name, sizeof(rec.cmdline_name), "%s", v->res.cmdline);
-        r = gen_record_save(NULL, tmpdir, &rec);
+        snprintf(rec.cmdline_name, sizeof(rec.cmdline_name), "%s",
+                 v->res.cmdline[0] == '/' ? v->res.cmdline + 1 : v->res.cmdline);
+        (void)gethostname(rec.host, sizeof(rec.host) - 1);
+        r = gen_commit(v->boot_dir, *gen, s->copy, s->n_copy, s->hash, s->n_hash, &rec, &e);
         if (r < 0) {
-                snprintf(why, size, "writing the generation record: %s", strerror(-r));
+                snprintf(why, size, "%s", error_text(&e));
                 goto fail;
         }
-        if (rename(tmpdir, gdir) < 0) {
-                r = -errno;
-                snprintf(why, size, "rename %s -> %s: %s", tmpdir, gdir, strerror(-r));
-                goto fail;
-        }
+        free(s);
         return 0;
 fail:
-        (void)gen_remove_dir(tmpdir);
+        (void)gen_abort(v->boot_dir, *gen);
+        free(s);
         return r;
 }
 
 static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
 {
-        _cleanup_free_ char *pkgs = NULL;
-        struct boot_view v;
-        char why[1024], reason[GEN_VALUE_MAX];
-        unsigned gen = 0;
-        size_t len = 0;
-        FILE *f;
-        int r;
+        struct boot_lock lock = BOOT_LOCK_INIT;
+        struct boot_view *v = NULL;
+        struct marker m = {0};
+        char why[1024] = "", reason[GEN_VALUE_MAX];
+        size_t used = 0;
+        int i = 0, r;
 
-        /* Several dpkg runs in one apt run: the first one's backup is the one to go back to. */
-        if (marker_read(ctx, &gen) == 0)
-                return CTL_EXIT_OK;
-        f = open_memstream(&pkgs, &len);
-        if (!f)
-                return CTL_EXIT_FAILED;
-        for (int i = 0; i < argc; i++)
-                fprintf(f, "%s%s", i ? " " : "", argv[i]);
-        fclose(f);
-        if (upgrade_recover(ctx->root, &ctx->cfg, &ctx->log) < 0)
-                printf("netroot: WARNING: an interrupted upgrade could not be rolled back; "
-                       "see netrootctl history\n");
-        r = boot_view_read(ctx, &v, why, sizeof(why));
-        if (r == 0) {
-                snprintf(reason, sizeof(reason), "boot folder before apt installed %.400s",
-                         pkgs && pkgs[0] ? pkgs : "kernel packages");
-                r = backup_generation(ctx, &v, reason, &gen, why, sizeof(why));
+        if (argc >= 2 && streq(argv[0], "--apt-pid")) {
+                unsigned long pid;
+
+                if (parse_uint(argv[1], &pid) == 0)
+                        m.apt_pid = (long)pid;
+                i = 2;
         }
-        if (r < 0) {
-                gen = 0;
+        for (; i < argc; i++) {
+                int k = snprintf(m.packages + used, sizeof(m.packages) - used, "%s%s",
+                                 used ? " " : "", argv[i]);
+                if (k > 0 && (size_t)k < sizeof(m.packages) - used)
+                        used += (size_t)k;
+        }
+        if (take_lock(ctx, "netrootctl hook apt-pre", &lock) < 0)
+                return CTL_EXIT_OK; /* never stop apt for a backup */
+        /* Several dpkg runs in one apt run: the first one's backup is the one to go back to. */
+        if (marker_read(ctx, &(struct marker){0}) == 1) {
+                boot_lock_release(&lock);
+                return CTL_EXIT_OK;
+        }
+        recover(ctx);
+        v = view_load(ctx, why, sizeof(why));
+        if (v && !why[0]) {
+                snprintf(reason, sizeof(reason), "boot folder before apt changed %.400s",
+                         m.packages[0] ? m.packages : "kernel packages");
+                r = backup_generation(ctx, v, reason, &m.gen, why, sizeof(why));
+                if (r < 0)
+                        m.gen = 0;
+        }
+        if (!m.gen)
                 printf("netroot: WARNING: no backup of the boot folder before this apt run: %s\n",
                        why);
-        } else {
+        else
                 printf("netroot: %s in this run: boot folder %s saved as generation %u\n",
-                       pkgs && pkgs[0] ? pkgs : "kernel packages", v.boot_dir, gen);
+                       m.packages[0] ? m.packages : "kernel packages", v->boot_dir, m.gen);
+        if (v)
+                view_free(v);
+        if (m.apt_pid > 0)
+                (void)proc_start(ctx->root, m.apt_pid, m.apt_start, sizeof(m.apt_start));
+        {
+                time_t now = time(NULL);
+                struct tm tm;
+
+                gmtime_r(&now, &tm);
+                strftime(m.created, sizeof(m.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
         }
-        boot_view_free(&v);
-        r = marker_write(ctx, gen, argc, argv);
+        r = marker_write(ctx, &m);
         if (r < 0)
                 printf("netroot: WARNING: cannot write %s: %s\n", HOOK_MARKER, strerror(-r));
+        boot_lock_release(&lock);
         fflush(stdout);
-        return CTL_EXIT_OK; /* never stop apt for a backup */
+        return CTL_EXIT_OK;
 }
 
-/* ---- apt-post and the kernel hook: check, roll back when needed ----------------------------- */
+/* ---- apt-post and the kernel hook: check, roll back when needed ---------------------------------
+ */
 
-static int rollback_to(struct ctl_context *ctx, const char *boot_dir, unsigned gen)
+static int rollback_to(struct ctl_context *ctx, const char *boot_dir, unsigned gen, char *why,
+                       size_t size)
 {
         _cleanup_free_ char *shared = NULL;
-        struct rollback_options o = {.boot_dir = boot_dir, .root = ctx->root, .to = gen};
+        struct rollback_options o = {
+            .boot_dir = boot_dir, .root = ctx->root, .to = gen, .have_boot_lock = true};
+        struct rollback_result res;
+        static const struct report_ops ops = {.note = NULL};
+        struct report rep = {.ops = &ops};
+        int r;
 
         if (ctx->cfg.upgrade.shared_dir[0]) {
                 shared = root_path(ctx->root, ctx->cfg.upgrade.shared_dir);
                 o.shared_dir = shared;
         }
-        return upgrade_rollback(&o);
+        r = rollback_run(&o, &rep, &res);
+        if (r < 0)
+                snprintf(why, size, "%s", res.reason);
+        return r;
 }
 
-/* The boot folder is checked; when inconsistent and GEN (the apt run's backup) exists, put back.
- * Returns 1 consistent (as found or after the rollback), 0 the Pi may not boot. */
+/* The boot folder is checked; when it would not boot and GEN (the apt run's backup) exists, it is
+ * put back. Returns 1 bootable (as found or after the rollback), 0 the Pi may not boot. */
 static int ensure_bootable(struct ctl_context *ctx, unsigned gen, bool *rolled, char *state,
                            size_t size)
 {
         _cleanup_free_ char *boot = root_path(ctx->root, ctx->cfg.agent.boot_dir);
-        struct boot_view v;
-        char why[2048];
+        char why[2048], rb[1300];
         int r;
 
         *rolled = false;
         if (!boot)
                 return 0;
-        r = boot_consistent(ctx, &v, why, sizeof(why));
-        boot_view_free(&v);
+        r = check_now(ctx, why, sizeof(why));
         if (r == 1) {
                 snprintf(state, size, "%s", why);
                 return 1;
         }
-        printf("netroot: the boot folder %s is inconsistent: %s\n", boot, why);
+        printf("netroot: the boot folder %s would not boot: %s\n", boot, why);
         if (!gen) {
                 snprintf(state, size, "%s (no backup of this apt run to go back to)", why);
                 return 0;
         }
         printf("netroot: putting back generation %u, saved before this apt run\n", gen);
         fflush(stdout);
-        r = rollback_to(ctx, boot, gen);
-        fflush(stdout);
-        if (r != UPGRADE_DONE) {
-                snprintf(state, size, "%s; the rollback to generation %u failed", why, gen);
+        if (rollback_to(ctx, boot, gen, rb, sizeof(rb)) < 0) {
+                snprintf(state, size, "%s; the rollback to generation %u failed: %s", why, gen, rb);
                 return 0;
         }
         *rolled = true;
-        r = boot_consistent(ctx, &v, why, sizeof(why));
-        boot_view_free(&v);
+        r = check_now(ctx, why, sizeof(why));
         snprintf(state, size, "%s", why);
         return r == 1;
-}
-
-static void print_block(const char *title, const char *const *lines, size_t n)
-{
-        printf("\n"
-               "**********************************************************************\n"
-               "netroot: %s\n",
-               title);
-        for (size_t i = 0; i < n; i++)
-                if (lines[i] && lines[i][0])
-                        printf("netroot:   %s\n", lines[i]);
-        printf("**********************************************************************\n\n");
-        fflush(stdout);
 }
 
 static int hook_apt_post(struct ctl_context *ctx)
 {
         _cleanup_free_ char *boot = root_path(ctx->root, ctx->cfg.agent.boot_dir);
-        struct upgrade_pending pend;
-        char state[2200], line[2400], pend_line[512] = "", back_line[256] = "";
-        unsigned gen = 0;
+        struct boot_lock lock = BOOT_LOCK_INIT;
+        struct gen_pending pend;
+        struct marker m;
+        struct error e;
+        char state[2400], pend_line[512] = "", back_line[256] = "";
         bool rolled;
         int r;
 
-        if (marker_read(ctx, &gen) < 0)
-                return CTL_EXIT_OK; /* not a run that touched kernel packages */
         if (!boot)
                 return CTL_EXIT_FAILED;
-        if (upgrade_recover(ctx->root, &ctx->cfg, &ctx->log) < 0)
-                printf("netroot: WARNING: an interrupted upgrade could not be rolled back\n");
-        r = ensure_bootable(ctx, gen, &rolled, state, sizeof(state));
-        if (gen)
+        if (take_lock(ctx, "netrootctl hook apt-post", &lock) < 0)
+                return CTL_EXIT_FAILED;
+        if (marker_read(ctx, &m) != 1) {
+                boot_lock_release(&lock);
+                return CTL_EXIT_OK; /* not a run that touched kernel packages */
+        }
+        recover(ctx);
+        r = ensure_bootable(ctx, m.gen, &rolled, state, sizeof(state));
+        if (m.gen)
                 snprintf(back_line, sizeof(back_line),
                          "backup before this apt run: generation %u (netrootctl rollback --to %u)",
-                         gen, gen);
+                         m.gen, m.gen);
         if (!r) {
                 const char *lines[] = {state, back_line,
                                        "the Pi may NOT boot: fix the boot folder, then run "
                                        "netrootctl doctor; netrootctl history lists generations"};
                 print_block("CRITICAL: the boot folder is not bootable after this apt run", lines,
                             ARRAY_SIZE(lines));
+                boot_lock_release(&lock);
                 return CTL_EXIT_FAILED; /* the marker stays: the next apt run checks again */
         }
-        if (!rolled && upgrade_pending_read(boot, &pend) == 0)
+        if (!rolled && gen_pending_read(boot, &pend, &e) == 0)
                 snprintf(pend_line, sizeof(pend_line),
-                         "generation %u (kernel %s) pending until netrootd confirms the boot "
-                         "after the reboot",
+                         "generation %u (kernel %s) pending until the boot is confirmed after the "
+                         "reboot",
                          pend.gen, pend.kernel);
-        snprintf(line, sizeof(line), "%s", state);
         if (rolled) {
-                const char *lines[] = {line, back_line, "see netrootctl history"};
+                const char *lines[] = {state, back_line, "see netrootctl history"};
                 print_block("WARNING: boot folder put back to its state before this apt run", lines,
                             ARRAY_SIZE(lines));
         } else {
-                printf("netroot: boot folder checked after this apt run: %s\n", line);
+                printf("netroot: boot folder checked after this apt run: %s\n", state);
                 if (pend_line[0])
                         printf("netroot: %s\n", pend_line);
                 if (back_line[0])
@@ -598,114 +492,37 @@ static int hook_apt_post(struct ctl_context *ctx)
         r = marker_remove(ctx);
         if (r < 0)
                 printf("netroot: cannot remove %s: %s\n", HOOK_MARKER, strerror(-r));
+        boot_lock_release(&lock);
         fflush(stdout);
         return CTL_EXIT_OK;
 }
 
-static const struct logger *events_logger(struct logger *log)
+static int after_failed_upgrade(struct ctl_context *ctx, const char *ver,
+                                const struct upgrade_result *res, unsigned gen)
 {
-        if (access("/run/systemd/journal/socket", F_OK) < 0)
-                return NULL;
-        logger_init(log, "netrootctl", LOG_TARGET_JOURNAL);
-        return log;
-}
-
-/* The reason recorded in the newest generation (the one the failed upgrade made). */
-static void newest_reason(const char *boot, char *out, size_t size)
-{
-        _cleanup_free_ unsigned *gens = NULL;
-        struct gen_record rec;
-        char err[256];
-        size_t n;
-
-        out[0] = '\0';
-        if (gen_list(boot, &gens, &n) < 0 || n == 0)
-                return;
-        if (gen_record_load(boot, gens[n - 1], &rec, err, sizeof(err)) == 0 &&
-            rec.status == GEN_ROLLED_BACK)
-                snprintf(out, size, "generation %u: %.300s%s", rec.gen, rec.reason,
-                         strlen(rec.reason) > 300 ? "…" : "");
-}
-
-static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
-{
-        struct upgrade_options o = {
-            .root = ctx->root,
-            .cfg = &ctx->cfg,
-            .kernel = ver,
-            .lock_wait_sec = HOOK_LOCK_WAIT,
-            .fetch = tftp_fetch_sha256,
-        };
-        struct boot_view v;
-        struct logger events;
-        struct txn t;
-        char why[1024], state[2200], failed[1200], title[300], err[256];
-        unsigned gen = 0;
+        char state[2400], failed[1400], title[300], still[2500];
         bool rolled;
-        int r, rc;
+        int r;
 
-        r = boot_view_read(ctx, &v, why, sizeof(why));
-        if (r < 0) {
-                printf("netroot: kernel %s: not switched to: %s\n", ver, why);
-                boot_view_free(&v);
-                return CTL_EXIT_OK;
-        }
-        if (!flavour_version_matches(&v.fl, ver)) {
-                printf("netroot: kernel %s is not for this Pi's kernel file %s; skipped\n", ver,
-                       v.fl.kernel_file);
-                boot_view_free(&v);
-                return CTL_EXIT_OK;
-        }
-        if (!v.fl.kind && v.fl.packaging != PACKAGING_RASPI_FIRMWARE &&
-            !streq(ver, v.fl.explicit_version)) {
-                printf("netroot: kernel %s installed; config.txt boots %s explicitly, so the Pi "
-                       "stays on it (to move: point kernel= at vmlinuz-%s, then netrootctl "
-                       "upgrade)\n",
-                       ver, v.fl.kernel_file, ver);
-                boot_view_free(&v);
-                return CTL_EXIT_OK;
-        }
-        printf("netroot: kernel %s installed: guarded upgrade of %s\n", ver, v.boot_dir);
-        fflush(stdout);
-        o.events = events_logger(&events);
-        if (upgrade_recover(ctx->root, &ctx->cfg, &ctx->log) < 0) {
-                snprintf(state, sizeof(state), "journal %s/%s/%s", v.boot_dir, GEN_STORE, TXN_FILE);
-                const char *lines[] = {"an interrupted upgrade could not be rolled back", state,
-                                       "the Pi may NOT boot; see netrootctl history"};
-                print_block("CRITICAL: kernel upgrade not possible", lines, ARRAY_SIZE(lines));
-                boot_view_free(&v);
-                return CTL_EXIT_FAILED;
-        }
-        rc = upgrade_run(&o);
-        fflush(stdout);
-        if (rc == UPGRADE_DONE) {
-                printf("netroot: the Pi boots kernel %s after the next reboot\n", ver);
-                boot_view_free(&v);
-                return CTL_EXIT_OK;
-        }
-        /* upgrade_run says "refused" also when its own rollback failed: the journal tells. */
-        if (txn_read(v.boot_dir, &t, err, sizeof(err)) != -ENOENT) {
-                snprintf(state, sizeof(state), "the journal %s/%s/%s is kept", v.boot_dir,
-                         GEN_STORE, TXN_FILE);
+        if (res->outcome == UPGRADE_ROLLBACK_FAILED) {
+                snprintf(state, sizeof(state), "the journal of the failed upgrade is kept: %s",
+                         res->rollback[0] ? res->rollback : res->reason);
                 const char *lines[] = {"the upgrade failed and its ROLLBACK FAILED (see above)",
                                        state,
                                        "the Pi may NOT boot: run netrootctl history and "
                                        "netrootctl rollback before rebooting"};
                 print_block("CRITICAL: boot folder in an unknown state", lines, ARRAY_SIZE(lines));
-                boot_view_free(&v);
                 return CTL_EXIT_FAILED;
         }
-        if (rc == UPGRADE_ROLLED_BACK)
-                newest_reason(v.boot_dir, failed, sizeof(failed));
+        if (res->outcome == UPGRADE_ROLLED_BACK)
+                snprintf(failed, sizeof(failed), "step %s failed: %.1200s", res->failed_step,
+                         res->reason);
         else
                 snprintf(failed, sizeof(failed),
-                         "refused before anything was changed (the FAIL "
-                         "lines above say why)");
-        if (!failed[0])
-                snprintf(failed, sizeof(failed), "see the step that failed above");
-        (void)marker_read(ctx, &gen);
+                         "refused before anything was changed: %.1200s (the FAIL lines above say "
+                         "why)",
+                         res->reason);
         r = ensure_bootable(ctx, gen, &rolled, state, sizeof(state));
-        boot_view_free(&v);
         if (!r) {
                 const char *lines[] = {failed, state,
                                        "the Pi may NOT boot: run netrootctl history and "
@@ -717,9 +534,8 @@ static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
         }
         snprintf(title, sizeof(title),
                  "WARNING: kernel %s is installed but the Pi will NOT boot it", ver);
+        snprintf(still, sizeof(still), "the Pi still boots its old kernel: %s", state);
         {
-                char still[2300];
-                snprintf(still, sizeof(still), "the Pi still boots its old kernel: %s", state);
                 const char *lines[] = {failed, still,
                                        "details: netrootctl history; after fixing: netrootctl "
                                        "upgrade --kernel VERSION"};
@@ -728,9 +544,68 @@ static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
         return CTL_EXIT_OK;
 }
 
+static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
+{
+        struct upgrade_options o = {
+            .root = ctx->root,
+            .cfg = &ctx->cfg,
+            .kernel = ver,
+            .lock_wait_sec = HOOK_LOCK_WAIT,
+            .have_boot_lock = true,
+            .command = "netrootctl hook kernel-postinst",
+            .fetch = tftp_fetch_sha256,
+        };
+        struct ctl_term term = {.out = stdout};
+        struct report rep = {.ops = &ctl_upgrade_report_ops, .userdata = &term};
+        struct boot_lock lock = BOOT_LOCK_INIT;
+        struct upgrade_result res;
+        struct boot_view *v;
+        struct logger events;
+        struct marker m;
+        char why[1024] = "";
+        int rc;
+
+        if (take_lock(ctx, "netrootctl hook kernel-postinst", &lock) < 0) {
+                printf("netroot: kernel %s: not switched to (the boot folder is busy)\n", ver);
+                return CTL_EXIT_OK;
+        }
+        v = view_load(ctx, why, sizeof(why));
+        if (!v || why[0]) {
+                printf("netroot: kernel %s: not switched to: %s\n", ver, why);
+                goto done_ok;
+        }
+        if (!packaging_detect(v)->postinst_applies(v, ver, why, sizeof(why))) {
+                printf("netroot: %s; skipped\n", why);
+                goto done_ok;
+        }
+        printf("netroot: kernel %s installed: guarded upgrade of %s\n", ver, v->boot_dir);
+        fflush(stdout);
+        view_free(v);
+        v = NULL;
+        if (marker_read(ctx, &m) == 1)
+                o.adopt_gen = m.gen;
+        else
+                m.gen = 0;
+        o.events = ctl_events_logger(&events);
+        (void)upgrade_run(&o, &rep, &res);
+        fflush(stdout);
+        fflush(stderr);
+        if (res.outcome == UPGRADE_DONE) {
+                printf("netroot: the Pi boots kernel %s after the next reboot\n", ver);
+                goto done_ok;
+        }
+        rc = after_failed_upgrade(ctx, ver, &res, m.gen);
+        boot_lock_release(&lock);
+        return rc;
+done_ok:
+        if (v)
+                view_free(v);
+        boot_lock_release(&lock);
+        return CTL_EXIT_OK;
+}
+
 int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
 {
-        struct boot_view v;
         char why[2048];
         int r;
 
@@ -750,8 +625,7 @@ int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
         if (streq(argv[1], "apt-post") && argc == 2)
                 return hook_apt_post(ctx);
         if (streq(argv[1], "check") && argc == 2) {
-                r = boot_consistent(ctx, &v, why, sizeof(why));
-                boot_view_free(&v);
+                r = check_now(ctx, why, sizeof(why));
                 printf("%s: %s\n", r == 1 ? "consistent" : "NOT bootable", why);
                 return r == 1 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
         }

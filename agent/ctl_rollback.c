@@ -2,21 +2,30 @@
  * folder from another machine (the NAS) with --boot-dir, when the Pi itself cannot boot. */
 #include "ctl.h"
 #include "rootpath.h"
-#include "upgrade.h"
+#include "rollback.h"
 #include "util.h"
 
 #include <getopt.h>
+
+static void print_note(void *userdata, const char *text)
+{
+        (void)userdata;
+        printf("%s\n", text);
+        fflush(stdout);
+}
 
 static void usage(FILE *out)
 {
         fprintf(out,
                 "Usage: netrootctl rollback [--to N] [--boot-dir DIR] [--shared-dir DIR]\n"
                 "                           [--firmware] [--force] [--dry-run]\n\n"
-                "Restores generation N (default: the newest pending or good one): config.txt,\n"
-                "cmdline.txt, tryboot.txt and the initramfs the upgrade replaced. The restored\n"
-                "initramfs must pass the initrd check unless --force. --firmware also restores\n"
-                "the shared firmware set (bootcode.bin, start*.elf, fixup*.dat) from the\n"
-                "generation's backup, under the cluster lock.\n");
+                "Restores generation N (default: the newest pending or good one): the files it\n"
+                "kept (config.txt and every file it includes, cmdline.txt, tryboot.txt, the\n"
+                "initramfs the upgrade replaced), each checked against its sha256 before any\n"
+                "is put back, config.txt last. The restored initramfs must pass the initrd\n"
+                "check unless --force. --firmware also restores the shared firmware set\n"
+                "(bootcode.bin, start*.elf, fixup*.dat) from the generation's backup, under\n"
+                "the cluster lock.\n");
 }
 
 int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
@@ -36,7 +45,7 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
         const char *boot_arg = NULL, *shared_arg = NULL;
         struct logger events;
         unsigned long v;
-        int c, r;
+        int c;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -86,16 +95,16 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
                 return CTL_EXIT_FAILED;
         o.boot_dir = boot;
         o.shared_dir = shared;
-        logger_init(&events, "netrootctl", LOG_TARGET_JOURNAL);
-        /* Without a journal the printed lines say it all. */
-        o.events = access("/run/systemd/journal/socket", F_OK) == 0 ? &events : NULL;
-        r = upgrade_recover_dir(boot, &ctx->log);
-        if (r < 0) {
-                fprintf(stderr,
-                        "netrootctl: an interrupted upgrade in %s could not be rolled "
-                        "back\n",
-                        boot);
-                return CTL_EXIT_FAILED;
+        o.events = ctl_events_logger(&events);
+        {
+                static const struct report_ops ops = {.note = print_note};
+                struct report rep = {.ops = &ops};
+                struct rollback_result res;
+
+                if (rollback_run(&o, &rep, &res) < 0) {
+                        fprintf(stderr, "netrootctl: %s\n", res.reason);
+                        return res.outcome == ROLLBACK_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
+                }
         }
-        return upgrade_rollback(&o);
+        return CTL_EXIT_OK;
 }

@@ -167,7 +167,6 @@ void daemon_publish(struct netrootd *d)
 
         announce_state(d);
         publish_metrics(d);
-        boot_confirm_health(&d->confirm, current_state(d));
         r = led_show(&d->led, &d->cfg.led, current_state(d));
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING, "LED %s: cannot set trigger: %s", d->led.name,
@@ -471,15 +470,6 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt)
                 log_msg(&d->log, LOG_ERR, "cannot start the iSCSI watch: %s", strerror(-r));
                 return r;
         }
-        d->confirm = (struct boot_confirm){
-            .root = d->opt.root,
-            .cfg = &d->cfg,
-            .log = &d->log,
-            .event = d->event,
-            .changed = on_health_changed,
-            .userdata = d,
-        };
-        boot_confirm_start(&d->confirm);
         if (d->watch.events_error[0])
                 log_msg(&d->log, LOG_NOTICE, "%s", d->watch.events_error);
         if (d->watch.probe_error[0])
@@ -515,7 +505,6 @@ void daemon_done(struct netrootd *d)
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s", d->led.original,
                         strerror(-r));
-        boot_confirm_stop(&d->confirm);
         watch_stop(&d->watch);
         metrics_writer_stop(d->metrics);
         d->metrics = NULL;

@@ -7,7 +7,6 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
-#include "confirm.h"
 #include "health.h"
 #include "ipv6.h"
 #include "led.h"
@@ -45,7 +44,6 @@ struct netrootd {
         struct ipv6_status ipv6;
 
         struct root_watch watch;
-        struct boot_confirm confirm;
         enum health_state logged_state; /* last state announced in the journal */
         struct metrics_writer *metrics;
         int metrics_error_logged; /* the writer's last error, once said in the journal */

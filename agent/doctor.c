@@ -1,4 +1,5 @@
 #include "doctor.h"
+#include "dpkg.h"
 #include "boot_view.h"
 #include "mounts.h"
 #include "bootcfg.h"
@@ -1537,29 +1538,6 @@ static void check_initrd_setting(struct doctor_ctx *c, struct doctor_report *rep
         fix(ck, "echo INITRD=Yes | sudo tee -a /etc/default/raspberrypi-kernel");
 }
 
-/* The Version of PACKAGE in dpkg's status file, "" when not installed. */
-static void dpkg_version(const struct doctor_ctx *c, const char *package, char *ver, size_t size)
-{
-        _cleanup_free_ char *text = NULL, *needle = NULL;
-        const char *p, *end, *v;
-
-        ver[0] = '\0';
-        if (read_rooted(c->root, "/var/lib/dpkg/status", DPKG_STATUS_MAX, &text) < 0 ||
-            asprintf(&needle, "Package: %s\n", package) < 0)
-                return;
-        for (p = text; (p = strstr(p, needle)); p += strlen(needle)) {
-                if (p != text && p[-1] != '\n')
-                        continue;
-                end = strstr(p, "\n\n");
-                v = strstr(p, "\nVersion: ");
-                if (v && (!end || v < end)) {
-                        v += 10;
-                        snprintf(ver, size, "%.*s", (int)strcspn(v, "\n"), v);
-                }
-                return;
-        }
-}
-
 static void check_kernel_config(struct doctor_ctx *c, struct doctor_report *rep)
 {
         const char *name = "kernel-config";
@@ -1581,7 +1559,7 @@ static void check_kernel_config(struct doctor_ctx *c, struct doctor_report *rep)
                     c->kver);
                 return;
         }
-        dpkg_version(c, "initramfs-tools", ver, sizeof(ver));
+        (void)dpkg_installed(c->root, "initramfs-tools", ver, sizeof(ver));
         colon = strchr(ver, ':'); /* an epoch does not matter here */
         if (ver[0] && strverscmp(colon ? colon + 1 : ver, INITRAMFS_TOOLS_NEEDS_CONFIG) < 0) {
                 add(rep, name, DOCTOR_OK,
@@ -1606,14 +1584,14 @@ static void check_raspi_firmware(struct doctor_ctx *c, struct doctor_report *rep
         const char *evidence = NULL;
 
         if (c->v->eval_r == 0 && flavour_detect(c->root, &c->v->res, &f, why, sizeof(why)) == 0) {
-                if (f.packaging == PACKAGING_RASPI_FIRMWARE)
-                        evidence = f.raspi_firmware_evidence;
-                else if (f.packaging == PACKAGING_RPIOS) {
+                if (c->v->res.initramfs_from == BOOTCFG_INITRAMFS_AUTO) {
                         add(rep, name, DOCTOR_OK,
                             "Raspberry Pi OS packaging (auto_initramfs): config.txt is not "
                             "regenerated on kernel installs");
                         return;
                 }
+                if (f.raspi_firmware_evidence[0])
+                        evidence = f.raspi_firmware_evidence;
         } else if (rooted_exists(c->root, "/etc/kernel/postinst.d/z50-raspi-firmware"))
                 evidence = "/etc/kernel/postinst.d/z50-raspi-firmware";
         else if (rooted_exists(c->root, "/etc/default/raspi-firmware"))

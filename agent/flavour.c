@@ -1,4 +1,4 @@
-/* Kernel flavour and packaging detection for the upgrade; see flavour.h. */
+/* Kernel flavour detection for the upgrade; see flavour.h. */
 #include "flavour.h"
 
 #include "rootpath.h"
@@ -17,19 +17,6 @@ static const struct kernel_image_kind kinds[] = {
     {"kernel8.img", "-v8+", "-rpi-v8", "64-bit (Pi 3, Pi 4 with arm_64bit=1)"},
     {"kernel_2712.img", "-v8-16k+", "-rpi-2712", "64-bit Pi 5"},
 };
-
-const char *packaging_to_string(enum packaging p)
-{
-        switch (p) {
-        case PACKAGING_RASPBIAN:
-                return "raspbian";
-        case PACKAGING_RPIOS:
-                return "rpios";
-        case PACKAGING_RASPI_FIRMWARE:
-                return "raspi-firmware";
-        }
-        return "unknown";
-}
 
 static const char *base_name(const char *path)
 {
@@ -165,15 +152,8 @@ int flavour_detect(const char *root, const struct bootcfg_result *res, struct fl
                          f->kind->description);
         }
 
-        if (res->initramfs_from == BOOTCFG_INITRAMFS_AUTO) {
-                f->packaging = PACKAGING_RPIOS;
-                f->rename_switch = true;
-        } else if (raspi_firmware_present(root, f->raspi_firmware_evidence,
-                                          sizeof(f->raspi_firmware_evidence))) {
-                f->packaging = PACKAGING_RASPI_FIRMWARE;
-        } else {
-                f->packaging = PACKAGING_RASPBIAN;
-        }
+        (void)raspi_firmware_present(root, f->raspi_firmware_evidence,
+                                     sizeof(f->raspi_firmware_evidence));
         return 0;
 }
 
@@ -224,80 +204,4 @@ int flavour_raspi_firmware_choice(const char *root, char *ver, size_t size)
         if (!dir)
                 return -ENOMEM;
         return newest_in(dir, "vmlinuz-", NULL, ver, size);
-}
-
-/* /proc/mounts escapes space, tab, newline and backslash as octal. */
-static void unescape_octal(char *s)
-{
-        char *w = s;
-
-        for (; *s; s++) {
-                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                    s[3] >= '0' && s[3] <= '7') {
-                        *w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-                        s += 3;
-                } else {
-                        *w++ = *s;
-                }
-        }
-        *w = '\0';
-}
-
-/* True when MNT is DIR or one of its parent folders. */
-static bool covers(const char *mnt, const char *dir)
-{
-        size_t n = strlen(mnt);
-
-        if (streq(mnt, "/"))
-                return dir[0] == '/';
-        return strncmp(mnt, dir, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
-}
-
-int flavour_nfs_server(const char *mounts, const char *dir, char *host, size_t size)
-{
-        _cleanup_free_ char *copy = strdup(mounts);
-        size_t best = 0;
-        bool best_nfs = false;
-        char best_host[256] = "";
-        char *save = NULL;
-
-        if (!copy)
-                return -ENOMEM;
-        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char dev[1024], mnt[1024], type[64];
-
-                if (sscanf(line, "%1023s %1023s %63s", dev, mnt, type) != 3)
-                        continue;
-                unescape_octal(mnt);
-                if (!covers(mnt, dir) || strlen(mnt) < best)
-                        continue;
-                /* The deepest mount wins; a later mount on the same point hides earlier ones. */
-                best = strlen(mnt);
-                best_nfs = strncmp(type, "nfs", 3) == 0;
-                best_host[0] = '\0';
-                if (best_nfs) {
-                        char *colon;
-
-                        unescape_octal(dev);
-                        if (dev[0] == '[') {
-                                char *end = strchr(dev, ']');
-
-                                if (!end)
-                                        continue;
-                                end[1] = '\0';
-                        } else if ((colon = strchr(dev, ':'))) {
-                                *colon = '\0';
-                        } else {
-                                best_nfs = false;
-                                continue;
-                        }
-                        snprintf(best_host, sizeof(best_host), "%s", dev);
-                }
-        }
-        if (!best_nfs || !best_host[0])
-                return -ENOENT;
-        if (strlen(best_host) >= size)
-                return -ENAMETOOLONG;
-        snprintf(host, size, "%s", best_host);
-        return 0;
 }

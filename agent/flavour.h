@@ -1,26 +1,13 @@
-/* Which kernel a Pi boots and how its boot files are packaged, judged only from files under the
- * --root tree and the evaluated config.txt: the facts an upgrade needs before it touches anything.
- *
- * Three packagings exist on Pis (docs/FACTS "Kernel packages and hooks"):
- *   raspbian        raspberrypi-kernel: kernel7.img & co., an `initramfs FILE ADDR` line that
- *                   names initrd.img-<ver>; the switch edits that line.
- *   rpios           Raspberry Pi OS bookworm+: auto_initramfs=1, the firmware loads initramfs7/8
- *                   named after the kernel file; the switch renames the new initrd onto that name.
- *   raspi-firmware  Debian's raspi-firmware: its kernel hook REWRITES config.txt on every kernel
- *                   install (kernel=vmlinuz-NEWEST, initramfs initrd.img-NEWEST), so the agent
- *                   only makes the edit that hook would make itself and refuses anything else. */
+/* Which kernel a Pi boots, judged only from files under the --root tree and the evaluated
+ * config.txt: the kernel image kind (kernel7.img & co.) or an explicit vmlinuz-VER, the version
+ * suffixes that fit it, and whether Debian's raspi-firmware hook is installed. How the kernel is
+ * packaged (and so how an upgrade switches it) is packaging.h's table. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "bootcfg.h"
-
-enum packaging {
-        PACKAGING_RASPBIAN,
-        PACKAGING_RPIOS,
-        PACKAGING_RASPI_FIRMWARE,
-};
 
 /* One row of the kernel image table: the file the firmware loads and the version suffixes of
  * the kernels built for it (raspberrypi-kernel style and bookworm linux-image-rpi-* style). */
@@ -35,7 +22,6 @@ struct kernel_image_kind {
 #define FLAVOUR_VER_MAX  128
 
 struct flavour {
-        enum packaging packaging;
         char kernel_file[FLAVOUR_NAME_MAX]; /* as config.txt makes the firmware load it */
         /* The kernel table row, or NULL when config.txt names a Debian-style versioned kernel
          * file (kernel=vmlinuz-6.1.0-50-amd64): then the version is that file's. */
@@ -44,11 +30,10 @@ struct flavour {
         char description[128];
         /* The initramfs the firmware loads today (first of the list), "" when none. */
         char initramfs_current[FLAVOUR_NAME_MAX];
-        bool rename_switch; /* auto_initramfs: the new initrd replaces initramfs_current */
-        char raspi_firmware_evidence[FLAVOUR_NAME_MAX]; /* the file that revealed it */
+        /* Debian's raspi-firmware kernel hook is installed: the file that revealed it, "" when
+         * not. */
+        char raspi_firmware_evidence[FLAVOUR_NAME_MAX];
 };
-
-const char *packaging_to_string(enum packaging p);
 
 /* The table row for a kernel file name (basename compared), NULL when not a Pi kernel image. */
 const struct kernel_image_kind *flavour_kind_for_image(const char *kernel_file);
@@ -67,7 +52,7 @@ const char *flavour_debian_suffix(const char *ver);
 /* Whether kernel version VER is one this Pi can boot with its current kernel file. */
 bool flavour_version_matches(const struct flavour *f, const char *ver);
 
-/* Detects the packaging from RES (config.txt evaluated for this Pi) and files under ROOT.
+/* Detects the kernel file's kind from RES (config.txt evaluated for this Pi) and files under ROOT.
  * Returns 0, or -EINVAL when config.txt names no kernel file the agent understands (WHY says). */
 int flavour_detect(const char *root, const struct bootcfg_result *res, struct flavour *f, char *why,
                    size_t why_size);
@@ -79,8 +64,3 @@ int flavour_newest_version(const char *root, const struct flavour *f, char *ver,
 /* The newest ROOT/boot/vmlinuz-* version: the one Debian's raspi-firmware hook writes into
  * config.txt. Returns 0 or -ENOENT. */
 int flavour_raspi_firmware_choice(const char *root, char *ver, size_t size);
-
-/* The NFS server whose mount holds DIR (a path as the system sees it), from a /proc/mounts
- * text: "nas" for "nas:/tftpboot/511e57f7 /boot nfs …", "[fd00::1]" for an IPv6 server.
- * Returns 0, -ENOENT when DIR is not on NFS. */
-int flavour_nfs_server(const char *mounts, const char *dir, char *host, size_t size);

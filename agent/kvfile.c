@@ -217,6 +217,16 @@ int kv_format(const struct kv_field *fields, size_t n_fields, const void *obj, c
                         break;
                 }
                 case KV_UINT:
+                        /* An optional number that cannot be 0 is written only when set: a 0
+                         * would not read back. */
+                        if ((f->flags & KV_NONZERO) && *(const unsigned *)src == 0) {
+                                if (f->flags & KV_REQUIRED) {
+                                        sb_free(&sb);
+                                        return error_set(err, -EINVAL, "%s: 0 is not a value",
+                                                         f->key);
+                                }
+                                break;
+                        }
                         sb_printf(&sb, "%s=%u\n", f->key, *(const unsigned *)src);
                         break;
                 case KV_LONG:
@@ -256,7 +266,6 @@ int kv_load_at(int dirfd, const char *name, const char *display, size_t max,
         size_t len;
         int r;
 
-        memset(obj, 0, 0); /* the caller's OBJ is zeroed by kv_parse's contract below */
         r = beneath_read(dirfd, name, max, &text, &len);
         if (r < 0)
                 return error_set(err, r, "%s: %s", display, file_strerror(r));

@@ -65,7 +65,8 @@ struct kv_field {
 #member, KV_ENUM, offsetof(type, member), 0, flags, choices                        \
         }
 
-/* Parses TEXT into OBJ (zeroed first). FILE names the file in messages. */
+/* Parses TEXT into OBJ, which the caller zeroed (fields not in the file stay 0). FILE names the
+ * file in messages. */
 int kv_parse(const char *text, size_t len, const char *file, const struct kv_field *fields,
              size_t n_fields, void *obj, struct error *err);
 

@@ -22,6 +22,7 @@ static const struct ctl_command commands[] = {
     {"upgrade", ctl_upgrade, "guarded kernel upgrade: build, check, switch, verify, record"},
     {"rollback", ctl_rollback, "put the boot folder back to a saved generation"},
     {"history", ctl_history, "list the saved generations of the boot folder"},
+    {"confirm", ctl_confirm, "decide a pending boot: good, or bad and rolled back"},
     {"hook", ctl_hook, "entry points of the kernel and apt hooks (dpkg and apt call them)"},
 };
 

@@ -99,23 +99,6 @@ static void render_probe(const struct netrootd *d, struct strbuf *sb)
                   (unsigned long long)(h->changed_usec / 1000000), h->transitions);
 }
 
-static void render_boot(const struct netrootd *d, struct strbuf *sb)
-{
-        const struct boot_confirm *c = &d->confirm;
-
-        sb_puts(sb, "  \"boot\": {");
-        put_bool(sb, "pending", c->pending);
-        sb_printf(sb, ", \"generation\": %u, ", c->gen);
-        put_str(sb, "kernel", c->kernel);
-        sb_puts(sb, ", ");
-        put_str(sb, "running", c->running);
-        sb_puts(sb, ", ");
-        put_bool(sb, "on_trial", c->pending && c->ok_since_usec);
-        sb_puts(sb, ", ");
-        put_str(sb, "outcome", c->outcome);
-        sb_puts(sb, "},\n");
-}
-
 static void render_led(const struct netrootd *d, struct strbuf *sb)
 {
         const struct led *led = &d->led;
@@ -151,7 +134,6 @@ void status_render_body(const struct netrootd *d, struct strbuf *sb)
         render_session(d, sb);
         render_link(d, sb);
         render_probe(d, sb);
-        render_boot(d, sb);
         render_led(d, sb);
         render_ipv6(d, sb);
         sb_printf(sb, "  \"memory_locked\": %s,\n", d->memory_locked ? "true" : "false");

@@ -2,6 +2,7 @@
 #include "tryboot.h"
 
 #include "fileio.h"
+#include "strbuf.h"
 #include "rootpath.h"
 #include "util.h"
 
@@ -41,19 +42,66 @@ static const char *skip_slash(const char *s)
         return s;
 }
 
-/* What the firmware loads from TEXT for PI with the tryboot flag FLAG. */
-static int judge(const char *text, size_t len, const struct bootcfg_target *pi, bool flag,
-                 struct bootcfg_result *res)
+/* What the firmware loads from the set FS with MAIN_TEXT as its main file, for PI with the
+ * tryboot flag FLAG. */
+static int judge(const struct bootcfg_files *fs, const char *main_text, size_t len,
+                 const struct bootcfg_target *pi, bool flag, struct bootcfg_result *res)
 {
+        struct bootcfg_files *copy = malloc(sizeof(*copy));
         struct bootcfg_target t = *pi;
-        struct bootcfg_diag diag;
+        struct bootcfg_diag *diag = malloc(sizeof(*diag));
+        int r = -ENOMEM;
 
-        t.tryboot = flag;
-        bootcfg_diag_init(&diag, TRYBOOT_TXT);
-        return bootcfg_evaluate(text, len, &t, res, &diag);
+        if (copy && diag) {
+                *copy = *fs;
+                copy->files[0].text = (char *)main_text;
+                copy->files[0].len = len;
+                t.tryboot = flag;
+                bootcfg_diag_init(diag, TRYBOOT_TXT);
+                r = bootcfg_evaluate_files(copy, &t, res, diag);
+        }
+        free(copy);
+        free(diag);
+        return r;
 }
 
-int tryboot_make_text(const char *config, size_t len, const struct bootcfg_target *pi,
+/* tryboot.txt is config.txt's text with the initramfs switched. When the deciding line lives in
+ * an included file (shared with config.txt), the switch is a line appended to tryboot.txt: the
+ * last setting wins, and config.txt's files stay as they are. */
+static int make_text(const struct bootcfg_files *fs, const struct bootcfg_target *t,
+                     const char *file, char **out, size_t *out_len, struct bootcfg_diag *diag)
+{
+        struct bootcfg_edit e;
+        int r;
+
+        r = bootcfg_files_set_initramfs(fs, t, file, &e, diag);
+        if (r < 0)
+                return r;
+        if (e.src == 0) {
+                *out = e.text;
+                *out_len = e.len;
+                return 0;
+        }
+        free(e.text);
+        {
+                struct strbuf sb = {0};
+                const struct bootcfg_file *m = &fs->files[0];
+
+                sb_append(&sb, m->text, m->len);
+                if (m->len && m->text[m->len - 1] != '\n')
+                        sb_puts(&sb, "\n");
+                sb_printf(&sb, "[all]\ninitramfs %s followkernel\n", file);
+                if (sb.oom) {
+                        sb_free(&sb);
+                        return -ENOMEM;
+                }
+                *out_len = sb.len;
+                *out = sb.data;
+        }
+        return 0;
+}
+
+int tryboot_make_text(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
                       const char *file, const char *final, char **out, size_t *out_len, char *why,
                       size_t why_size)
 {
@@ -74,17 +122,17 @@ int tryboot_make_text(const char *config, size_t len, const struct bootcfg_targe
         }
         t.tryboot = true;
         bootcfg_diag_init(diag, "config.txt");
-        r = bootcfg_set_initramfs(config, len, &t, file, &text, &text_len, diag);
+        r = make_text(fs, &t, file, &text, &text_len, diag);
         if (r < 0) {
                 snprintf(why, why_size, "%s",
                          bootcfg_diag_error(diag) ? bootcfg_diag_error(diag) : strerror(-r));
                 goto out;
         }
-        r = judge(config, len, pi, false, &res[0]);
+        r = judge(fs, fs->files[0].text, fs->files[0].len, pi, false, &res[0]);
         if (r >= 0)
-                r = judge(text, text_len, pi, true, &res[1]);
+                r = judge(fs, text, text_len, pi, true, &res[1]);
         if (r >= 0)
-                r = judge(text, text_len, pi, false, &res[2]);
+                r = judge(fs, text, text_len, pi, false, &res[2]);
         if (r < 0) {
                 snprintf(why, why_size, "config.txt cannot be evaluated: %s", strerror(-r));
                 goto out;

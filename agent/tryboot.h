@@ -22,13 +22,14 @@ int tryboot_initrd_name(const char *kver, unsigned gen, char *out, size_t size);
  * trial name initrd.img-VER.netroot-gN both give VER. "" when the name says nothing. */
 void tryboot_kver_from_initrd_name(const char *name, char *out, size_t size);
 
-/* tryboot.txt's text: CONFIG (config.txt) with the deciding initramfs line switched to FILE by
- * bootcfg_set_initramfs, judged as the firmware reads it with the tryboot flag. FINAL is FILE
- * as a boot-folder name (os_prefix applied). Refused (-EINVAL, the reason in WHY) when the text,
- * read with or without the flag (the latter is config.txt after the promotion), would not load
- * exactly FINAL with config.txt's kernel and command line: a [tryboot] section that changes
- * them. bootcfg_set_initramfs's errors pass through with its reason in WHY. */
-int tryboot_make_text(const char *config, size_t len, const struct bootcfg_target *pi,
+/* tryboot.txt's text: config.txt (files[0] of FS, with the files it includes) with the initramfs
+ * switched to FILE (the deciding line changed when config.txt holds it, else a line appended:
+ * included files are shared with config.txt and stay as they are), judged as the firmware reads
+ * it with the tryboot flag. FINAL is FILE as a boot-folder name (os_prefix applied). Refused
+ * (-EINVAL, the reason in WHY) when the text, read with or without the flag (the latter is
+ * config.txt after the promotion), would not load exactly FINAL with config.txt's kernel and
+ * command line: a [tryboot] section that changes them. */
+int tryboot_make_text(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
                       const char *file, const char *final, char **out, size_t *out_len, char *why,
                       size_t why_size);
 

@@ -1,14 +1,36 @@
 /* The transaction journal; see txn.h. */
 #include "txn.h"
 
+#include "beneath.h"
 #include "fileio.h"
 #include "generation.h"
-#include "strbuf.h"
+#include "kvfile.h"
 #include "util.h"
 
-#include <stdarg.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #define TXN_MAX (16 * 1024)
+
+static const struct kv_field fields[] = {
+    KV_UINT_FIELD(struct txn, gen, KV_REQUIRED | KV_NONZERO),
+    KV_STR_FIELD(struct txn, step, KV_REQUIRED),
+    KV_STR_FIELD(struct txn, kernel, 0),
+    KV_NAME_FIELD(struct txn, new_file, 0),
+    KV_NAME_FIELD(struct txn, final, 0),
+    KV_BOOL_FIELD(struct txn, final_existed, 0),
+    KV_BOOL_FIELD(struct txn, final_touched, 0),
+    KV_NAME_FIELD(struct txn, edited, 0),
+    KV_BOOL_FIELD(struct txn, config_touched, 0),
+    KV_BOOL_FIELD(struct txn, tryboot_touched, 0),
+    KV_NAME_FIELD(struct txn, shared_backup, 0),
+    KV_LONG_FIELD(struct txn, pid, 0),
+    KV_STR_FIELD(struct txn, boot_id, 0),
+    KV_STR_FIELD(struct txn, started, 0),
+    KV_STR_FIELD(struct txn, command, 0),
+};
 
 char *txn_path(const char *boot_dir)
 {
@@ -17,193 +39,301 @@ char *txn_path(const char *boot_dir)
         return asprintf(&p, "%s/%s/%s", boot_dir, GEN_STORE, TXN_FILE) < 0 ? NULL : p;
 }
 
-static _printf_(4, 5) int fail(char *err, size_t size, int r, const char *fmt, ...)
+int txn_parse(const char *text, size_t len, const char *file, struct txn *t, struct error *err)
 {
-        va_list ap;
+        int r;
 
-        if (size) {
-                va_start(ap, fmt);
-                vsnprintf(err, size, fmt, ap);
-                va_end(ap);
-        }
+        memset(t, 0, sizeof(*t));
+        r = kv_parse(text, len, file, fields, ARRAY_SIZE(fields), t, err);
+        /* A journal of an agent before includes were followed edited config.txt only. */
+        if (r == 0 && t->config_touched && !t->edited[0])
+                snprintf(t->edited, sizeof(t->edited), "config.txt");
         return r;
 }
 
-static int set_str(char *dst, size_t size, const char *v, const char *file, unsigned line,
-                   const char *key, char *err, size_t err_size)
+int txn_format(const struct txn *t, char **out, size_t *out_len, struct error *err)
 {
-        if (strlen(v) >= size)
-                return fail(err, err_size, -EBADMSG, "%s:%u: %s value too long", file, line, key);
-        /* Names of files inside the boot folder only: a journal must never make a rollback
-         * delete or overwrite anything outside it. */
-        if ((streq(key, "new_file") || streq(key, "final")) &&
-            (v[0] == '/' || strstr(v, "..") || strchr(v, '\\')))
-                return fail(err, err_size, -EBADMSG,
-                            "%s:%u: %s=%s: must name a file inside the boot folder", file, line,
-                            key, v);
-        snprintf(dst, size, "%s", v);
-        return 0;
+        return kv_format(fields, ARRAY_SIZE(fields), t, out, out_len, err);
 }
 
-static int set_bool(bool *dst, const char *v, const char *file, unsigned line, const char *key,
-                    char *err, size_t err_size)
+int txn_write(const char *boot_dir, const struct txn *t, struct error *err)
 {
-        if (!streq(v, "0") && !streq(v, "1"))
-                return fail(err, err_size, -EBADMSG, "%s:%u: %s=%s: expected 0 or 1", file, line,
-                            key, v);
-        *dst = v[0] == '1';
-        return 0;
+        _cleanup_close_ int bfd = beneath_open_dir(boot_dir);
+
+        if (bfd < 0)
+                return error_set(err, bfd, "%s: %s", boot_dir, strerror(-bfd));
+        return kv_save_at(bfd, GEN_STORE "/" TXN_FILE, fields, ARRAY_SIZE(fields), t, 0644, err);
 }
 
-int txn_parse(const char *text, size_t len, const char *file, struct txn *t, char *err,
-              size_t err_size)
+int txn_read(const char *boot_dir, struct txn *t, struct error *err)
 {
-        const char *p = text, *end = text + len;
-        unsigned lineno = 0;
-        bool have_gen = false, have_step = false;
+        _cleanup_close_ int bfd = beneath_open_dir(boot_dir);
+        _cleanup_free_ char *shown = txn_path(boot_dir), *text = NULL;
+        size_t len;
+        int r;
 
         memset(t, 0, sizeof(*t));
-        if (err_size)
-                err[0] = '\0';
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                char line[1024], *eq, *key, *v;
-                size_t n;
-                int r = 0;
-
-                lineno++;
-                if (!nl)
-                        return fail(err, err_size, -EBADMSG,
-                                    "%s:%u: last line has no newline (file truncated?)", file,
-                                    lineno);
-                n = (size_t)(nl - p);
-                if (n >= sizeof(line))
-                        return fail(err, err_size, -EBADMSG, "%s:%u: line too long", file, lineno);
-                memcpy(line, p, n);
-                line[n] = '\0';
-                p = nl + 1;
-                if (n && line[n - 1] == '\r')
-                        line[--n] = '\0';
-                if (!n || line[0] == '#')
-                        continue;
-                for (size_t i = 0; i < n; i++)
-                        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-                                return fail(err, err_size, -EBADMSG, "%s:%u: control character",
-                                            file, lineno);
-                eq = strchr(line, '=');
-                if (!eq)
-                        return fail(err, err_size, -EBADMSG, "%s:%u: expected KEY=VALUE", file,
-                                    lineno);
-                *eq = '\0';
-                key = line;
-                v = eq + 1;
-                if (streq(key, "gen")) {
-                        unsigned long g;
-                        if (parse_uint(v, &g) < 0 || g == 0 || g > 1000000000UL)
-                                return fail(err, err_size, -EBADMSG,
-                                            "%s:%u: gen=%s: expected a number from 1", file, lineno,
-                                            v);
-                        t->gen = (unsigned)g;
-                        have_gen = true;
-                } else if (streq(key, "step")) {
-                        r = set_str(t->step, sizeof(t->step), v, file, lineno, key, err, err_size);
-                        have_step = true;
-                } else if (streq(key, "kernel"))
-                        r = set_str(t->kernel, sizeof(t->kernel), v, file, lineno, key, err,
-                                    err_size);
-                else if (streq(key, "new_file"))
-                        r = set_str(t->new_file, sizeof(t->new_file), v, file, lineno, key, err,
-                                    err_size);
-                else if (streq(key, "final"))
-                        r = set_str(t->final, sizeof(t->final), v, file, lineno, key, err,
-                                    err_size);
-                else if (streq(key, "shared_backup"))
-                        r = set_str(t->shared_backup, sizeof(t->shared_backup), v, file, lineno,
-                                    key, err, err_size);
-                else if (streq(key, "final_existed"))
-                        r = set_bool(&t->final_existed, v, file, lineno, key, err, err_size);
-                else if (streq(key, "config_touched"))
-                        r = set_bool(&t->config_touched, v, file, lineno, key, err, err_size);
-                else if (streq(key, "final_touched"))
-                        r = set_bool(&t->final_touched, v, file, lineno, key, err, err_size);
-                else if (streq(key, "tryboot_touched"))
-                        r = set_bool(&t->tryboot_touched, v, file, lineno, key, err, err_size);
-                /* "touched" and unknown keys are informative only. */
-                if (r < 0)
-                        return r;
-        }
-        if (!have_gen || !have_step)
-                return fail(err, err_size, -EBADMSG, "%s:%u: gen= and step= are required", file,
-                            lineno);
-        return 0;
-}
-
-int txn_format(const struct txn *t, char **out, size_t *out_len)
-{
-        struct strbuf sb = {0};
-        const char *strs[] = {t->step, t->kernel, t->new_file, t->final, t->shared_backup};
-
-        for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
-                if (strpbrk(strs[i], "\n\r"))
-                        return -EINVAL;
-        sb_printf(&sb,
-                  "# netrootctl upgrade in progress; the next netrootctl run rolls it back\n"
-                  "gen=%u\nstep=%s\nkernel=%s\nnew_file=%s\nfinal=%s\nfinal_existed=%d\n"
-                  "config_touched=%d\nfinal_touched=%d\nshared_backup=%s\n",
-                  t->gen, t->step, t->kernel, t->new_file, t->final, t->final_existed ? 1 : 0,
-                  t->config_touched ? 1 : 0, t->final_touched ? 1 : 0, t->shared_backup);
-        if (t->tryboot_touched)
-                sb_puts(&sb, "tryboot_touched=1\n");
-        sb_printf(&sb, "touched=%s%s%s%s%s%s\n", t->new_file, t->final_touched ? "," : "",
-                  t->final_touched ? t->final : "", t->config_touched ? "," : "",
-                  t->config_touched ? "config.txt" : "", t->tryboot_touched ? ",tryboot.txt" : "");
-        if (sb.oom) {
-                sb_free(&sb);
-                return -ENOMEM;
-        }
-        *out = strdup(sb_str(&sb));
-        *out_len = sb.len;
-        sb_free(&sb);
-        return *out ? 0 : -ENOMEM;
-}
-
-int txn_write(const char *boot_dir, const struct txn *t)
-{
-        _cleanup_free_ char *store = gen_store_path(boot_dir), *path = txn_path(boot_dir);
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        int r;
-
-        if (!store || !path)
-                return -ENOMEM;
-        r = mkdir_parents(store, 0755);
+        if (bfd < 0)
+                return error_set(err, bfd, "%s: %s", boot_dir, strerror(-bfd));
+        if (!shown)
+                return error_set(err, -ENOMEM, "out of memory");
+        r = beneath_read(bfd, GEN_STORE "/" TXN_FILE, TXN_MAX, &text, &len);
         if (r < 0)
-                return r;
-        r = txn_format(t, &text, &len);
-        if (r < 0)
-                return r;
-        return file_write_atomic(path, text, len, 0644);
-}
-
-int txn_read(const char *boot_dir, struct txn *t, char *err, size_t err_size)
-{
-        _cleanup_free_ char *path = txn_path(boot_dir), *text = NULL;
-        size_t len;
-        int r;
-
-        if (!path)
-                return -ENOMEM;
-        r = file_read_regular(path, TXN_MAX, &text, &len);
-        if (r == -ENOENT)
-                return r;
-        if (r < 0)
-                return fail(err, err_size, r, "%s: %s", path, file_strerror(r));
-        return txn_parse(text, len, path, t, err, err_size);
+                return error_set(err, r, "%s: %s", shown, file_strerror(r));
+        return txn_parse(text, len, shown, t, err);
 }
 
 int txn_remove(const char *boot_dir)
 {
-        _cleanup_free_ char *path = txn_path(boot_dir);
+        _cleanup_close_ int bfd = beneath_open_dir(boot_dir);
 
-        return path ? file_remove(path) : -ENOMEM;
+        return bfd < 0 ? bfd : beneath_unlink(bfd, GEN_STORE "/" TXN_FILE);
+}
+
+/* ---- rollback ---------------------------------------------------------------------------------
+ */
+
+static void noted(struct strbuf *done, const char *fmt, const char *name)
+{
+        if (!done)
+                return;
+        if (done->len)
+                sb_puts(done, "; ");
+        sb_printf(done, fmt, name);
+}
+
+/* Puts NAME back from the generation's copy; MISSING_OK: no copy means nothing to do. */
+static int restore_name(const char *boot_dir, unsigned gen, bool tmp, const struct gen_copies *c,
+                        const char *name, struct strbuf *done, struct error *err)
+{
+        int i = gen_copies_find(c, name), r;
+
+        if (i < 0)
+                return error_set(err, -ENOENT, "generation %u has no saved copy of %s to put back",
+                                 gen, name);
+        r = gen_copy_restore(boot_dir, gen, tmp, c, (size_t)i, err);
+        if (r > 0)
+                noted(done, "%s restored", name);
+        return r < 0 ? r : 0;
+}
+
+static int remove_name(int bfd, const char *boot_dir, const char *name, struct strbuf *done,
+                       struct error *err)
+{
+        int r = beneath_is_file(bfd, name);
+
+        if (r <= 0)
+                return r == 0 || r == -ENOENT
+                           ? 0
+                           : error_set(err, r, "%s/%s: %s", boot_dir, name, file_strerror(r));
+        r = beneath_unlink(bfd, name);
+        if (r < 0)
+                return error_set(err, r, "removing %s/%s: %s", boot_dir, name, strerror(-r));
+        noted(done, "%s removed", name);
+        return 0;
+}
+
+static bool gen_complete(int bfd, unsigned gen)
+{
+        char rel[64];
+        struct stat st;
+
+        snprintf(rel, sizeof(rel), "%s/gen-%u", GEN_STORE, gen);
+        return fstatat(bfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int rollback_files(int bfd, const char *boot_dir, const struct txn *t, bool tmp,
+                          const struct gen_copies *c, struct strbuf *done, struct error *err)
+{
+        int r;
+
+        /* The old initramfs first: config.txt may still name it. */
+        if (t->final[0] && t->final_touched && t->final_existed) {
+                r = restore_name(boot_dir, t->gen, tmp, c, t->final, done, err);
+                if (r < 0)
+                        return r;
+        }
+        if (t->config_touched) {
+                r = restore_name(boot_dir, t->gen, tmp, c, t->edited[0] ? t->edited : "config.txt",
+                                 done, err);
+                if (r < 0)
+                        return r;
+        }
+        if (t->tryboot_touched) {
+                if (gen_copies_find(c, "tryboot.txt") >= 0)
+                        r = restore_name(boot_dir, t->gen, tmp, c, "tryboot.txt", done, err);
+                else
+                        r = remove_name(bfd, boot_dir, "tryboot.txt", done, err);
+                if (r < 0)
+                        return r;
+        }
+        /* The config files name the old initramfs again: the new one can go. */
+        if (t->final[0] && t->final_touched && !t->final_existed) {
+                r = remove_name(bfd, boot_dir, t->final, done, err);
+                if (r < 0)
+                        return r;
+        }
+        if (t->new_file[0])
+                return remove_name(bfd, boot_dir, t->new_file, done, err);
+        return 0;
+}
+
+int txn_rollback(const char *boot_dir, const struct txn *t, const char *reason, struct strbuf *done,
+                 struct error *err)
+{
+        _cleanup_close_ int bfd = beneath_open_dir(boot_dir);
+        struct gen_copies c = {0};
+        struct gen_record rec = {0}, *recp = NULL;
+        bool complete, touched;
+        int r;
+
+        if (bfd < 0)
+                return error_set(err, bfd, "%s: %s", boot_dir, strerror(-bfd));
+        complete = gen_complete(bfd, t->gen);
+        touched = t->final_touched || t->config_touched || t->tryboot_touched;
+        if (complete) {
+                r = gen_record_load(boot_dir, t->gen, &rec, err);
+                if (r < 0)
+                        return r;
+                recp = &rec;
+        }
+        if (touched) {
+                r = gen_copies_load(boot_dir, t->gen, !complete, recp, &c, err);
+                if (r < 0)
+                        return r;
+                /* Every copy checked before anything is touched. */
+                r = gen_copies_verify(boot_dir, t->gen, !complete, &c, err);
+                if (r >= 0)
+                        r = rollback_files(bfd, boot_dir, t, !complete, &c, done, err);
+                gen_copies_free(&c);
+                if (r < 0)
+                        return r;
+        } else if (t->new_file[0]) {
+                r = remove_name(bfd, boot_dir, t->new_file, done, err);
+                if (r < 0)
+                        return r;
+        }
+        if (complete) {
+                r = gen_mark(boot_dir, t->gen, GEN_ROLLED_BACK, reason, err);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        } else {
+                r = gen_abort(boot_dir, t->gen);
+                if (r < 0)
+                        return error_set(err, r, "removing generation %u's unfinished folder: %s",
+                                         t->gen, strerror(-r));
+                (void)gen_pending_clear(boot_dir, t->gen);
+        }
+        if (done && !done->len)
+                sb_puts(done, "nothing had changed");
+        r = txn_remove(boot_dir);
+        return r < 0 ? error_set(err, r, "removing the transaction journal: %s", strerror(-r)) : 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+
+        return a > b && streq(s + a - b, suffix);
+}
+
+/* The temp names the agent writes and a crash can leave: ".NAME.PID.N.tmp" (atomic writes),
+ * "NAME.tmp-PID" (copies of older agents), "NAME.netroot-restore", "NAME.netroot-new" (the
+ * build's output). Only the boot lock's holder calls this: nobody else is writing them. */
+static bool leftover_name(const char *n)
+{
+        size_t len = strlen(n);
+        const char *dash = strrchr(n, '-');
+
+        if (ends_with(n, ".netroot-new") || ends_with(n, ".netroot-restore"))
+                return true;
+        if (dash && dash - n > 4 && strncmp(dash - 4, ".tmp-", 5) == 0 &&
+            all_digits(dash + 1, strlen(dash + 1)))
+                return true;
+        if (n[0] == '.' && ends_with(n, ".tmp")) {
+                /* ".NAME.PID.N.tmp": the two parts before ".tmp" are numbers. */
+                const char *end = n + len - 4, *p = end, *q;
+
+                while (p > n && p[-1] != '.')
+                        p--;
+                if (p <= n + 1 || !all_digits(p, (size_t)(end - p)))
+                        return false;
+                q = p - 1;
+                while (q > n && q[-1] != '.')
+                        q--;
+                return q > n + 1 && all_digits(q, (size_t)(p - 1 - q));
+        }
+        return false;
+}
+
+static int clean_folder(int dfd)
+{
+        _cleanup_close_ int fd = dup(dfd);
+        struct dirent *de;
+        DIR *d;
+        int removed = 0;
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(TAKE_FD(fd));
+        if (!d)
+                return -errno;
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (!leftover_name(de->d_name) ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        removed++;
+        }
+        closedir(d);
+        return removed;
+}
+
+static void clean_leftovers(const char *boot_dir, unsigned keep_gen)
+{
+        _cleanup_close_ int bfd = beneath_open_dir(boot_dir), sfd = -1;
+
+        if (bfd < 0)
+                return;
+        (void)clean_folder(bfd);
+        sfd = openat_beneath(bfd, GEN_STORE, O_RDONLY | O_DIRECTORY, 0);
+        if (sfd >= 0)
+                (void)clean_folder(sfd);
+        (void)gen_clean_partial(boot_dir, keep_gen);
+}
+
+int txn_recover(const char *boot_dir, struct txn *t, struct strbuf *done, struct error *err)
+{
+        char reason[256];
+        int r;
+
+        r = txn_read(boot_dir, t, err);
+        if (r == -ENOENT) {
+                clean_leftovers(boot_dir, 0);
+                error_clear(err);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        snprintf(reason, sizeof(reason),
+                 "interrupted at step %s (pid %ld); rolled back by the next run", t->step, t->pid);
+        r = txn_rollback(boot_dir, t, reason, done, err);
+        if (r < 0)
+                return r;
+        clean_leftovers(boot_dir, 0);
+        return 1;
 }

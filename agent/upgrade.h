@@ -1,14 +1,16 @@
 /* The guarded kernel upgrade: one transaction that builds a new initramfs next to the old one,
- * checks it, switches this Pi's boot to it, proves over TFTP that the server serves what was
- * written, and records the result as a pending generation that netrootd confirms after boot.
- * Any failure puts the old boot back; a crash leaves a journal the next run rolls back.
+ * checks it, switches this Pi's boot to it (the deciding line in config.txt or in the file it
+ * includes, atomically), proves over TFTP that the server serves what was written, and records
+ * the result as a pending generation that the boot confirmation decides after the reboot. Any
+ * failure puts the old boot back; a crash leaves a journal the next run rolls back.
  *
- * Invariant at every instant: config.txt points at an initramfs that exists and passes the
+ * Invariant at every instant: the config files name an initramfs that exists and passes the
  * initrd check, and the shared firmware set is byte for byte one complete set (the upgrade only
  * backs it up; it never writes it).
  *
- * Steps (names for NETROOT_FAULT_STEP): plan, preflight, backup, build, check, switch, tftp,
- * record. Test hooks, read from the environment, harmless when unset:
+ * The run is a table of steps (backup, build, check, switch, tftp, record) after the plan and the
+ * preflight (upgrade_plan.h), each reported through report.h and journalled (txn.h) before it
+ * changes anything. Test builds (testhooks.h) honour:
  *   NETROOT_FAULT_STEP=NAME        SIGKILL this process right after step NAME
  *   NETROOT_FAULT_TRUNCATE=1       cut the built initramfs in half after the build step
  *   NETROOT_TEST_INITRD_FROM=FILE  the build step copies FILE instead of running mkinitramfs */
@@ -17,84 +19,34 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "log.h"
+#include "report.h"
+#include "upgrade_plan.h"
 
-#define UPGRADE_PENDING_FILE "pending"
-
-/* Result of upgrade_run (also netrootctl's exit status). */
-enum {
-        UPGRADE_DONE = 0,
-        UPGRADE_REFUSED = 1,     /* plan or preflight said no: nothing was changed */
-        UPGRADE_USAGE = 2,       /* bad options or configuration */
-        UPGRADE_ROLLED_BACK = 3, /* a step failed; the old boot is back */
+/* netrootctl's exit status for each outcome. */
+enum upgrade_outcome {
+        UPGRADE_DONE = 0,            /* done, or a dry run that would be */
+        UPGRADE_REFUSED = 1,         /* plan or preflight said no: nothing was changed */
+        UPGRADE_USAGE = 2,           /* bad options or configuration */
+        UPGRADE_ROLLED_BACK = 3,     /* a step failed; the old boot is back */
+        UPGRADE_ROLLBACK_FAILED = 4, /* a step failed and so did the rollback: journal kept */
 };
 
-struct tftp_fetch_result;
-
-/* tftp_fetch_sha256's signature. Passed in rather than called: netrootd links this module for
- * the boot confirmation and must not carry libcurl (only netrootctl does). */
-typedef int (*upgrade_fetch_fn)(const char *server, const char *path, unsigned timeout_ms,
-                                struct tftp_fetch_result *result);
-
-struct upgrade_options {
-        const char *root; /* --root, NULL for the real machine */
-        const struct netroot_config *cfg;
-        const char *kernel; /* NULL: the newest this Pi's flavour can boot */
-        const char *model;  /* NULL: /proc/device-tree/model */
-        const char *serial; /* NULL: /proc/cpuinfo */
-        bool dry_run;
-        unsigned lock_wait_sec;      /* for the shared firmware lock */
-        unsigned lock_ttl_sec;       /* 0: 600 */
-        const struct logger *events; /* MSGID_UPGRADE_* events (the journal); NULL: none */
-        upgrade_fetch_fn fetch;      /* NULL: no TFTP verification possible */
+struct upgrade_result {
+        enum upgrade_outcome outcome;
+        unsigned gen;         /* the generation made (0: none) */
+        char failed_step[32]; /* "" unless a step failed */
+        char reason[1200];    /* the refusal, or the failed step's reason */
+        char rollback[1200];  /* what the rollback restored, or why it failed */
+        bool recovered;       /* an interrupted run's journal was rolled back first */
+        char recovered_note[1200];
 };
 
-int upgrade_run(const struct upgrade_options *o);
+/* Takes the boot lock (unless o->have_boot_lock), rolls back an interrupted run's journal, then
+ * plans and runs. Returns 0 when done (or a dry run passed), else a negative errno; R says the
+ * outcome and why either way. */
+int upgrade_run(const struct upgrade_options *o, const struct report *rep,
+                struct upgrade_result *r);
 
-/* ---- For netrootd's boot confirmation ---- */
-
-struct upgrade_pending {
-        unsigned gen;
-        char kernel[128];
-        char created[32];
-        unsigned bad_line; /* with -EBADMSG: the line at fault (0: the gen= line is missing) */
-};
-
-/* Reads <boot_dir>/.netroot/pending. 0, -ENOENT when nothing is pending, -EBADMSG when the file
- * is malformed. BOOT_DIR_RESOLVED is the folder path with any --root prefix already applied. */
-int upgrade_pending_read(const char *boot_dir_resolved, struct upgrade_pending *p);
-
-/* Sets generation GEN's status ("pending", "good", "bad", "rolled-back", "unconfirmed") and
- * reason in its
- * record. Marking it anything but pending ends the pending state when GEN is the pending one. */
-int upgrade_mark(const char *boot_dir_resolved, unsigned gen, const char *status,
-                 const char *reason);
-
-/* Removes good generations beyond the newest KEEP good ones; never the newest generation,
- * never a pending one. Returns the number removed. */
-int upgrade_prune(const char *boot_dir_resolved, unsigned keep);
-
-/* Rolls back an interrupted transaction (a journal left by a process that died), logging
- * MSGID_TRANSACTION_RECOVERED. Returns 1 when one was rolled back, 0 when there was none,
- * a negative errno when the rollback failed (the journal is kept for the next try). */
-int upgrade_recover(const char *root, const struct netroot_config *cfg, struct logger *log);
-
-/* Same for a boot folder given directly (netrootctl --boot-dir on the NAS). */
-int upgrade_recover_dir(const char *boot_dir_resolved, const struct logger *log);
-
-/* ---- netrootctl rollback ---- */
-
-struct rollback_options {
-        const char *boot_dir;   /* resolved */
-        const char *shared_dir; /* resolved, NULL/"": the shared firmware is not restored */
-        const char *root;       /* for the initrd check's /etc files; NULL */
-        unsigned to;            /* 0: the newest generation that is pending, unconfirmed or good */
-        bool firmware;          /* also restore the shared firmware set from the backup */
-        bool force;             /* restore even when the restored initramfs fails the check */
-        bool dry_run;
-        const struct logger *events;
-};
-
-/* Returns UPGRADE_DONE, UPGRADE_REFUSED (nothing changed) or UPGRADE_USAGE. */
-int upgrade_rollback(const struct rollback_options *o);
+/* For the unit tests: the step names in order ("plan", "preflight", "backup", …). */
+unsigned upgrade_step_count(void);
+const char *upgrade_step_name(unsigned idx);

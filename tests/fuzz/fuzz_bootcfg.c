@@ -1,10 +1,16 @@
-/* config.txt: bootcfg_evaluate(), bootcfg_set_initramfs() and bootcfg_diff().
- * Input: byte 0 picks the Pi (model, tryboot, serial), byte 1 the initramfs name to set,
- * the rest is config.txt. Invariants: results stay in their bounds; an edit changes one line
- * or appends, re-evaluates to the requested file, and is idempotent. */
+/* config.txt: bootcfg_evaluate(), bootcfg_set_initramfs() and bootcfg_diff(), and with bit 6 of
+ * byte 1 set a boot folder of several files: the rest is split at lines "--- NAME" into
+ * config.txt (before the first) and the files NAME, written to a fresh folder and read with
+ * bootcfg_files_load() (include followed). Byte 0 picks the Pi (model, tryboot, serial), the low
+ * bits of byte 1 the initramfs name to set. Invariants: results stay in their bounds; an edit
+ * changes one line or appends, in one file, re-evaluates to the requested file, and is
+ * idempotent; a refusal says why. */
 #include "fuzz.h"
 
+#include "beneath.h"
 #include "bootcfg.h"
+
+#include <sys/stat.h>
 
 static const char *const models[] = {
     "Raspberry Pi 3 Model B Rev 1.2", "Raspberry Pi 3 Model B Plus Rev 1.3",
@@ -60,6 +66,90 @@ static void check_edit_shape(const char *old, size_t old_len, const char *new_te
                    "edit at byte %zu crosses a line", pre);
 }
 
+/* Writes the files of a multi-file input into a fresh folder; returns it. */
+static const char *write_folder(const char *text, size_t len)
+{
+        static char dir[600];
+        static unsigned n;
+        const char *p = text, *end = text + len;
+        char name[128] = "config.txt", cmd[700];
+
+        if (dir[0]) {
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+                if (system(cmd) != 0)
+                        abort();
+        }
+        snprintf(dir, sizeof(dir), "%s/boot-%u", fuzz_tmpdir(), n++);
+        if (mkdir(dir, 0755) < 0)
+                abort();
+        for (;;) {
+                const char *mark = memmem(p, (size_t)(end - p), "\n--- ", 5);
+                const char *stop = mark ? mark + 1 : end, *nl;
+                char path[800];
+
+                /* Only plain names: the harness writes files, it does not make folders. */
+                if (name[0] && !strchr(name, '/') && bootcfg_name_inside(name)) {
+                        snprintf(path, sizeof(path), "%s/%s", dir, name);
+                        fuzz_write_file(path, p, (size_t)(stop - p));
+                }
+                if (!mark)
+                        break;
+                nl = memchr(mark + 5, '\n', (size_t)(end - mark - 5));
+                if (!nl)
+                        break;
+                snprintf(name, sizeof(name), "%.*s",
+                         (int)((size_t)(nl - mark - 5) < 100 ? (size_t)(nl - mark - 5) : 100),
+                         mark + 5);
+                p = nl + 1;
+        }
+        return dir;
+}
+
+static void fuzz_files(const char *text, size_t len, const struct bootcfg_target *pi,
+                       const char *file)
+{
+        static struct bootcfg_files fs;
+        static struct bootcfg_result res, res2;
+        static struct bootcfg_diag diag;
+        struct bootcfg_edit e, e2;
+        const char *dir = write_folder(text, len);
+        int r;
+
+        bootcfg_diag_init(&diag, "config.txt");
+        r = bootcfg_files_load(&fs, dir, "config.txt", &diag);
+        check_diag(&diag);
+        if (r < 0) {
+                FUZZ_CHECK(bootcfg_diag_error(&diag) || r == -ENOENT, "load refused silently: %d",
+                           r);
+                bootcfg_files_free(&fs);
+                return;
+        }
+        FUZZ_CHECK(fs.n >= 1 && fs.n <= BOOTCFG_FILES_MAX, "%zu files", fs.n);
+        FUZZ_CHECK(bootcfg_evaluate_files(&fs, pi, &res, &diag) == 0, "evaluate");
+        check_result(&res, res.initramfs_src < fs.n ? fs.files[res.initramfs_src].len : 0);
+        FUZZ_CHECK(res.initramfs_src < fs.n, "initramfs_src %u of %zu", res.initramfs_src, fs.n);
+        bootcfg_diag_init(&diag, "config.txt");
+        r = bootcfg_files_set_initramfs(&fs, pi, file, &e, &diag);
+        check_diag(&diag);
+        if (r < 0) {
+                FUZZ_CHECK(!e.text && bootcfg_diag_error(&diag), "refusal without reason: %d", r);
+                bootcfg_files_free(&fs);
+                return;
+        }
+        FUZZ_CHECK(e.src < fs.n && e.text && e.text[e.len] == '\0', "edit of file %u", e.src);
+        check_edit_shape(fs.files[e.src].text, fs.files[e.src].len, e.text, e.len);
+        FUZZ_CHECK(bootcfg_files_set_text(&fs, e.src, e.text, e.len) == 0, "set_text");
+        bootcfg_diag_init(&diag, "config.txt");
+        FUZZ_CHECK(bootcfg_evaluate_files(&fs, pi, &res2, &diag) == 0, "re-evaluate");
+        FUZZ_CHECK(res2.n_initramfs == 1, "edited set loads %zu initramfs files", res2.n_initramfs);
+        bootcfg_diag_init(&diag, "config.txt");
+        FUZZ_CHECK(bootcfg_files_set_initramfs(&fs, pi, file, &e2, &diag) == 0,
+                   "second edit changes something");
+        free(e.text);
+        free(e2.text);
+        bootcfg_files_free(&fs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static struct bootcfg_result res, res2;
@@ -78,6 +168,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         file = files[data[1] & 3];
         text = (const char *)data + 2;
         len = size - 2;
+        if (data[1] & 0x40) {
+                fuzz_files(text, len, &pi, file);
+                return 0;
+        }
 
         bootcfg_diag_init(&diag, "config.txt");
         r = bootcfg_evaluate(text, len, &pi, &res, &diag);
@@ -89,7 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r = bootcfg_set_initramfs(text, len, &pi, file, &out, &out_len, &diag);
         check_diag(&diag);
         if (r < 0) {
-                FUZZ_CHECK(r == -E2BIG || r == -EOPNOTSUPP, "set_initramfs: %d", r);
+                FUZZ_CHECK(r == -E2BIG || r == -EOPNOTSUPP || r == -ENOTRECOVERABLE, "set_initramfs: %d",
+                           r);
                 FUZZ_CHECK(!out && bootcfg_diag_error(&diag),
                            "refusal without reason (%zu messages, %zu dropped)", diag.n,
                            diag.dropped);

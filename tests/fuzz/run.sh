@@ -15,7 +15,7 @@ OUT=${FUZZ_OUT:-$TOP/build-fuzz} # another folder only to keep a second run off 
 FUZZ_SECONDS=${FUZZ_SECONDS:-600}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10} # seconds for one input before it counts as a hang
 CC=${FUZZ_CC:-clang}
-ALL=(bootcfg cmdline config txn generation status sysfs iscsi_boot initrd)
+ALL=(bootcfg cmdline config kvfile generation status sysfs iscsi_boot initrd)
 
 regress=0
 if [ "${1:-}" = --regress ]; then

@@ -171,7 +171,7 @@ for s in "${SERIALS[@]}"; do
 	[ "$(sha256sum <"$SH/$s/initrd.img-$KV" | cut -c1-64)" = "$VARIANT_SHA" ] ||
 		fail "round 1: $s: new initrd not in place"
 	(cd "$SH/$s" && sha256sum -c --quiet "$T/$s.perpi") || fail "round 1: $s: a per-Pi file changed"
-	cmp -s "$SH/$s/.netroot/gen-1/final.saved" "$CH/boot/initrd.img-$KV" ||
+	cmp -s "$SH/$s/.netroot/gen-1/boot/initrd.img-$KV" "$CH/boot/initrd.img-$KV" ||
 		fail "round 1: $s: generation 1 lacks the old initrd"
 done
 pass "round 1: 4 concurrent upgrades exit 0, TFTP-verified, per-Pi files as expected (sha256)"

@@ -82,7 +82,7 @@ pass "progress lines step N/8 for all steps"
 assert_contains "$(cat "$T/err")" "sha256 matches" "TFTP verification ran"
 ctl check-initrd "/boot/initrd.img-$KV" >"$T/ci" 2>&1 || fail "the new initrd fails check-initrd: $(cat "$T/ci")"
 cmp -s "$INITRD" "$T/debian.img" && fail "the initrd was not rebuilt"
-cmp -s "$B/.netroot/gen-1/final.saved" "$T/debian.img" || fail "generation 1 lacks the old initrd"
+cmp -s "$B/.netroot/gen-1/boot/initrd.img-$KV" "$T/debian.img" || fail "generation 1 lacks the old initrd"
 pass "new initrd in place and passing; the old one is in generation 1"
 assert_eq "$(ctl history --json | jq -r '.pending, .generations[0].status, .generations[0].kernel_to')" \
 	"$(printf '1\npending\n%s' "$KV")" "history: generation 1 pending for $KV"
@@ -211,5 +211,6 @@ pass "offline history"
 # --- a bad record names file:line ---
 sed -i 's/^status=.*/status=bogus/' "$B/.netroot/gen-1/record"
 run 1 "history with a bad record" -- history
-assert_contains "$(cat "$T/err")" "gen-1/record:7: status=bogus" "names file:line"
+line=$(grep -n '^status=' "$B/.netroot/gen-1/record" | cut -d: -f1)
+assert_contains "$(cat "$T/err")" "gen-1/record:$line: status=bogus" "names file:line"
 echo "all upgrade integration checks passed"

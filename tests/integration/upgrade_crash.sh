@@ -28,6 +28,9 @@ pi_sandbox_tftp "$CH" "$T/tftp" || fail "bind mount for TFTP"
 tftp_start "$T/tftp" >/dev/null || fail "in.tftpd did not start"
 pi_sandbox_conf "$CH" tftp "127.0.0.1:$TFTP_PORT"
 pi_sandbox_conf "$CH" verify_tftp required
+# The sandbox Pi booted a moment ago: the boot confirmation (the vehicle of the recovery below)
+# leaves a pending boot undecided rather than judge it by this machine's uptime.
+echo "5.00 5.00" >"$CH/proc/uptime"
 
 # A valid initrd with other bytes than Debian's: an early cpio in front.
 mkdir -p "$T/early/kernel/x86/microcode"
@@ -39,17 +42,25 @@ cat "$B/initrd.img-$KV" >>"$T/variant.img"
 booted() {
 	"$NETROOTCTL" --root "$CH" bootcfg show --json | jq -r '.initramfs.files[0].file'
 }
+# At every instant, crash or not: config.txt names an initramfs that exists and passes the check.
 invariant() { # WHAT
 	local f
 	f=$(booted)
 	[ -f "$B/$f" ] || fail "$1: config.txt names $f, which does not exist"
 	"$NETROOTCTL" --root "$CH" check-initrd "/boot/$f" >/dev/null ||
 		fail "$1: config.txt names $f, which fails check-initrd"
-	ls "$B"/*.netroot-new "$B"/*.netroot-restore 2>/dev/null && fail "$1: leftover files"
+	return 0
+}
+# After the next command that changes the boot folder: the journal is gone, and so is anything
+# the dead run left.
+recovered() { # WHAT
+	ls "$B"/*.netroot-new "$B"/*.netroot-restore "$B"/.*.tmp 2>/dev/null && fail "$1: leftover files"
+	ls -d "$B"/.netroot/gen-*.tmp 2>/dev/null && fail "$1: unfinished generation left"
 	[ -e "$B/.netroot/transaction" ] && fail "$1: journal left behind"
 	return 0
 }
 snap() { sha256sum "$B/config.txt" "$B/$(booted)" | awk '{print $1}' | tr '\n' ' '; }
+tree() { find "$B" -type f -print0 | sort -z | xargs -0 sha256sum; }
 
 for mode in rename edit; do
 	if [ $mode = edit ]; then
@@ -62,9 +73,23 @@ for mode in rename edit; do
 			"$NETROOTCTL" --root "$CH" upgrade >"$T/out" 2>"$T/err"
 		rc=$?
 		[ $rc = 137 ] || fail "$mode/$step: expected death by SIGKILL (137), got $rc: $(cat "$T/err")"
+		invariant "$mode/$step (right after the crash)"
+		# history only reads: it names the interrupted run and changes nothing.
+		t0=$(tree)
 		"$NETROOTCTL" --root "$CH" history >"$T/hist" 2>"$T/herr" ||
 			fail "$mode/$step: history after the crash: $(cat "$T/herr")"
+		[ "$(tree)" = "$t0" ] || fail "$mode/$step: history changed the boot folder"
+		case $step in
+		plan | preflight | record) ;;
+		*) grep -q "^transaction interrupted: upgrade to" "$T/hist" ||
+			fail "$mode/$step: history does not name the interrupted run: $(cat "$T/hist")" ;;
+		esac
+		# The next run that changes the boot folder (the boot confirmation here) rolls it back.
+		"$NETROOTCTL" --root "$CH" confirm >"$T/cout" 2>"$T/cerr" ||
+			fail "$mode/$step: confirm after the crash: $(cat "$T/cout" "$T/cerr")"
+		"$NETROOTCTL" --root "$CH" history >"$T/hist" 2>"$T/herr" || fail "$mode/$step: history"
 		invariant "$mode/$step"
+		recovered "$mode/$step"
 		if [ $step = record ]; then
 			# The transaction was complete: the new initrd stays, pending.
 			cmp -s "$B/$(booted)" "$T/variant.img" || fail "$mode/record: new initrd not in place"
@@ -73,6 +98,7 @@ for mode in rename edit; do
 			# Back to the old boot for the next mode.
 			"$NETROOTCTL" --root "$CH" rollback >/dev/null 2>&1 || fail "$mode: rollback"
 			invariant "$mode/rollback"
+			recovered "$mode/rollback"
 			continue
 		fi
 		[ "$(snap)" = "$before" ] || fail "$mode/$step: the old boot changed"
@@ -81,7 +107,7 @@ for mode in rename edit; do
 		*)
 			grep -q "interrupted at step" "$T/hist" ||
 				fail "$mode/$step: history shows no recovered generation: $(cat "$T/hist")"
-			grep -q "rolled back" "$T/herr" || fail "$mode/$step: recovery not reported: $(cat "$T/herr")"
+			grep -q "rolled back" "$T/cout" || fail "$mode/$step: recovery not reported: $(cat "$T/cout")"
 			;;
 		esac
 		pass "$mode/$step: recovered, old boot intact, invariant holds"

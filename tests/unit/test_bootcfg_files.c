@@ -251,6 +251,24 @@ static void test_models_and_lines(void **state)
         assert_false(diag_has(&f->diag, "config.txt:1:", false));
         assert_true(diag_has(&f->diag, "config.txt:2: line is 107 characters long", false));
         assert_int_equal(strlen(f->res.kernel), 91); /* 98 minus "kernel=" */
+
+        /* Fuzzer find: the deciding initramfs line is longer than the limit; the edit replaces
+         * the whole name as written (not only the part read), so setting it again is a no-op. */
+        {
+                char text[300], *out = NULL;
+                size_t out_len;
+                struct bootcfg_diag d;
+
+                memset(line, 'y', 120);
+                line[120] = '\0';
+                snprintf(text, sizeof(text), "initramfs initrd.img%s followkernel\n", line);
+                bootcfg_diag_init(&d, "config.txt");
+                assert_int_equal(bootcfg_set_initramfs(text, strlen(text), &pi3, "initrd.img-NEW",
+                                                       &out, &out_len, &d),
+                                 1);
+                assert_string_equal(out, "initramfs initrd.img-NEW followkernel\n");
+                free(out);
+        }
 }
 
 static void test_edit_in_included_file(void **state)

@@ -1,4 +1,4 @@
-/* Kernel flavour table, packaging detection and the /proc/mounts NFS lookup. */
+/* Kernel flavour table, raspi-firmware detection and the /proc/mounts NFS lookup. */
 #include "testutil.h"
 
 #include "bootcfg.h"
@@ -53,10 +53,9 @@ static void test_detect(void **state)
         /* Raspbian: an initramfs line, 32-bit Pi 3 default kernel7.img. */
         eval("initramfs initrd.img-4.4.27-v7+ followkernel\n", &res);
         assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
-        assert_int_equal(f.packaging, PACKAGING_RASPBIAN);
+        assert_string_equal(f.raspi_firmware_evidence, "");
         assert_string_equal(f.kind->image, "kernel7.img");
         assert_string_equal(f.initramfs_current, "initrd.img-4.4.27-v7+");
-        assert_false(f.rename_switch);
         /* Newest matching /lib/modules: -v8+ and amd64 do not fit kernel7.img. */
         assert_int_equal(system("true"), 0);
         assert_true(asprintf(&p,
@@ -74,8 +73,6 @@ static void test_detect(void **state)
         /* Bookworm: auto_initramfs with arm_64bit. */
         eval("auto_initramfs=1\narm_64bit=1\n", &res);
         assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
-        assert_int_equal(f.packaging, PACKAGING_RPIOS);
-        assert_true(f.rename_switch);
         assert_string_equal(f.kind->image, "kernel8.img");
         assert_string_equal(f.initramfs_current, "initramfs8");
 
@@ -84,7 +81,7 @@ static void test_detect(void **state)
         assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
         assert_null(f.kind);
         assert_string_equal(f.explicit_version, "6.1.0-50-amd64");
-        assert_int_equal(f.packaging, PACKAGING_RASPBIAN);
+        assert_string_equal(f.raspi_firmware_evidence, "");
         assert_true(flavour_version_matches(&f, "6.1.0-51-amd64"));
         assert_false(flavour_version_matches(&f, "6.1.0-51-arm64"));
         free(test_write(root, "etc-default-raspi-firmware", ""));
@@ -98,7 +95,6 @@ static void test_detect(void **state)
         assert_int_equal(system(p), 0);
         free(p);
         assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
-        assert_int_equal(f.packaging, PACKAGING_RASPI_FIRMWARE);
         assert_string_equal(f.raspi_firmware_evidence, "/etc/default/raspi-firmware");
         assert_int_equal(flavour_raspi_firmware_choice(root, ver, sizeof(ver)), 0);
         assert_string_equal(ver, "6.1.0-50-amd64");
@@ -111,35 +107,12 @@ static void test_detect(void **state)
         free(root);
 }
 
-static void test_nfs_server(void **state)
-{
-        const char *mounts = "/dev/sda / ext4 rw 0 0\n"
-                             "proc /proc proc rw 0 0\n"
-                             "192.168.1.10:/tftpboot/511e57f7 /boot nfs rw,vers=3,nolock 0 0\n"
-                             "[fd00::1]:/tftpboot/abc /mnt/my\\040boot nfs4 rw 0 0\n"
-                             "tmpfs /boot/firmware tmpfs rw 0 0\n";
-        char host[64];
-
-        (void)state;
-        assert_int_equal(flavour_nfs_server(mounts, "/boot", host, sizeof(host)), 0);
-        assert_string_equal(host, "192.168.1.10");
-        assert_int_equal(flavour_nfs_server(mounts, "/boot/sub", host, sizeof(host)), 0);
-        assert_string_equal(host, "192.168.1.10");
-        assert_int_equal(flavour_nfs_server(mounts, "/mnt/my boot", host, sizeof(host)), 0);
-        assert_string_equal(host, "[fd00::1]");
-        /* A deeper non-NFS mount hides the NFS one. */
-        assert_int_equal(flavour_nfs_server(mounts, "/boot/firmware", host, sizeof(host)), -ENOENT);
-        assert_int_equal(flavour_nfs_server(mounts, "/bootx", host, sizeof(host)), -ENOENT);
-        assert_int_equal(flavour_nfs_server("", "/boot", host, sizeof(host)), -ENOENT);
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_kind_for_version),
             cmocka_unit_test(test_debian_style),
             cmocka_unit_test(test_detect),
-            cmocka_unit_test(test_nfs_server),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

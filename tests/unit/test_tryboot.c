@@ -10,6 +10,19 @@
 static const struct bootcfg_target pi3 = {.model = "Raspberry Pi 3 Model B Rev 1.2",
                                           .serial = "511e57f7"};
 
+/* tryboot.txt from CFG as config.txt alone (no boot folder: includes not followed). */
+static int make(const char *cfg, const char *file, char **out, size_t *len, char *why,
+                size_t why_size)
+{
+        struct bootcfg_files fs;
+        int r;
+
+        assert_int_equal(bootcfg_files_from_text(&fs, "config.txt", cfg, strlen(cfg)), 0);
+        r = tryboot_make_text(&fs, &pi3, file, file, out, len, why, why_size);
+        bootcfg_files_free(&fs);
+        return r;
+}
+
 static void test_name(void **state)
 {
         char name[64], v[64];
@@ -38,10 +51,7 @@ static void test_text(void **state)
         size_t len = 0;
 
         (void)state;
-        assert_int_equal(tryboot_make_text(cfg, strlen(cfg), &pi3, "initrd.img-6.1.netroot-g2",
-                                           "initrd.img-6.1.netroot-g2", &out, &len, why,
-                                           sizeof(why)),
-                         0);
+        assert_int_equal(make(cfg, "initrd.img-6.1.netroot-g2", &out, &len, why, sizeof(why)), 0);
         assert_int_equal(len, strlen(want));
         assert_string_equal(out, want);
         free(out);
@@ -56,9 +66,7 @@ static void test_text_tryboot_section(void **state)
         size_t len = 0;
 
         (void)state;
-        assert_int_equal(tryboot_make_text(cfg, strlen(cfg), &pi3, "initrd.img-6.1.netroot-g1",
-                                           "initrd.img-6.1.netroot-g1", &out, &len, why,
-                                           sizeof(why)),
+        assert_int_equal(make(cfg, "initrd.img-6.1.netroot-g1", &out, &len, why, sizeof(why)),
                          -EINVAL);
         assert_null(out);
         assert_non_null(strstr(why, "[tryboot]"));
@@ -72,9 +80,7 @@ static void test_text_auto(void **state)
         size_t len = 0;
 
         (void)state;
-        assert_int_equal(tryboot_make_text(cfg, strlen(cfg), &pi3, "initrd.img-6.1.netroot-g1",
-                                           "initrd.img-6.1.netroot-g1", &out, &len, why,
-                                           sizeof(why)),
+        assert_int_equal(make(cfg, "initrd.img-6.1.netroot-g1", &out, &len, why, sizeof(why)),
                          -EOPNOTSUPP);
         assert_null(out);
         assert_true(why[0] != '\0');

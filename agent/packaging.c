@@ -1,0 +1,171 @@
+#include "packaging.h"
+
+#include "boot_view.h"
+#include "upgrade_plan.h"
+#include "util.h"
+
+static bool raspi_firmware_present(const struct boot_view *v)
+{
+        return v->fl.raspi_firmware_evidence[0] != '\0';
+}
+
+/* ---- detection ---- */
+
+static bool detect_rpios(const struct boot_view *v)
+{
+        return v->res.initramfs_from == BOOTCFG_INITRAMFS_AUTO;
+}
+
+static bool detect_raspi_firmware(const struct boot_view *v)
+{
+        return raspi_firmware_present(v);
+}
+
+static bool detect_any(const struct boot_view *v)
+{
+        (void)v;
+        return true;
+}
+
+/* ---- refusals ---- */
+
+static int refuse_none(const struct upgrade_plan *p, char *why, size_t size)
+{
+        (void)p;
+        (void)why;
+        (void)size;
+        return 0;
+}
+
+static int refuse_raspi_firmware(const struct upgrade_plan *p, char *why, size_t size)
+{
+        char choice[FLAVOUR_VER_MAX];
+        int r = flavour_raspi_firmware_choice(p->o->root, choice, sizeof(choice));
+
+        if (r >= 0 && streq(choice, p->kver))
+                return 0;
+        snprintf(why, size,
+                 "Debian's raspi-firmware is installed (%s): its kernel hook rewrites config.txt "
+                 "on every kernel install for the newest /boot/vmlinuz-* (%s), so an initramfs "
+                 "switch to %s would be undone. Fix: upgrade to %s (--kernel %s), or remove the "
+                 "newer kernel package; settings belong in /etc/default/raspi-firmware",
+                 p->view->fl.raspi_firmware_evidence, r < 0 ? "none" : choice, p->kver,
+                 r < 0 ? "it" : choice, r < 0 ? "VER" : choice);
+        return -EPERM;
+}
+
+/* ---- the switch ---- */
+
+static const char *skip_slashes(const char *s)
+{
+        while (*s == '/')
+                s++;
+        return s;
+}
+
+static int switch_rename(struct upgrade_plan *p, char *why, size_t size)
+{
+        (void)why;
+        (void)size;
+        snprintf(p->final, sizeof(p->final), "%s", skip_slashes(p->view->fl.initramfs_current));
+        p->config_name[0] = '\0';
+        return 0;
+}
+
+static int switch_edit(struct upgrade_plan *p, char *why, size_t size)
+{
+        char final[FLAVOUR_NAME_MAX + 8];
+
+        (void)why;
+        (void)size;
+        snprintf(final, sizeof(final), "%sinitrd.img-%s", p->view->res.os_prefix, p->kver);
+        snprintf(p->final, sizeof(p->final), "%s", skip_slashes(final));
+        if (!streq(p->final, skip_slashes(p->view->fl.initramfs_current)) ||
+            p->view->res.n_initramfs != 1)
+                snprintf(p->config_name, sizeof(p->config_name), "initrd.img-%s", p->kver);
+        return 0;
+}
+
+/* ---- kernel package hooks ---- */
+
+static bool applies_by_flavour(const struct boot_view *v, const char *ver, char *why, size_t size)
+{
+        if (!flavour_version_matches(&v->fl, ver)) {
+                snprintf(why, size, "kernel %s is not for this Pi's kernel file %s", ver,
+                         v->fl.kernel_file);
+                return false;
+        }
+        if (!v->fl.kind && !streq(ver, v->fl.explicit_version)) {
+                snprintf(why, size,
+                         "kernel %s installed; config.txt boots %s explicitly, so the Pi stays on "
+                         "it (to move: point kernel= at vmlinuz-%s, then netrootctl upgrade)",
+                         ver, v->fl.kernel_file, ver);
+                return false;
+        }
+        return true;
+}
+
+static bool applies_raspi_firmware(const struct boot_view *v, const char *ver, char *why,
+                                   size_t size)
+{
+        /* The hook moves config.txt to the newest kernel itself: the one to guard is that. */
+        return flavour_version_matches(&v->fl, ver) ||
+               (snprintf(why, size, "kernel %s is not for this Pi's kernel file %s", ver,
+                         v->fl.kernel_file),
+                false);
+}
+
+static size_t save_nothing(const struct boot_view *v, char names[][256], size_t max)
+{
+        (void)v;
+        (void)names;
+        (void)max;
+        return 0;
+}
+
+/* Detected in this order: the first row whose detect() holds. */
+static const struct packaging rows[] = {
+    {
+        .name = "rpios",
+        .switch_note = "auto_initramfs: the switch renames onto the initramfs file",
+        .detect = detect_rpios,
+        .refuse = refuse_none,
+        .plan_switch = switch_rename,
+        .postinst_applies = applies_by_flavour,
+        .files_to_save = save_nothing,
+    },
+    {
+        .name = "raspi-firmware",
+        .switch_note = "Debian raspi-firmware: only the edit its hook makes itself",
+        .detect = detect_raspi_firmware,
+        .refuse = refuse_raspi_firmware,
+        .plan_switch = switch_edit,
+        .postinst_applies = applies_raspi_firmware,
+        .files_to_save = save_nothing,
+    },
+    {
+        .name = "raspbian",
+        .switch_note = "initramfs line in config.txt",
+        .detect = detect_any,
+        .refuse = refuse_none,
+        .plan_switch = switch_edit,
+        .postinst_applies = applies_by_flavour,
+        .files_to_save = save_nothing,
+    },
+};
+
+const struct packaging *packaging_detect(const struct boot_view *v)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+                if (rows[i].detect(v))
+                        return &rows[i];
+        return &rows[ARRAY_SIZE(rows) - 1];
+}
+
+const struct packaging *packaging_by_name(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+                if (streq(rows[i].name, name))
+                        return &rows[i];
+        return NULL;
+}
