@@ -126,6 +126,7 @@ static void publish_metrics(struct netrootd *d)
                 d->watch.session.present ? d->watch.session.state == SESSION_STATE_LOGGED_IN : -1,
             .link_up = d->watch.link_status.known ? d->watch.link_status.carrier : -1,
             .started_usec = d->started_usec,
+            .log_dropped = d->log_sink.dropped,
         };
 
         uint64_t writes;
@@ -376,6 +377,8 @@ static int setup_event_loop(struct netrootd *d)
         if (r >= 0)
                 r = sd_event_set_watchdog(d->event, true);
         if (r >= 0)
+                r = log_sink_attach_event(&d->log_sink, d->event);
+        if (r >= 0)
                 r = sd_event_add_time_relative(d->event, &d->ipv6_timer, CLOCK_MONOTONIC,
                                                d->cfg.ipv6.check_interval_usec, USEC_PER_SEC,
                                                on_ipv6_timer, d);
@@ -431,13 +434,40 @@ static int init_config(struct netrootd *d)
         return 0;
 }
 
+/* The sink's queue is empty again after it had to drop records: say how many are missing. */
+static void on_log_drained(void *userdata, uint64_t dropped)
+{
+        struct netrootd *d = userdata;
+        char f_dropped[48];
+        const char *fields[] = {f_dropped, NULL};
+
+        snprintf(f_dropped, sizeof(f_dropped), "NETROOT_LOG_DROPPED=%llu",
+                 (unsigned long long)dropped);
+        log_event(&d->log, LOG_WARNING, MSGID_LOG_DROPPED, fields,
+                  "%llu log messages dropped while the %s was not reading (%llu since start)",
+                  (unsigned long long)dropped, d->log.journal ? "journal" : "log stream",
+                  (unsigned long long)d->log_sink.dropped);
+}
+
+static void init_logging(struct netrootd *d)
+{
+        logger_init(&d->log, "netrootd", d->opt.log_target);
+        if (d->log.journal)
+                (void)log_sink_open_journal(&d->log_sink, LOG_SINK_JOURNAL);
+        else
+                (void)log_sink_open_stderr(&d->log_sink);
+        d->log_sink.drained = on_log_drained;
+        d->log_sink.userdata = d;
+        d->log.sink = &d->log_sink;
+}
+
 int daemon_init(struct netrootd *d, const struct daemon_options *opt)
 {
         int r;
 
         memset(d, 0, sizeof(*d));
         d->opt = *opt;
-        logger_init(&d->log, "netrootd", opt->log_target);
+        init_logging(d);
         r = init_config(d);
         if (r < 0)
                 return r;
@@ -521,6 +551,9 @@ void daemon_done(struct netrootd *d)
         d->metrics = NULL;
         d->netlink = netlink_watch_free(d->netlink);
         d->ipv6_timer = sd_event_source_disable_unref(d->ipv6_timer);
+        /* last: everything above may still log */
+        d->log.sink = NULL;
+        log_sink_close(&d->log_sink);
         d->event = sd_event_unref(d->event);
         sb_free(&d->status_body);
 }

@@ -12,6 +12,7 @@
 #include "ipv6.h"
 #include "led.h"
 #include "log.h"
+#include "log_sink.h"
 #include "strbuf.h"
 #include "watch.h"
 
@@ -36,6 +37,7 @@ struct netrootd {
         char config_path[PATH_MAX];
         struct netroot_config cfg;
         struct logger log;
+        struct log_sink log_sink; /* log.sink: logging never waits for journald */
         sd_event *event;
         sd_event_source *ipv6_timer;
         struct netlink_watch *netlink;

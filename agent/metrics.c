@@ -62,6 +62,9 @@ void metrics_render(const struct metrics_sample *m, struct strbuf *sb)
                       m->link_up);
         gauge(sb, "netroot_start_timestamp_seconds", "Unix time netrootd started.",
               (double)m->started_usec / 1e6);
+        counter(sb, "netroot_log_messages_dropped_total",
+                "Log messages dropped because the journal (or stderr's reader) was not reading.",
+                m->log_dropped);
 }
 
 static void *writer_main(void *data)

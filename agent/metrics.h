@@ -16,6 +16,7 @@ struct metrics_sample {
         int session_logged_in; /* 1, 0, or -1 when there is no session to watch */
         int link_up;           /* 1, 0, or -1 when the link is not known */
         uint64_t started_usec; /* CLOCK_REALTIME of the daemon's start */
+        uint64_t log_dropped;  /* log records dropped because no reader took them */
 };
 
 void metrics_render(const struct metrics_sample *m, struct strbuf *out);
