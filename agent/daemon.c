@@ -27,7 +27,7 @@ static int load_config(const struct daemon_options *opt, char *path, size_t path
         if (!resolved)
                 return -ENOMEM;
         snprintf(path, path_size, "%s", resolved);
-        r = config_load(resolved, cfg, diag);
+        r = config_load_flags(resolved, cfg, diag, CONFIG_LOAD_RESOLVE);
         *missing = r == -ENOENT;
         if (r < 0 && !*missing)
                 return r;
@@ -67,6 +67,15 @@ int daemon_check_config(const struct daemon_options *opt)
         }
         printf("%s: %s\n", path, missing ? "not present, built-in defaults are valid" : "valid");
         return 0;
+}
+
+/* The address a host name stood for is fixed until the next reload: say which. */
+static void say_portal_resolved(struct netrootd *d, const struct netroot_config *cfg)
+{
+        if (cfg->iscsi.portal_name[0])
+                log_msg(&d->log, LOG_INFO,
+                        "[iscsi] portal %s resolved to %s (looked up at start and reload only)",
+                        cfg->iscsi.portal_name, cfg->iscsi.portal);
 }
 
 static int prepare_run_dir(struct netrootd *d)
@@ -329,6 +338,7 @@ static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo 
         }
         if (diag.warning[0])
                 log_event(&d->log, LOG_WARNING, MSGID_CONFIG_WARNING, NULL, "%s", diag.warning);
+        say_portal_resolved(d, &cfg);
         if (!streq(led.dir, d->led.dir) || !led.present)
                 led_restore(&d->led);
         d->led = led;
@@ -423,6 +433,7 @@ static int init_config(struct netrootd *d)
                         d->config_path);
         if (diag.warning[0])
                 log_event(&d->log, LOG_WARNING, MSGID_CONFIG_WARNING, NULL, "%s", diag.warning);
+        say_portal_resolved(d, &d->cfg);
         if (open_led(d->opt.root, &d->cfg, d->config_path, &d->led, err, sizeof(err)) < 0) {
                 log_event(&d->log, LOG_ERR, MSGID_CONFIG_RELOAD_FAILED, NULL, "%s", err);
                 return -EINVAL;

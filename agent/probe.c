@@ -2,6 +2,7 @@
  * event-loop interface: iscsi_get_fd / iscsi_which_events / iscsi_service. Its synchronous calls
  * and its automatic reconnect are unusable here (they block for a whole outage and can spin). */
 #include "probe.h"
+#include "numeric_gai.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -601,11 +602,11 @@ static int on_done(sd_event_source *s _unused_, void *userdata)
         return 0;
 }
 
+/* Only numeric addresses reach libiscsi: its getaddrinfo() call then costs no name service
+ * (numeric_gai.c). */
 static bool numeric_host(const char *host)
 {
-        unsigned char buf[sizeof(struct in6_addr)];
-
-        return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+        return numeric_gai_is_address(host);
 }
 
 void probe_format_portal(const char *host, uint16_t port, char *buf, size_t size)
@@ -769,7 +770,7 @@ int probe_start(struct probe *p)
                 r = -EINVAL;
                 goto fail;
         }
-        /* A numeric portal: libiscsi's getaddrinfo() cannot block on DNS. */
+        /* A numeric portal: libiscsi's getaddrinfo() is answered without DNS, NSS or nscd. */
         if (iscsi_connect_async(p->iscsi, p->portal, connect_cb, p) < 0) {
                 /* e.g. ENETUNREACH straight from connect(): a result, not an API error */
                 int err = errno;

@@ -40,6 +40,7 @@ pass "/sys and /proc/sys stay writable"
 rw=$(prop ReadWritePaths)
 assert_contains " $rw " " -/boot " "ReadWritePaths has the optional boot folder"
 assert_contains " $rw " " -/etc/sysctl.d " "ReadWritePaths has /etc/sysctl.d"
+assert_contains " $(prop InaccessiblePaths) " " -/run/nscd " "no way to nscd (it hangs with the root filesystem)"
 caps=$(prop CapabilityBoundingSet)
 assert_contains "$caps" CAP_NET_ADMIN "CAP_NET_ADMIN kept"
 assert_contains "$caps" CAP_IPC_LOCK "CAP_IPC_LOCK kept"
