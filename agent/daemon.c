@@ -317,6 +317,30 @@ static void start_metrics(struct netrootd *d)
                 log_msg(&d->log, LOG_WARNING, "no metrics file: %s", strerror(-r));
 }
 
+/* One writer thread for the daemon's life: it only learns the new path (see metrics.h). */
+static void reload_metrics(struct netrootd *d)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!d->cfg.agent.metrics_file[0]) {
+                metrics_writer_release(d->metrics);
+                d->metrics = NULL;
+                d->metrics_error_logged = 0;
+                return;
+        }
+        if (!d->metrics) {
+                start_metrics(d);
+                return;
+        }
+        d->metrics_error_logged = 0; /* an error that persists is said again once */
+        path = root_path(d->opt.root, d->cfg.agent.metrics_file);
+        r = path ? metrics_writer_set_path(d->metrics, path) : -ENOMEM;
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING, "metrics file %s: %s", d->cfg.agent.metrics_file,
+                        strerror(-r));
+}
+
 static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_,
                      void *userdata)
 {
@@ -343,12 +367,9 @@ static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 led_restore(&d->led);
         d->led = led;
         watch_stop(&d->watch);
-        metrics_writer_stop(d->metrics);
-        d->metrics = NULL;
-        d->metrics_error_logged = 0;
         d->cfg = cfg;
         prepare_run_dir(d);
-        start_metrics(d);
+        reload_metrics(d);
         if (watch_start(&d->watch) < 0)
                 log_msg(&d->log, LOG_ERR, "cannot restart the iSCSI watch after reload");
         write_sysctl_conf(d);
