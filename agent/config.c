@@ -26,7 +26,8 @@ enum key_type {
         KEY_DURATION,
         KEY_UINT,
         KEY_ENUM,
-        KEY_PORTAL, /* auto, HOST[:PORT] or [V6][:PORT] */
+        KEY_PORTAL,    /* auto, HOST[:PORT] or [V6][:PORT] */
+        KEY_INITIATOR, /* auto or an iSCSI name */
 };
 
 struct key_def {
@@ -76,6 +77,7 @@ static const struct key_def keys[] = {
      3600 * SEC},
     {"iscsi", "username", KEY_STRING, OFF(iscsi.username), NULL, 0, 0},
     {"iscsi", "password", KEY_STRING, OFF(iscsi.password), NULL, 0, 0},
+    {"iscsi", "initiator", KEY_INITIATOR, OFF(iscsi.initiator), NULL, 0, 0},
     {"upgrade", "shared_dir", KEY_OPT_PATH, OFF(upgrade.shared_dir), NULL, 0, 0},
     {"upgrade", "tftp", KEY_STRING, OFF(upgrade.tftp), NULL, 0, 0},
     {"upgrade", "verify_tftp", KEY_ENUM, OFF(upgrade.verify_tftp), verify_modes, 0, 0},
@@ -104,6 +106,7 @@ void config_set_defaults(struct netroot_config *cfg)
         cfg->ipv6.check_interval_usec = 60 * SEC;
         strcpy(cfg->iscsi.target, "auto");
         strcpy(cfg->iscsi.portal, "auto");
+        strcpy(cfg->iscsi.initiator, "auto");
         cfg->iscsi.probe = PROBE_MODE_DISCOVERY;
         cfg->iscsi.probe_interval_usec = 5 * SEC;
         cfg->iscsi.probe_timeout_usec = 3 * SEC;
@@ -287,6 +290,23 @@ static int store_portal(struct parse_state *st, const struct key_def *k, const c
         return 1;
 }
 
+/* RFC 3720's name types: iqn.YYYY-MM.reversed.domain[:anything], eui.<hex>, naa.<hex>; at most
+ * 223 bytes. Only the characters a name may hold after stringprep are let through, so that a
+ * typo (a space, a quote) is said here rather than as a refused login. */
+static bool iscsi_name_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n < 5 || n > 223)
+                return false;
+        if (strncmp(s, "iqn.", 4) != 0 && strncmp(s, "eui.", 4) != 0 && strncmp(s, "naa.", 4) != 0)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char)*c) && *c != '.' && *c != ':' && *c != '-')
+                        return false;
+        return true;
+}
+
 static int store_value(struct parse_state *st, const struct key_def *k, const char *value)
 {
         char *field = (char *)st->cfg + k->offset;
@@ -295,6 +315,15 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
         switch (k->type) {
         case KEY_PORTAL:
                 return store_portal(st, k, value);
+        case KEY_INITIATOR:
+                if (!streq(value, "auto") && !iscsi_name_valid(value))
+                        return fail(st,
+                                    "[%s] %s=%s: not an iSCSI name; allowed: auto, "
+                                    "iqn.YYYY-MM.domain[:name], eui.HEX or naa.HEX (letters, "
+                                    "digits, '.', ':', '-'; at most 223)",
+                                    k->section, k->name, value);
+                strcpy(field, value);
+                return 1;
         case KEY_PATH_OR_AUTO:
                 if (streq(value, "auto")) {
                         strcpy(field, value);

@@ -55,6 +55,9 @@ struct iscsi_config {
         uint64_t session_poll_usec; /* sysfs re-read; the fallback when no netlink events */
         char username[CONFIG_VALUE_MAX];
         char password[CONFIG_VALUE_MAX];
+        /* The probe's initiator name: "auto" (the root session's own name + ":netroot-probe")
+         * or an iSCSI name. */
+        char initiator[CONFIG_VALUE_MAX];
 };
 
 struct upgrade_config {

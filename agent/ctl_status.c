@@ -156,6 +156,8 @@ static void print_probe(const struct json_value *doc)
                json_get_number(p, "probes", 0), json_get_number(p, "failures", 0));
         if (json_get_bool(p, "last_ok", false))
                 printf("           round trip %.1f ms\n", json_get_number(p, "rtt_ms", 0));
+        if (*json_get_string(p, "initiator", ""))
+                printf("           as initiator %s\n", json_get_string(p, "initiator", ""));
 }
 
 static void print_human(const struct json_value *doc, bool running, const char *path)

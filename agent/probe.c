@@ -443,7 +443,9 @@ static void discovery_cb(struct iscsi_context *ctx, int status, void *data, void
                         succeed(p);
                         return;
                 }
-        fail(p, "target %s not offered by portal %s", p->target, p->portal);
+        /* A target whose ACL does not admit the initiator is left out of the answer. */
+        fail(p, "target %s not offered by portal %s to initiator %s", p->target, p->portal,
+             p->initiator);
 }
 
 static void login_cb(struct iscsi_context *ctx, int status, void *data _unused_, void *userdata)
@@ -463,7 +465,9 @@ static void login_cb(struct iscsi_context *ctx, int status, void *data _unused_,
                                 fail(p, "portal %s requires CHAP and no username is configured",
                                      p->portal);
                 } else if (strstr(liberr, "Target not found") || strstr(liberr, "Target removed"))
-                        fail(p, "target %s not found on portal %s", p->target, p->portal);
+                        /* tgt says "not found" to an initiator its ACL does not admit */
+                        fail(p, "target %s not found on portal %s for initiator %s", p->target,
+                             p->portal, p->initiator);
                 else if (strstr(liberr, "Authorization failure"))
                         fail(p, "initiator %s not allowed to log in by portal %s", p->initiator,
                              p->portal);

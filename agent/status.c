@@ -88,6 +88,8 @@ static void render_probe(const struct netrootd *d, struct strbuf *sb)
         sb_puts(sb, ", ");
         put_str(sb, "target", w->target);
         sb_puts(sb, ", ");
+        put_str(sb, "initiator", w->probe ? w->probe_initiator : "");
+        sb_puts(sb, ", ");
         put_bool(sb, "last_ok", h->last_probe_ok);
         sb_printf(sb, ", \"rtt_ms\": %.1f, \"probes\": %llu, \"failures\": %llu, ",
                   (double)h->last_rtt_usec / 1000.0, (unsigned long long)h->probes_total,

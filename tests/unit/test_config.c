@@ -71,6 +71,32 @@ static void test_portal(void **state)
         free(path);
 }
 
+static void test_initiator(void **state)
+{
+        struct fixture *f = *state;
+        struct netroot_config cfg;
+        struct config_diag diag;
+        char *line = malloc(300);
+
+        assert_int_equal(load(f, "", &cfg, &diag), 0);
+        assert_string_equal(cfg.iscsi.initiator, "auto");
+        assert_int_equal(
+            load(f, "[iscsi]\ninitiator = iqn.2016-11.org.example:pi1-probe\n", &cfg, &diag), 0);
+        assert_string_equal(cfg.iscsi.initiator, "iqn.2016-11.org.example:pi1-probe");
+        assert_int_equal(load(f, "[iscsi]\ninitiator = eui.02004567A425678D\n", &cfg, &diag), 0);
+        assert_int_equal(load(f, "[iscsi]\ninitiator = pi1\n", &cfg, &diag), -EINVAL);
+        assert_non_null(
+            strstr(diag.error, "agent.conf:2: [iscsi] initiator=pi1: not an iSCSI name"));
+        assert_int_equal(load(f, "[iscsi]\ninitiator = iqn.2016-11.org.example:a b\n", &cfg, &diag),
+                         -EINVAL);
+        /* 224 characters: one more than iSCSI allows */
+        strcpy(line, "[iscsi]\ninitiator = iqn.");
+        memset(line + strlen(line), 'a', 220);
+        strcpy(line + 24 + 220, "\n");
+        assert_int_equal(load(f, line, &cfg, &diag), -EINVAL);
+        free(line);
+}
+
 static void test_defaults(void **state)
 {
         struct fixture *f = *state;
@@ -303,6 +329,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
             cmocka_unit_test_setup_teardown(test_portal, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_initiator, setup, teardown),
             cmocka_unit_test_setup_teardown(test_boot_dir_auto, setup, teardown),
             cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
             cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
