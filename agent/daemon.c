@@ -91,8 +91,27 @@ static int prepare_run_dir(struct netrootd *d)
                 return r;
         }
         snprintf(d->status_path, sizeof(d->status_path), "%s/status.json", dir);
+        snprintf(d->led_saved_path, sizeof(d->led_saved_path), "%s/led-original", dir);
         sb_reset(&d->status_body); /* a new place: write it out on the next publish */
         return 0;
+}
+
+/* Before the LED is first set: after a crash our own trigger is still on it, and the one to give
+ * back is the one kept in /run by the netrootd that took the LED first. */
+static void keep_led_original(struct netrootd *d)
+{
+        int r = led_keep_original(&d->led, d->led_saved_path);
+
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING,
+                        "cannot keep the LED's original trigger in %s: %s (after a crash it may "
+                        "not be given back)",
+                        d->led_saved_path, strerror(-r));
+        else if (r > 0)
+                log_msg(&d->log, LOG_NOTICE,
+                        "LED %s: original trigger %s taken from %s (netrootd did not stop "
+                        "cleanly last time)",
+                        d->led.name, d->led.original, d->led_saved_path);
 }
 
 static enum health_state current_state(const struct netrootd *d)
@@ -369,6 +388,7 @@ static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo 
         watch_stop(&d->watch);
         d->cfg = cfg;
         prepare_run_dir(d);
+        keep_led_original(d);
         reload_metrics(d);
         if (watch_start(&d->watch) < 0)
                 log_msg(&d->log, LOG_ERR, "cannot restart the iSCSI watch after reload");
@@ -509,6 +529,7 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt)
         r = prepare_run_dir(d);
         if (r < 0)
                 return r;
+        keep_led_original(d);
         r = netlink_watch_new(d->event, on_netlink_change, d, &d->netlink);
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING,
@@ -577,6 +598,8 @@ void daemon_done(struct netrootd *d)
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s", d->led.original,
                         strerror(-r));
+        else if (d->led_saved_path[0])
+                (void)led_forget_original(d->led_saved_path); /* given back: nothing to remember */
         boot_confirm_stop(&d->confirm);
         watch_stop(&d->watch);
         metrics_writer_stop(d->metrics);

@@ -54,8 +54,9 @@ struct netrootd {
         uint64_t started_usec;
 
         char status_path[PATH_MAX];
-        struct strbuf status_body; /* last written status without the timestamp */
-        uint64_t status_updated;   /* Unix time of the last change */
+        char led_saved_path[PATH_MAX]; /* <run_dir>/led-original: the LED's trigger before us */
+        struct strbuf status_body;     /* last written status without the timestamp */
+        uint64_t status_updated;       /* Unix time of the last change */
         bool memory_locked;
 };
 
