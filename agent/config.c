@@ -1,12 +1,17 @@
 #include "config.h"
 #include "fileio.h"
+#include "numeric_gai.h"
+#include "probe.h"
 #include "rootpath.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <ini.h>
+#include <netdb.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 /* A config file is small; anything bigger is a mistake (or hostile) and is refused. */
@@ -20,7 +25,9 @@ enum key_type {
         KEY_BOOL,
         KEY_DURATION,
         KEY_UINT,
-        KEY_ENUM
+        KEY_ENUM,
+        KEY_PORTAL,    /* auto, HOST[:PORT] or [V6][:PORT] */
+        KEY_INITIATOR, /* auto or an iSCSI name */
 };
 
 struct key_def {
@@ -58,7 +65,7 @@ static const struct key_def keys[] = {
     {"ipv6", "check_interval", KEY_DURATION, OFF(ipv6.check_interval_usec), NULL, 1 * SEC,
      3600 * SEC},
     {"iscsi", "target", KEY_STRING, OFF(iscsi.target), NULL, 0, 0},
-    {"iscsi", "portal", KEY_STRING, OFF(iscsi.portal), NULL, 0, 0},
+    {"iscsi", "portal", KEY_PORTAL, OFF(iscsi.portal), NULL, 0, 0},
     {"iscsi", "probe", KEY_ENUM, OFF(iscsi.probe), probe_modes, 0, 0},
     {"iscsi", "probe_interval", KEY_DURATION, OFF(iscsi.probe_interval_usec), NULL, 10 * MSEC,
      3600 * SEC},
@@ -71,6 +78,7 @@ static const struct key_def keys[] = {
      3600 * SEC},
     {"iscsi", "username", KEY_STRING, OFF(iscsi.username), NULL, 0, 0},
     {"iscsi", "password", KEY_STRING, OFF(iscsi.password), NULL, 0, 0},
+    {"iscsi", "initiator", KEY_INITIATOR, OFF(iscsi.initiator), NULL, 0, 0},
     {"upgrade", "shared_dir", KEY_OPT_PATH, OFF(upgrade.shared_dir), NULL, 0, 0},
     {"upgrade", "tftp", KEY_STRING, OFF(upgrade.tftp), NULL, 0, 0},
     {"upgrade", "verify_tftp", KEY_ENUM, OFF(upgrade.verify_tftp), verify_modes, 0, 0},
@@ -102,6 +110,7 @@ void config_set_defaults(struct netroot_config *cfg)
         cfg->ipv6.check_interval_usec = 60 * SEC;
         strcpy(cfg->iscsi.target, "auto");
         strcpy(cfg->iscsi.portal, "auto");
+        strcpy(cfg->iscsi.initiator, "auto");
         cfg->iscsi.probe = PROBE_MODE_DISCOVERY;
         cfg->iscsi.probe_interval_usec = 5 * SEC;
         cfg->iscsi.probe_timeout_usec = 3 * SEC;
@@ -173,6 +182,7 @@ const char *probe_mode_to_string(enum probe_mode m)
 struct parse_state {
         struct netroot_config *cfg;
         const char *path;
+        unsigned flags;                 /* CONFIG_LOAD_* */
         char error[CONFIG_MESSAGE_MAX]; /* first error only; inih reports its line */
 };
 
@@ -233,12 +243,93 @@ static void format_duration(uint64_t usec, char *buf, size_t size)
                 snprintf(buf, size, "%llums", (unsigned long long)(usec / MSEC));
 }
 
+/* A host name is looked up here, when the daemon loads its configuration, and never while it
+ * watches: name service may need the root filesystem (/etc/hosts, nscd, resolved) or a DNS server
+ * on a network that is down, exactly when the probe must answer. */
+static int resolve_portal(struct parse_state *st, const struct key_def *k, const char *value,
+                          const char *host, uint16_t port)
+{
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+        struct addrinfo *ai = NULL;
+        char addr[INET6_ADDRSTRLEN] = "";
+        const void *raw;
+        int r;
+
+        r = getaddrinfo(host, NULL, &hints, &ai);
+        if (r != 0)
+                return fail(st,
+                            "[%s] %s=%s: cannot resolve host name %s: %s; give the portal's "
+                            "address, or a name that resolves when netrootd starts (it is looked "
+                            "up at start and reload only)",
+                            k->section, k->name, value, host,
+                            r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+        raw = ai->ai_family == AF_INET6
+                  ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                  : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        inet_ntop(ai->ai_family, raw, addr, sizeof(addr));
+        freeaddrinfo(ai);
+        snprintf(st->cfg->iscsi.portal_name, sizeof(st->cfg->iscsi.portal_name), "%s", value);
+        probe_format_portal(addr, port, st->cfg->iscsi.portal, sizeof(st->cfg->iscsi.portal));
+        return 1;
+}
+
+static int store_portal(struct parse_state *st, const struct key_def *k, const char *value)
+{
+        char host[CONFIG_VALUE_MAX];
+        uint16_t port;
+
+        st->cfg->iscsi.portal_name[0] = '\0';
+        if (streq(value, "auto")) {
+                strcpy(st->cfg->iscsi.portal, value);
+                return 1;
+        }
+        if (strlen(value) >= CONFIG_VALUE_MAX ||
+            probe_parse_portal(value, host, sizeof(host), &port) < 0)
+                return fail(st,
+                            "[%s] %s=%s: not a portal; allowed: auto, ADDRESS[:PORT], "
+                            "[IPV6-ADDRESS][:PORT] or HOST[:PORT], port 1-65535",
+                            k->section, k->name, value);
+        if (!numeric_gai_is_address(host) && (st->flags & CONFIG_LOAD_RESOLVE))
+                return resolve_portal(st, k, value, host, port);
+        strcpy(st->cfg->iscsi.portal, value);
+        return 1;
+}
+
+/* RFC 3720's name types: iqn.YYYY-MM.reversed.domain[:anything], eui.<hex>, naa.<hex>; at most
+ * 223 bytes. Only the characters a name may hold after stringprep are let through, so that a
+ * typo (a space, a quote) is said here rather than as a refused login. */
+static bool iscsi_name_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n < 5 || n > 223)
+                return false;
+        if (strncmp(s, "iqn.", 4) != 0 && strncmp(s, "eui.", 4) != 0 && strncmp(s, "naa.", 4) != 0)
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!isalnum((unsigned char)*c) && *c != '.' && *c != ':' && *c != '-')
+                        return false;
+        return true;
+}
+
 static int store_value(struct parse_state *st, const struct key_def *k, const char *value)
 {
         char *field = (char *)st->cfg + k->offset;
         char allowed[256], lo[32], hi[32];
 
         switch (k->type) {
+        case KEY_PORTAL:
+                return store_portal(st, k, value);
+        case KEY_INITIATOR:
+                if (!streq(value, "auto") && !iscsi_name_valid(value))
+                        return fail(st,
+                                    "[%s] %s=%s: not an iSCSI name; allowed: auto, "
+                                    "iqn.YYYY-MM.domain[:name], eui.HEX or naa.HEX (letters, "
+                                    "digits, '.', ':', '-'; at most 223)",
+                                    k->section, k->name, value);
+                strcpy(field, value);
+                return 1;
         case KEY_PATH_OR_AUTO:
                 if (streq(value, "auto")) {
                         strcpy(field, value);
@@ -404,8 +495,14 @@ static void check_secret_permissions(const char *path, const struct netroot_conf
 
 int config_load(const char *path, struct netroot_config *cfg, struct config_diag *diag)
 {
+        return config_load_flags(path, cfg, diag, 0);
+}
+
+int config_load_flags(const char *path, struct netroot_config *cfg, struct config_diag *diag,
+                      unsigned flags)
+{
         _cleanup_free_ char *buf = NULL;
-        struct parse_state st = {.cfg = cfg, .path = path};
+        struct parse_state st = {.cfg = cfg, .path = path, .flags = flags};
         size_t len;
         int r, line;
 

@@ -44,6 +44,9 @@ struct ipv6_config {
 struct iscsi_config {
         char target[CONFIG_VALUE_MAX]; /* "auto" or an IQN */
         char portal[CONFIG_VALUE_MAX]; /* "auto" or HOST[:PORT] */
+        /* The host name given when it was resolved at load (CONFIG_LOAD_RESOLVE); portal then
+         * holds the address. "" otherwise. */
+        char portal_name[CONFIG_VALUE_MAX];
         enum probe_mode probe;
         uint64_t probe_interval_usec;
         uint64_t probe_timeout_usec;
@@ -53,6 +56,9 @@ struct iscsi_config {
         uint64_t session_poll_usec; /* sysfs re-read; the fallback when no netlink events */
         char username[CONFIG_VALUE_MAX];
         char password[CONFIG_VALUE_MAX];
+        /* The probe's initiator name: "auto" (the root session's own name + ":netroot-probe")
+         * or an iSCSI name. */
+        char initiator[CONFIG_VALUE_MAX];
 };
 
 struct upgrade_config {
@@ -91,6 +97,14 @@ void config_set_defaults(struct netroot_config *cfg);
 /* Loads PATH over the defaults. A missing file is not an error (-ENOENT is returned with CFG
  * holding the defaults, so callers can say so). Any other error fills DIAG->error. */
 int config_load(const char *path, struct netroot_config *cfg, struct config_diag *diag);
+
+/* Resolve a host name in [iscsi] portal now (netrootd, at start and reload), so that the health
+ * path only ever sees an address; an unresolvable name is an error naming file and line. */
+#define CONFIG_LOAD_RESOLVE 1u
+
+/* config_load() with CONFIG_LOAD_* FLAGS. */
+int config_load_flags(const char *path, struct netroot_config *cfg, struct config_diag *diag,
+                      unsigned flags);
 
 /* Parses a duration: "500ms", "5s", "2m", "1h" or a bare number of seconds. */
 int config_parse_duration(const char *s, uint64_t *usec);

@@ -91,6 +91,18 @@ static void print_ipv6(const struct json_value *doc)
                        json_get_number(v6, "corrections", 0), *err ? "; error: " : "", err);
 }
 
+/* Only when something is missing from the journal: that is when an admin needs to know. */
+static void print_log(const struct json_value *doc)
+{
+        const struct json_value *l = json_get(doc, "log");
+        double dropped = json_get_number(l, "dropped", 0);
+
+        if (dropped > 0)
+                printf("  log:     %.0f message(s) dropped while the %s was not reading\n", dropped,
+                       streq(json_get_string(l, "target", ""), "journal") ? "journal"
+                                                                          : "log stream");
+}
+
 static void print_session(const struct json_value *doc)
 {
         const struct json_value *s = json_get(doc, "session");
@@ -144,6 +156,8 @@ static void print_probe(const struct json_value *doc)
                json_get_number(p, "probes", 0), json_get_number(p, "failures", 0));
         if (json_get_bool(p, "last_ok", false))
                 printf("           round trip %.1f ms\n", json_get_number(p, "rtt_ms", 0));
+        if (*json_get_string(p, "initiator", ""))
+                printf("           as initiator %s\n", json_get_string(p, "initiator", ""));
 }
 
 static void print_human(const struct json_value *doc, bool running, const char *path)
@@ -165,6 +179,7 @@ static void print_human(const struct json_value *doc, bool running, const char *
         print_probe(doc);
         print_led(doc);
         print_ipv6(doc);
+        print_log(doc);
 }
 
 /* True when PATH says OK and its writer is alive. */

@@ -27,7 +27,7 @@ static int load_config(const struct daemon_options *opt, char *path, size_t path
         if (!resolved)
                 return -ENOMEM;
         snprintf(path, path_size, "%s", resolved);
-        r = config_load(resolved, cfg, diag);
+        r = config_load_flags(resolved, cfg, diag, CONFIG_LOAD_RESOLVE);
         *missing = r == -ENOENT;
         if (r < 0 && !*missing)
                 return r;
@@ -69,6 +69,15 @@ int daemon_check_config(const struct daemon_options *opt)
         return 0;
 }
 
+/* The address a host name stood for is fixed until the next reload: say which. */
+static void say_portal_resolved(struct netrootd *d, const struct netroot_config *cfg)
+{
+        if (cfg->iscsi.portal_name[0])
+                log_msg(&d->log, LOG_INFO,
+                        "[iscsi] portal %s resolved to %s (looked up at start and reload only)",
+                        cfg->iscsi.portal_name, cfg->iscsi.portal);
+}
+
 static int prepare_run_dir(struct netrootd *d)
 {
         _cleanup_free_ char *dir = root_path(d->opt.root, d->cfg.agent.run_dir);
@@ -82,8 +91,27 @@ static int prepare_run_dir(struct netrootd *d)
                 return r;
         }
         snprintf(d->status_path, sizeof(d->status_path), "%s/status.json", dir);
+        snprintf(d->led_saved_path, sizeof(d->led_saved_path), "%s/led-original", dir);
         sb_reset(&d->status_body); /* a new place: write it out on the next publish */
         return 0;
+}
+
+/* Before the LED is first set: after a crash our own trigger is still on it, and the one to give
+ * back is the one kept in /run by the netrootd that took the LED first. */
+static void keep_led_original(struct netrootd *d)
+{
+        int r = led_keep_original(&d->led, d->led_saved_path);
+
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING,
+                        "cannot keep the LED's original trigger in %s: %s (after a crash it may "
+                        "not be given back)",
+                        d->led_saved_path, strerror(-r));
+        else if (r > 0)
+                log_msg(&d->log, LOG_NOTICE,
+                        "LED %s: original trigger %s taken from %s (netrootd did not stop "
+                        "cleanly last time)",
+                        d->led.name, d->led.original, d->led_saved_path);
 }
 
 static enum health_state current_state(const struct netrootd *d)
@@ -126,6 +154,7 @@ static void publish_metrics(struct netrootd *d)
                 d->watch.session.present ? d->watch.session.state == SESSION_STATE_LOGGED_IN : -1,
             .link_up = d->watch.link_status.known ? d->watch.link_status.carrier : -1,
             .started_usec = d->started_usec,
+            .log_dropped = d->log_sink.dropped,
         };
 
         uint64_t writes;
@@ -306,6 +335,30 @@ static void start_metrics(struct netrootd *d)
                 log_msg(&d->log, LOG_WARNING, "no metrics file: %s", strerror(-r));
 }
 
+/* One writer thread for the daemon's life: it only learns the new path (see metrics.h). */
+static void reload_metrics(struct netrootd *d)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!d->cfg.agent.metrics_file[0]) {
+                metrics_writer_release(d->metrics);
+                d->metrics = NULL;
+                d->metrics_error_logged = 0;
+                return;
+        }
+        if (!d->metrics) {
+                start_metrics(d);
+                return;
+        }
+        d->metrics_error_logged = 0; /* an error that persists is said again once */
+        path = root_path(d->opt.root, d->cfg.agent.metrics_file);
+        r = path ? metrics_writer_set_path(d->metrics, path) : -ENOMEM;
+        if (r < 0)
+                log_msg(&d->log, LOG_WARNING, "metrics file %s: %s", d->cfg.agent.metrics_file,
+                        strerror(-r));
+}
+
 static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_,
                      void *userdata)
 {
@@ -327,16 +380,15 @@ static int on_reload(sd_event_source *s _unused_, const struct signalfd_siginfo 
         }
         if (diag.warning[0])
                 log_event(&d->log, LOG_WARNING, MSGID_CONFIG_WARNING, NULL, "%s", diag.warning);
+        say_portal_resolved(d, &cfg);
         if (!streq(led.dir, d->led.dir) || !led.present)
                 led_restore(&d->led);
         d->led = led;
         watch_stop(&d->watch);
-        metrics_writer_stop(d->metrics);
-        d->metrics = NULL;
-        d->metrics_error_logged = 0;
         d->cfg = cfg;
         prepare_run_dir(d);
-        start_metrics(d);
+        keep_led_original(d);
+        reload_metrics(d);
         if (watch_start(&d->watch) < 0)
                 log_msg(&d->log, LOG_ERR, "cannot restart the iSCSI watch after reload");
         write_sysctl_conf(d);
@@ -374,6 +426,8 @@ static int setup_event_loop(struct netrootd *d)
                                         on_reload, d);
         if (r >= 0)
                 r = sd_event_set_watchdog(d->event, true);
+        if (r >= 0)
+                r = log_sink_attach_event(&d->log_sink, d->event);
         if (r >= 0)
                 r = sd_event_add_time_relative(d->event, &d->ipv6_timer, CLOCK_MONOTONIC,
                                                d->cfg.ipv6.check_interval_usec, USEC_PER_SEC,
@@ -419,6 +473,7 @@ static int init_config(struct netrootd *d)
                         d->config_path);
         if (diag.warning[0])
                 log_event(&d->log, LOG_WARNING, MSGID_CONFIG_WARNING, NULL, "%s", diag.warning);
+        say_portal_resolved(d, &d->cfg);
         if (open_led(d->opt.root, &d->cfg, d->config_path, &d->led, err, sizeof(err)) < 0) {
                 log_event(&d->log, LOG_ERR, MSGID_CONFIG_RELOAD_FAILED, NULL, "%s", err);
                 return -EINVAL;
@@ -430,13 +485,40 @@ static int init_config(struct netrootd *d)
         return 0;
 }
 
+/* The sink's queue is empty again after it had to drop records: say how many are missing. */
+static void on_log_drained(void *userdata, uint64_t dropped)
+{
+        struct netrootd *d = userdata;
+        char f_dropped[48];
+        const char *fields[] = {f_dropped, NULL};
+
+        snprintf(f_dropped, sizeof(f_dropped), "NETROOT_LOG_DROPPED=%llu",
+                 (unsigned long long)dropped);
+        log_event(&d->log, LOG_WARNING, MSGID_LOG_DROPPED, fields,
+                  "%llu log messages dropped while the %s was not reading (%llu since start)",
+                  (unsigned long long)dropped, d->log.journal ? "journal" : "log stream",
+                  (unsigned long long)d->log_sink.dropped);
+}
+
+static void init_logging(struct netrootd *d)
+{
+        logger_init(&d->log, "netrootd", d->opt.log_target);
+        if (d->log.journal)
+                (void)log_sink_open_journal(&d->log_sink, LOG_SINK_JOURNAL);
+        else
+                (void)log_sink_open_stderr(&d->log_sink);
+        d->log_sink.drained = on_log_drained;
+        d->log_sink.userdata = d;
+        d->log.sink = &d->log_sink;
+}
+
 int daemon_init(struct netrootd *d, const struct daemon_options *opt)
 {
         int r;
 
         memset(d, 0, sizeof(*d));
         d->opt = *opt;
-        logger_init(&d->log, "netrootd", opt->log_target);
+        init_logging(d);
         r = init_config(d);
         if (r < 0)
                 return r;
@@ -446,6 +528,7 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt)
         r = prepare_run_dir(d);
         if (r < 0)
                 return r;
+        keep_led_original(d);
         r = netlink_watch_new(d->event, on_netlink_change, d, &d->netlink);
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING,
@@ -505,11 +588,16 @@ void daemon_done(struct netrootd *d)
         if (r < 0)
                 log_msg(&d->log, LOG_WARNING, "cannot restore LED trigger %s: %s", d->led.original,
                         strerror(-r));
+        else if (d->led_saved_path[0])
+                (void)led_forget_original(d->led_saved_path); /* given back: nothing to remember */
         watch_stop(&d->watch);
         metrics_writer_stop(d->metrics);
         d->metrics = NULL;
         d->netlink = netlink_watch_free(d->netlink);
         d->ipv6_timer = sd_event_source_disable_unref(d->ipv6_timer);
+        /* last: everything above may still log */
+        d->log.sink = NULL;
+        log_sink_close(&d->log_sink);
         d->event = sd_event_unref(d->event);
         sb_free(&d->status_body);
 }

@@ -11,6 +11,7 @@
 #include "ipv6.h"
 #include "led.h"
 #include "log.h"
+#include "log_sink.h"
 #include "strbuf.h"
 #include "watch.h"
 
@@ -35,6 +36,7 @@ struct netrootd {
         char config_path[PATH_MAX];
         struct netroot_config cfg;
         struct logger log;
+        struct log_sink log_sink; /* log.sink: logging never waits for journald */
         sd_event *event;
         sd_event_source *ipv6_timer;
         struct netlink_watch *netlink;
@@ -50,8 +52,9 @@ struct netrootd {
         uint64_t started_usec;
 
         char status_path[PATH_MAX];
-        struct strbuf status_body; /* last written status without the timestamp */
-        uint64_t status_updated;   /* Unix time of the last change */
+        char led_saved_path[PATH_MAX]; /* <run_dir>/led-original: the LED's trigger before us */
+        struct strbuf status_body;     /* last written status without the timestamp */
+        uint64_t status_updated;       /* Unix time of the last change */
         bool memory_locked;
 };
 

@@ -192,6 +192,30 @@ int led_show(struct led *led, const struct led_config *cfg, enum health_state st
         return led_set(led, trigger, state);
 }
 
+int led_keep_original(struct led *led, const char *path)
+{
+        _cleanup_free_ char *saved = NULL, *text = NULL;
+        char name[LED_NAME_MAX], trigger[LED_NAME_MAX];
+
+        if (!led->present)
+                return led_forget_original(path);
+        /* file_read_regular: a FIFO or symlink planted at the name is refused, never followed. */
+        if (file_read_regular(path, 256, &saved, NULL) >= 0 &&
+            sscanf(saved, "%63s %63s", name, trigger) == 2 && streq(name, led->name) &&
+            trigger_offered(led->offered, trigger)) {
+                snprintf(led->original, sizeof(led->original), "%s", trigger);
+                return 1;
+        }
+        if (asprintf(&text, "%s %s\n", led->name, led->original) < 0)
+                return -ENOMEM;
+        return file_write_atomic(path, text, strlen(text), 0644);
+}
+
+int led_forget_original(const char *path)
+{
+        return file_remove(path);
+}
+
 int led_restore(struct led *led)
 {
         int r;

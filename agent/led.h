@@ -35,6 +35,16 @@ int led_show(struct led *led, const struct led_config *cfg, enum health_state st
 /* Puts back the trigger that was active at start. */
 int led_restore(struct led *led);
 
+/* The trigger found before netrootd first took the LED, kept in PATH (under /run) so that a
+ * netrootd started after a crash does not take its own trigger, still on the LED, for the one to
+ * give back. When PATH names this LED and a trigger it offers, that becomes led->original
+ * (returns 1); otherwise PATH is written with led->original (returns 0). An absent or disabled
+ * LED removes PATH. Negative errno when PATH cannot be written. */
+int led_keep_original(struct led *led, const char *path);
+
+/* Removes PATH after a clean stop gave the original back; a missing file is fine. */
+int led_forget_original(const char *path);
+
 /* Picks the active trigger out of a sysfs trigger list ("none [mmc0] timer"); copies the list
  * without brackets to OFFERED. Exposed for the unit tests. */
 int led_parse_triggers(const char *list, char *active, size_t active_size, char *offered,

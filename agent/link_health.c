@@ -47,7 +47,10 @@ static void match_route(struct nl_object *obj, void *data)
         len = (int)nl_addr_get_prefixlen(dst);
         if (len <= m->best_len)
                 return;
-        memcpy(&net, nl_addr_get_binary_addr(dst), sizeof(net));
+        /* A default route's destination holds no address bytes at all (length 0). */
+        net = 0;
+        if (nl_addr_get_len(dst) >= sizeof(net))
+                memcpy(&net, nl_addr_get_binary_addr(dst), sizeof(net));
         mask = len == 0 ? 0 : htonl(~0U << (32 - len));
         if ((net & mask) != (m->portal & mask))
                 return;

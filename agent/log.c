@@ -1,4 +1,6 @@
 #include "log.h"
+#include "journal_entry.h"
+#include "log_sink.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -68,9 +70,40 @@ static void log_stderr(const struct logger *log, int priority, const char *const
                                       fields[i]);
         if (fields && fields[0] && n < sizeof(line))
                 n += (size_t)snprintf(line + n, sizeof(line) - n, "]");
-        if (n >= sizeof(line))
-                n = sizeof(line) - 1;
+        if (n >= sizeof(line) - 1)
+                n = sizeof(line) - 2;
+        if (log->sink) {
+                line[n++] = '\n';
+                log_sink_write(log->sink, line, n);
+                return;
+        }
         fprintf(stderr, "%.*s\n", (int)n, line);
+}
+
+/* The same entry as sd_journal_sendv() would send, built here for the sink. */
+static void log_journal_sink(const struct logger *log, int priority, const char *msgid,
+                             const char *const *fields, const char *message)
+{
+        struct strbuf entry = {0};
+        _cleanup_free_ char *msg = NULL;
+        char prio[16], ident[64], id[64];
+
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+        snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", log->ident);
+        if (asprintf(&msg, "MESSAGE=%s", message) < 0)
+                return;
+        (void)journal_entry_add(&entry, msg);
+        (void)journal_entry_add(&entry, prio);
+        (void)journal_entry_add(&entry, ident);
+        if (msgid) {
+                snprintf(id, sizeof(id), "MESSAGE_ID=%s", msgid);
+                (void)journal_entry_add(&entry, id);
+        }
+        for (size_t i = 0; fields && fields[i] && i < MAX_EVENT_FIELDS; i++)
+                (void)journal_entry_add(&entry, fields[i]);
+        if (!entry.oom)
+                log_sink_write(log->sink, entry.data, entry.len);
+        sb_free(&entry);
 }
 
 static void log_journal(const struct logger *log, int priority, const char *msgid,
@@ -80,6 +113,10 @@ static void log_journal(const struct logger *log, int priority, const char *msgi
         char prio[16], ident[64], *msg = NULL, *id = NULL;
         size_t n = 0;
 
+        if (log->sink) {
+                log_journal_sink(log, priority, msgid, fields, message);
+                return;
+        }
         if (asprintf(&msg, "MESSAGE=%s", message) < 0)
                 return;
         snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);

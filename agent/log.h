@@ -8,6 +8,8 @@
 
 #include "msgid.h"
 
+struct log_sink;
+
 enum log_target {
         LOG_TARGET_AUTO,
         LOG_TARGET_JOURNAL,
@@ -18,6 +20,9 @@ struct logger {
         bool journal;
         int max_priority; /* LOG_DEBUG shows everything */
         char ident[32];
+        /* NULL: blocking writes (netrootctl, a command that may wait). netrootd sets one, so that
+         * logging never waits for a reader (log_sink.h). Owned by the caller. */
+        struct log_sink *sink;
 };
 
 /* Parses "auto", "journal" or "stderr". */

@@ -15,6 +15,7 @@ struct metrics_writer {
         size_t pending_len;
         bool quit;
         bool finished;
+        bool released; /* nobody waits for the thread: it frees everything when it ends */
         uint64_t writes;
         int last_error;
 };
@@ -62,15 +63,29 @@ void metrics_render(const struct metrics_sample *m, struct strbuf *sb)
                       m->link_up);
         gauge(sb, "netroot_start_timestamp_seconds", "Unix time netrootd started.",
               (double)m->started_usec / 1e6);
+        counter(sb, "netroot_log_messages_dropped_total",
+                "Log messages dropped because the journal (or stderr's reader) was not reading.",
+                m->log_dropped);
+}
+
+static void writer_free(struct metrics_writer *w)
+{
+        free(w->pending);
+        free(w->path);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->wake);
+        pthread_cond_destroy(&w->done);
+        free(w);
 }
 
 static void *writer_main(void *data)
 {
         struct metrics_writer *w = data;
+        bool released;
 
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                char *text;
+                char *text, *path;
                 size_t len;
                 int r;
 
@@ -78,18 +93,24 @@ static void *writer_main(void *data)
                         pthread_cond_wait(&w->wake, &w->lock);
                 if (w->quit)
                         break;
+                /* A reload may change the path while this write hangs: write to a copy. */
+                path = strdup(w->path);
                 text = TAKE_PTR(w->pending);
                 len = w->pending_len;
                 pthread_mutex_unlock(&w->lock);
-                r = file_write_atomic(w->path, text, len, 0644);
+                r = path ? file_write_atomic(path, text, len, 0644) : -ENOMEM;
                 free(text);
+                free(path);
                 pthread_mutex_lock(&w->lock);
                 w->writes++;
                 w->last_error = r < 0 ? r : 0;
         }
         w->finished = true;
+        released = w->released;
         pthread_cond_signal(&w->done);
         pthread_mutex_unlock(&w->lock);
+        if (released)
+                writer_free(w);
         return NULL;
 }
 
@@ -131,6 +152,42 @@ void metrics_writer_submit(struct metrics_writer *w, const char *text, size_t le
         pthread_mutex_unlock(&w->lock);
 }
 
+int metrics_writer_set_path(struct metrics_writer *w, const char *path)
+{
+        char *copy = strdup(path);
+
+        if (!copy)
+                return -ENOMEM;
+        pthread_mutex_lock(&w->lock);
+        if (!streq(w->path, path))
+                w->last_error = 0; /* a new place: its own errors */
+        free(w->path);
+        w->path = copy;
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+}
+
+void metrics_writer_release(struct metrics_writer *w)
+{
+        bool finished;
+
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->quit = true;
+        w->released = true;
+        finished = w->finished;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+        if (finished) {
+                pthread_join(w->thread, NULL);
+                writer_free(w);
+                return;
+        }
+        /* It ends on its own (at once, or when a hung write returns) and frees W then. */
+        pthread_detach(w->thread);
+}
+
 void metrics_writer_stats(struct metrics_writer *w, uint64_t *writes, int *last_error)
 {
         pthread_mutex_lock(&w->lock);
@@ -159,10 +216,5 @@ void metrics_writer_stop(struct metrics_writer *w)
         if (!finished)
                 return; /* stuck on a dead file system: leave it, the process is ending */
         pthread_join(w->thread, NULL);
-        free(w->pending);
-        free(w->path);
-        pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->wake);
-        pthread_cond_destroy(&w->done);
-        free(w);
+        writer_free(w);
 }

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <sys/prctl.h>
 
 static void usage(FILE *out)
 {
@@ -31,6 +32,10 @@ int main(int argc, char **argv)
         struct netrootd d;
         int c, r;
 
+        /* The daemon holds the CHAP secret (agent.conf, the boot command line): no core file,
+         * and no reading its memory through /proc by a process of the same user. First, before
+         * any secret is read. */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         while ((c = getopt_long(argc, argv, "hV", options, NULL)) != -1) {
                 switch (c) {
                 case 'r':

@@ -2,6 +2,7 @@
  * event-loop interface: iscsi_get_fd / iscsi_which_events / iscsi_service. Its synchronous calls
  * and its automatic reconnect are unusable here (they block for a whole outage and can spin). */
 #include "probe.h"
+#include "numeric_gai.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -442,7 +443,9 @@ static void discovery_cb(struct iscsi_context *ctx, int status, void *data, void
                         succeed(p);
                         return;
                 }
-        fail(p, "target %s not offered by portal %s", p->target, p->portal);
+        /* A target whose ACL does not admit the initiator is left out of the answer. */
+        fail(p, "target %s not offered by portal %s to initiator %s", p->target, p->portal,
+             p->initiator);
 }
 
 static void login_cb(struct iscsi_context *ctx, int status, void *data _unused_, void *userdata)
@@ -462,7 +465,9 @@ static void login_cb(struct iscsi_context *ctx, int status, void *data _unused_,
                                 fail(p, "portal %s requires CHAP and no username is configured",
                                      p->portal);
                 } else if (strstr(liberr, "Target not found") || strstr(liberr, "Target removed"))
-                        fail(p, "target %s not found on portal %s", p->target, p->portal);
+                        /* tgt says "not found" to an initiator its ACL does not admit */
+                        fail(p, "target %s not found on portal %s for initiator %s", p->target,
+                             p->portal, p->initiator);
                 else if (strstr(liberr, "Authorization failure"))
                         fail(p, "initiator %s not allowed to log in by portal %s", p->initiator,
                              p->portal);
@@ -601,11 +606,11 @@ static int on_done(sd_event_source *s _unused_, void *userdata)
         return 0;
 }
 
+/* Only numeric addresses reach libiscsi: its getaddrinfo() call then costs no name service
+ * (numeric_gai.c). */
 static bool numeric_host(const char *host)
 {
-        unsigned char buf[sizeof(struct in6_addr)];
-
-        return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+        return numeric_gai_is_address(host);
 }
 
 void probe_format_portal(const char *host, uint16_t port, char *buf, size_t size)
@@ -769,7 +774,7 @@ int probe_start(struct probe *p)
                 r = -EINVAL;
                 goto fail;
         }
-        /* A numeric portal: libiscsi's getaddrinfo() cannot block on DNS. */
+        /* A numeric portal: libiscsi's getaddrinfo() is answered without DNS, NSS or nscd. */
         if (iscsi_connect_async(p->iscsi, p->portal, connect_cb, p) < 0) {
                 /* e.g. ENETUNREACH straight from connect(): a result, not an API error */
                 int err = errno;

@@ -16,7 +16,11 @@
 #define PROBE_DEFAULT_PORT   3260
 #define PROBE_REASON_MAX     192
 #define PROBE_INITIATOR_BASE "iqn.2016-11.org.netroot:probe-"
-#define PROBE_LUN_AUTO       (-1)
+/* [iscsi] initiator = auto: the root session's initiator name with this added, a name an
+ * initiator ACL on the NAS can admit next to the root's own. */
+#define PROBE_INITIATOR_SUFFIX ":netroot-probe"
+#define PROBE_ISCSI_NAME_MAX   223
+#define PROBE_LUN_AUTO         (-1)
 
 struct probe;
 

@@ -88,6 +88,8 @@ static void render_probe(const struct netrootd *d, struct strbuf *sb)
         sb_puts(sb, ", ");
         put_str(sb, "target", w->target);
         sb_puts(sb, ", ");
+        put_str(sb, "initiator", w->probe ? w->probe_initiator : "");
+        sb_puts(sb, ", ");
         put_bool(sb, "last_ok", h->last_probe_ok);
         sb_printf(sb, ", \"rtt_ms\": %.1f, \"probes\": %llu, \"failures\": %llu, ",
                   (double)h->last_rtt_usec / 1000.0, (unsigned long long)h->probes_total,
@@ -137,6 +139,9 @@ void status_render_body(const struct netrootd *d, struct strbuf *sb)
         render_led(d, sb);
         render_ipv6(d, sb);
         sb_printf(sb, "  \"memory_locked\": %s,\n", d->memory_locked ? "true" : "false");
+        sb_printf(sb, "  \"log\": {\"target\": \"%s\", \"dropped\": %llu, \"queued\": %u},\n",
+                  d->log.journal ? "journal" : "stderr", (unsigned long long)d->log_sink.dropped,
+                  d->log_sink.count);
         sb_puts(sb, "  \"version\": ");
         json_put_string(sb, NETROOT_VERSION);
         sb_printf(sb, ",\n  \"pid\": %d,\n", (int)getpid());
@@ -165,8 +170,12 @@ void status_summary(const struct netrootd *d, char *buf, size_t size)
                     buf + n, size - n, "; LED %s%s%s", d->led.present ? d->led.name : "absent",
                     d->led.present ? " " : "", d->led.present ? d->led.current : "");
         if (n < size)
-                snprintf(buf + n, size - n, "; IPv6 %s%s", ipv6_mode_to_string(d->cfg.ipv6.mode),
-                         !d->ipv6.available ? " (no IPv6 in kernel)"
-                         : d->ipv6.applied  ? " (applied)"
-                                            : " (NOT applied)");
+                n += (size_t)snprintf(buf + n, size - n, "; IPv6 %s%s",
+                                      ipv6_mode_to_string(d->cfg.ipv6.mode),
+                                      !d->ipv6.available ? " (no IPv6 in kernel)"
+                                      : d->ipv6.applied  ? " (applied)"
+                                                         : " (NOT applied)");
+        if (n < size && d->log_sink.dropped)
+                snprintf(buf + n, size - n, "; %llu log messages dropped",
+                         (unsigned long long)d->log_sink.dropped);
 }

@@ -181,6 +181,32 @@ static int on_probe_timer(sd_event_source *s _unused_, uint64_t usec _unused_, v
         return 0;
 }
 
+/* [iscsi] initiator: as configured, or (auto) the root session's name + PROBE_INITIATOR_SUFFIX:
+ * a NAS whose ACL admits only listed initiators can admit the probe next to the root. The live
+ * session's name comes first, then what the Pi booted with (ISCSI_INITIATOR); an EUI or NAA
+ * name, or none, leaves the host-name default. */
+static void choose_initiator(struct root_watch *w)
+{
+        const char *c = w->cfg->iscsi.initiator;
+        const char *root = NULL;
+
+        if (!streq(c, "auto")) {
+                snprintf(w->probe_initiator, sizeof(w->probe_initiator), "%s", c);
+                return;
+        }
+        if (w->session.present && w->session.initiatorname[0] &&
+            !streq(w->session.initiatorname, "(null)"))
+                root = w->session.initiatorname;
+        else if (w->boot.initiator[0])
+                root = w->boot.initiator;
+        if (root && strncmp(root, "iqn.", 4) == 0 &&
+            strlen(root) + strlen(PROBE_INITIATOR_SUFFIX) <= PROBE_ISCSI_NAME_MAX)
+                snprintf(w->probe_initiator, sizeof(w->probe_initiator),
+                         "%s" PROBE_INITIATOR_SUFFIX, root);
+        else
+                probe_default_initiator(w->probe_initiator, sizeof(w->probe_initiator));
+}
+
 static int setup_probe(struct root_watch *w)
 {
         const struct iscsi_config *c = &w->cfg->iscsi;
@@ -190,7 +216,7 @@ static int setup_probe(struct root_watch *w)
             .host = w->portal_host,
             .port = w->portal_port,
             .target = w->target,
-            .initiator = NULL,
+            .initiator = w->probe_initiator,
             .username = user,
             .password = pass,
             .mode = c->probe,
@@ -200,6 +226,7 @@ static int setup_probe(struct root_watch *w)
         int r;
 
         w->probe_error[0] = '\0';
+        choose_initiator(w);
         if (c->probe == PROBE_MODE_OFF) {
                 snprintf(w->probe_error, sizeof(w->probe_error), "probe=off");
                 health_source_unused(&w->health, HEALTH_SRC_PROBE);

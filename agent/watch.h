@@ -47,6 +47,7 @@ struct root_watch {
         char portal_host[SESSION_ADDR_MAX];
         uint16_t portal_port;
         char portal[SESSION_ADDR_MAX + 8]; /* "host:port" for messages */
+        char probe_initiator[224];         /* the name the probe logs in with */
         char probe_error[192];             /* why the probe is not running, "" when it is */
         char last_probe_reason[192];
 };

@@ -30,6 +30,7 @@ prop() { sed -n "s/^$1=//p" "$UNIT" | tail -n 1; }
 assert_eq "$(prop Type)" notify "Type"
 assert_eq "$(prop NotifyAccess)" main "NotifyAccess"
 assert_eq "$(prop WatchdogSec)" 30s "WatchdogSec"
+assert_eq "$(prop LimitCORE)" 0 "LimitCORE=0: no core file holding the CHAP secret"
 # shellcheck disable=SC2016 # $MAINPID is systemd's, not the shell's
 assert_eq "$(prop ExecReload)" '/bin/kill -HUP $MAINPID' "ExecReload"
 assert_eq "$(prop RuntimeDirectory)" netroot "RuntimeDirectory"
@@ -40,6 +41,7 @@ pass "/sys and /proc/sys stay writable"
 rw=$(prop ReadWritePaths)
 assert_contains " $rw " " -/boot " "ReadWritePaths has the optional boot folder"
 assert_contains " $rw " " -/etc/sysctl.d " "ReadWritePaths has /etc/sysctl.d"
+assert_contains " $(prop InaccessiblePaths) " " -/run/nscd " "no way to nscd (it hangs with the root filesystem)"
 caps=$(prop CapabilityBoundingSet)
 assert_contains "$caps" CAP_NET_ADMIN "CAP_NET_ADMIN kept"
 assert_contains "$caps" CAP_IPC_LOCK "CAP_IPC_LOCK kept"

@@ -84,6 +84,17 @@ make_sandbox() {
 	chmod 600 "$root/etc/netroot/agent.conf"
 }
 
+# led_kernel_view ROOT: FAKE: a plain file keeps the one name netrootd wrote, where the kernel's
+# trigger file would show its whole list with that name in brackets; this rewrites the file the
+# kernel's way, as a daemon starting next would read it.
+led_kernel_view() {
+	local f=$1/sys/class/leds/ACT/trigger active
+	active=$(tr -d '[]\n' <"$f")
+	case $active in *" "*) return 0 ;; esac # already a list
+	echo "none rc-feedback kbd-scrolllock timer oneshot heartbeat backlight gpio cpu cpu0 default-on input panic mmc1 mmc0 rfkill-any" |
+		sed "s/\(^\| \)$active\( \|\$\)/\1[$active]\2/" >"$f"
+}
+
 # start_netrootd ROOT [ARGS...]: starts the daemon in the background with stderr logging into
 # $T/netrootd.log, records its PID in NETROOTD_PID and waits for status.json.
 start_netrootd() {

@@ -39,6 +39,64 @@ static int load(struct fixture *f, const char *content, struct netroot_config *c
         return r;
 }
 
+static void test_portal(void **state)
+{
+        struct fixture *f = *state;
+        struct netroot_config cfg;
+        struct config_diag diag;
+        char *path;
+
+        assert_int_equal(load(f, "[iscsi]\nportal = 10.0.0.5:3261\n", &cfg, &diag), 0);
+        assert_string_equal(cfg.iscsi.portal, "10.0.0.5:3261");
+        assert_string_equal(cfg.iscsi.portal_name, "");
+        assert_int_equal(load(f, "[iscsi]\nportal = [fd00::1]\n", &cfg, &diag), 0);
+        assert_int_equal(load(f, "[iscsi]\n\nportal = 10.0.0.5:99999\n", &cfg, &diag), -EINVAL);
+        assert_non_null(
+            strstr(diag.error, "agent.conf:3: [iscsi] portal=10.0.0.5:99999: not a portal"));
+        assert_int_equal(load(f, "[iscsi]\nportal = [fd00::1\n", &cfg, &diag), -EINVAL);
+        /* Without CONFIG_LOAD_RESOLVE (netrootctl) a host name is kept as written. */
+        assert_int_equal(load(f, "[iscsi]\nportal = localhost:3262\n", &cfg, &diag), 0);
+        assert_string_equal(cfg.iscsi.portal, "localhost:3262");
+
+        path = test_write(f->dir, "agent.conf", "[iscsi]\nportal = localhost:3262\n");
+        assert_int_equal(config_load_flags(path, &cfg, &diag, CONFIG_LOAD_RESOLVE), 0);
+        assert_string_equal(cfg.iscsi.portal_name, "localhost:3262");
+        assert_true(strcmp(cfg.iscsi.portal, "127.0.0.1:3262") == 0 ||
+                    strcmp(cfg.iscsi.portal, "[::1]:3262") == 0);
+        free(path);
+        path = test_write(f->dir, "agent.conf", "# x\n[iscsi]\nportal = nohost.invalid\n");
+        assert_int_equal(config_load_flags(path, &cfg, &diag, CONFIG_LOAD_RESOLVE), -EINVAL);
+        assert_non_null(strstr(diag.error, "agent.conf:3: [iscsi] portal=nohost.invalid: cannot "
+                                           "resolve host name nohost.invalid"));
+        free(path);
+}
+
+static void test_initiator(void **state)
+{
+        struct fixture *f = *state;
+        struct netroot_config cfg;
+        struct config_diag diag;
+        char *line = malloc(300);
+
+        assert_int_equal(load(f, "", &cfg, &diag), 0);
+        assert_string_equal(cfg.iscsi.initiator, "auto");
+        assert_int_equal(
+            load(f, "[iscsi]\ninitiator = iqn.2016-11.org.example:pi1-probe\n", &cfg, &diag), 0);
+        assert_string_equal(cfg.iscsi.initiator, "iqn.2016-11.org.example:pi1-probe");
+        assert_int_equal(load(f, "[iscsi]\ninitiator = eui.02004567A425678D\n", &cfg, &diag), 0);
+        assert_int_equal(load(f, "[iscsi]\ninitiator = pi1\n", &cfg, &diag), -EINVAL);
+        assert_non_null(
+            strstr(diag.error, "agent.conf:2: [iscsi] initiator=pi1: not an iSCSI name"));
+        assert_int_equal(load(f, "[iscsi]\ninitiator = iqn.2016-11.org.example:a b\n", &cfg, &diag),
+                         -EINVAL);
+        /* 224 characters: one more than iSCSI allows */
+        strcpy(line, "[iscsi]\ninitiator = iqn.");
+        memset(line + strlen(line), 'a', 220);
+        strcpy(line + 24 + 220, "\n");
+        assert_int_equal(load(f, line, &cfg, &diag), -EINVAL);
+        free(line);
+}
+
 static void test_defaults(void **state)
 {
         struct fixture *f = *state;
@@ -270,6 +328,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_portal, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_initiator, setup, teardown),
             cmocka_unit_test_setup_teardown(test_boot_dir_auto, setup, teardown),
             cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
             cmocka_unit_test_setup_teardown(test_errors, setup, teardown),

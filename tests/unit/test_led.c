@@ -157,6 +157,57 @@ static void test_absent_and_disabled(void **state)
         assert_string_equal(read_file(f->trigger), kernel_list);
 }
 
+/* The original trigger across a crash: kept in a file, taken back by the next start. */
+static void test_keep_original(void **state)
+{
+        struct fixture *f = *state;
+        struct led led;
+        char *saved, *link;
+        FILE *t;
+
+        assert_true(asprintf(&saved, "%s/led-original", f->root) > 0);
+        assert_int_equal(led_open(&led, f->root, &f->cfg), 0);
+        assert_int_equal(led_keep_original(&led, saved), 0);
+        assert_string_equal(read_file(saved), "ACT mmc0\n");
+        /* netrootd killed after setting heartbeat; the kernel now shows [heartbeat] */
+        t = fopen(f->trigger, "w");
+        fputs("none timer [heartbeat] default-on mmc0\n", t);
+        fclose(t);
+        assert_int_equal(led_open(&led, f->root, &f->cfg), 0);
+        assert_string_equal(led.original, "heartbeat");
+        assert_int_equal(led_keep_original(&led, saved), 1);
+        assert_string_equal(led.original, "mmc0");
+        assert_int_equal(led_restore(&led), 0);
+        assert_string_equal(read_file(f->trigger), "mmc0");
+        assert_int_equal(led_forget_original(saved), 0);
+        assert_int_equal(access(saved, F_OK), -1);
+        assert_int_equal(led_forget_original(saved), 0);
+
+        /* another LED's name, or a trigger this LED does not offer: not taken */
+        free(test_write(f->root, "led-original", "led0 mmc0\n"));
+        t = fopen(f->trigger, "w");
+        fputs("none timer [heartbeat] default-on mmc0\n", t);
+        fclose(t);
+        assert_int_equal(led_open(&led, f->root, &f->cfg), 0);
+        assert_int_equal(led_keep_original(&led, saved), 0);
+        assert_string_equal(led.original, "heartbeat");
+        assert_string_equal(read_file(saved), "ACT heartbeat\n");
+        free(test_write(f->root, "led-original", "ACT no-such-trigger\n"));
+        assert_int_equal(led_keep_original(&led, saved), 0);
+        assert_string_equal(led.original, "heartbeat");
+
+        /* a symlink planted at the name is neither followed nor written through */
+        unlink(saved);
+        assert_true(asprintf(&link, "%s/elsewhere", f->root) > 0);
+        free(test_write(f->root, "elsewhere", "ACT mmc0\n"));
+        assert_int_equal(symlink(link, saved), 0);
+        assert_true(led_keep_original(&led, saved) < 0);
+        assert_string_equal(led.original, "heartbeat");
+        assert_string_equal(read_file(link), "ACT mmc0\n");
+        free(link);
+        free(saved);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -164,6 +215,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_open_show_restore, setup, teardown),
             cmocka_unit_test_setup_teardown(test_validate_names_offered, setup, teardown),
             cmocka_unit_test_setup_teardown(test_absent_and_disabled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_keep_original, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
