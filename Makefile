@@ -50,12 +50,13 @@ TEST_LIBS  := $(call pkg_libs,$(CTL_PKGS) cmocka)
 
 # Build and test dependencies (Debian 12 package names); `make deps` installs what is missing.
 # Named even when another package happens to pull it in: lz4 and xz-utils compress the test
-# initrds (check_initrd.sh, test_initrd).
+# initrds (check_initrd.sh, test_initrd); man-db: unit_file.sh runs man (debhelper pulls it in
+# today).
 DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl-route-3-dev \
         libinih-dev libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev clang-format valgrind \
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
         debhelper devscripts lintian fakeroot debootstrap cpio zstd lz4 xz-utils python3 util-linux \
-        strace
+        strace man-db
 VM_DEPS := qemu-system-x86 e2fsprogs apt-utils
 
 .PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \
