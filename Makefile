@@ -8,6 +8,7 @@
 #   make fuzz       libFuzzer harnesses for every parser, FUZZ_SECONDS each (tests/fuzz/)
 #   make soak       netrootd under ASan (then valgrind) against a real tgtd with faults (tests/soak/)
 #   make test-vm    end-to-end: a QEMU guest netboots like a Pi from an iSCSI root (tests/vm/)
+#   make test-fresh make demo + make check on a fresh Debian 12 (a minbase chroot, tests/fresh/)
 
 VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 PREFIX  ?= /usr
@@ -57,14 +58,20 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_LIBS  := $(call pkg_libs,$(CTL_PKGS) cmocka)
 
 # Build and test dependencies (Debian 12 package names); `make deps` installs what is missing.
+# Named even when another package happens to pull it in: lz4 and xz-utils compress the test
+# initrds (check_initrd.sh, test_initrd); man-db: unit_file.sh runs man (debhelper pulls it in
+# today). tests/fresh (make test-fresh) proves the list.
 DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl-route-3-dev \
         libinih-dev libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev clang-format valgrind \
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
-        debhelper devscripts lintian fakeroot debootstrap cpio zstd python3 util-linux strace
+        debhelper devscripts lintian fakeroot debootstrap cpio zstd lz4 xz-utils python3 util-linux \
+        strace man-db
 VM_DEPS := qemu-system-x86 e2fsprogs apt-utils
+# What make test-fresh needs on this machine (the fresh machine installs DEPS itself).
+FRESH_DEPS := debootstrap zstd git
 
 .PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \
-        format format-check fuzz soak test-vm vm-deps
+        format format-check fuzz soak test-vm vm-deps test-fresh fresh-deps print-deps
 all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
 $(BUILD)/obj/%.o: agent/%.c
@@ -177,6 +184,17 @@ soak: deps
 test-vm: vm-deps
 	$(MAKE) all
 	BUILD=$(BUILD) bash tests/vm/run.sh
+
+fresh-deps:
+	$(call install_missing,$(FRESH_DEPS))
+
+# The README's make demo and make check in a fresh Debian 12 chroot, on a clone of HEAD.
+test-fresh: fresh-deps
+	bash tests/fresh/run.sh
+
+# Every package make deps and make vm-deps install (tests/fresh checks its base holds none).
+print-deps:
+	@echo $(DEPS) $(VM_DEPS)
 
 test-package: deps
 	$(MAKE) all

@@ -89,12 +89,27 @@ on_host() {
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	unshare --uts --pid --fork --kill-child sh -c 'hostname "$1"; shift; exec "$@"' sh "$name" "$@"
 }
+# on_host_bg NAME CMD...: the same in the background, and $! is unshare itself: a SIGKILL to it
+# takes the host's PID 1 down too (--kill-child). Before, `on_host ... &` made $! a subshell of
+# this script; killing that orphaned unshare and its driver, which held the lock in pause()
+# forever (11 pairs left running after every make check).
+on_host_bg() {
+	local name=$1; shift
+	# shellcheck disable=SC2016
+	unshare --uts --pid --fork --kill-child sh -c 'hostname "$1"; shift; exec "$@"' sh "$name" "$@" &
+}
+# PIDs of the drivers of this test still running
+drivers_left() {
+	find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$T/lockdrv*" -printf '%h\n' 2>/dev/null |
+		sed 's|^/proc/||'
+}
+no_drivers_left() { [ -z "$(drivers_left)" ]; }
 
 # --- 1. four hosts, all PID 1, five rounds each: never two holders ---
 LOG=$T/log
 pids=()
 for i in 1 2 3 4; do
-	on_host "pi$i" "$T/lockdrv" "$SHARED" "0000000$i" 60 60 30 5 "$LOG" >"$T/host$i.out" 2>&1 &
+	on_host_bg "pi$i" "$T/lockdrv" "$SHARED" "0000000$i" 60 60 30 5 "$LOG" >"$T/host$i.out" 2>&1
 	pids+=($!)
 	track_pid $!
 done
@@ -113,13 +128,14 @@ assert_eq "$(awk '$1 == "enter" { print $2 }' "$LOG" | sort | uniq -c | awk '{ p
 pass "lock free at the end"
 
 # --- 2. a holder dies without releasing: others wait for its expiry, not for its PID ---
-on_host pi-dead "$T/lockdrv" "$SHARED" deadbeef 3 0 -1 1 "$LOG" >"$T/dead.out" 2>&1 &
+on_host_bg pi-dead "$T/lockdrv" "$SHARED" deadbeef 3 0 -1 1 "$LOG" >"$T/dead.out" 2>&1
 DEAD=$!
 track_pid $DEAD
 wait_for 5 grep -q taken "$T/dead.out" || fail "pi-dead did not take the lock: $(cat "$T/dead.out")"
 t_taken=$(date +%s)
 kill -9 "$DEAD"
 wait "$DEAD" 2>/dev/null
+wait_for 5 no_drivers_left || fail "the killed holder still runs: $(drivers_left)"
 assert_file_contains "$SHARED/.netroot-firmware.lock" "host=pi-dead" "dead holder's lock remains"
 assert_file_contains "$SHARED/.netroot-firmware.lock" "pid=1" "dead holder was PID 1"
 # pi-live is PID 1 too, and PID 1 is alive there: a PID check would be wrong either way
@@ -148,8 +164,8 @@ for round in $(seq 10); do
 		$((now - 700)) $((now - 100)) >"$SHARED/.netroot-firmware.lock"
 	pids=()
 	for i in 1 2 3 4 5 6 7 8; do
-		on_host "race$i" "$T/lockdrv" "$SHARED" "race000$i" 60 0 -1 1 "$LOG" \
-			>"$T/race$i.out" 2>&1 &
+		on_host_bg "race$i" "$T/lockdrv" "$SHARED" "race000$i" 60 0 -1 1 "$LOG" \
+			>"$T/race$i.out" 2>&1
 		pids+=($!)
 		track_pid $!
 	done
@@ -166,6 +182,7 @@ for round in $(seq 10); do
 	assert_file_contains "$SHARED/.netroot-firmware.lock" "host=$winner" "round $round: file names $winner" >/dev/null
 	[ "$(find "$SHARED" -mindepth 1 | wc -l)" = 1 ] || fail "round $round: left: $(ls -A "$SHARED")"
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	wait_for 5 no_drivers_left || fail "round $round: the winner still runs: $(drivers_left)"
 	rm -f "$T"/race*.out "$SHARED/.netroot-firmware.lock"
 done
 pass "10 rounds of 8 hosts racing for a stale lock: one winner each, nothing left aside"
@@ -177,4 +194,6 @@ on_host pi1 "$T/lockdrv" "$SHARED" 00000001 60 0 0 1 "$LOG" >"$T/sym.out" 2>&1
 assert_eq "$?" 1 "symlink at the lock path: error"
 assert_contains "$(cat "$T/sym.out")" "Too many levels of symbolic links" "symlink: ELOOP"
 assert_eq "$(cat "$T/victim")" precious "symlink target untouched"
+no_drivers_left || fail "drivers left running: $(drivers_left)"
+pass "no driver left running"
 exit 0

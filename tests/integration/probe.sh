@@ -159,37 +159,73 @@ expect 1 "CHAP rejected" "wrong secret from the configuration: CHAP rejected"
 assert_not_contains "$OUT" "$WRONG" "the configured secret is not printed"
 
 # --- 1000+ cycles in one process: no fd or memory growth ---
-# fd count and VmRSS of the running process, sampled after warm-up and near the end.
-# The probe socket exists only during a cycle: the fewest fds over 10 looks sees the idle state.
-min_fds() {
-	local n min=99999
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		n=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l)
-		[ "$n" -lt "$min" ] && min=$n
-		sleep 0.007
-	done
-	echo "$min"
+# fd count and VmRSS of the running process, sampled after warm-up and near the end. Both samples
+# are taken while the process is held alive at the same point of its loop: its output (stdout and
+# stderr) goes through a FIFO that this shell reads, in a pipe shrunk to one page. When the test
+# stops reading, netrootctl blocks in write() of a result line once the page is full; it cannot exit
+# while lines it must still print do not fit in the page (before: the late sample was timed, 30
+# cycles before the end, and once read a process that had exited).
+command -v python3 >/dev/null || fail "python3 missing (make deps installs it)"
+loop_line() { # SECONDS: appends the next output line to $T/loop.out
+	local line
+	IFS= read -r -t "$1" -u "$LOOP_FD" line || return 1
+	printf '%s\n' "$line" >>"$T/loop.out"
+	LOOP_N=$((LOOP_N + 1))
 }
-lines_ge() { [ "$(wc -l <"$1")" -ge "$2" ]; }
+loop_read_to() { # N: reads until N lines were read, at most 10 s for each
+	while [ "$LOOP_N" -lt "$1" ]; do loop_line 10 || return 1; done
+}
+blocked_on_output() { # PID: in write() to the full pipe (wchan pipe_write, anon_pipe_write)
+	case $(cat "/proc/$1/wchan" 2>/dev/null) in *pipe_write) return 0 ;; esac
+	return 1
+}
+sample() { # PID: sets FDS and RSS (kB) of the process held in write(); fails unless it stayed there
+	wait_for 10 blocked_on_output "$1" || fail "$name: not held on its output: $(tail -n 3 "$T/loop.out")"
+	FDS=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$1/status")
+	blocked_on_output "$1" && [ -n "$RSS" ] && [ "$FDS" -gt 0 ] ||
+		fail "$name: the process left its write() during the sample"
+}
 loop_check() { # NAME COUNT [OPTIONS...]
-	local name=$1 count=$2 pid early_fd early_rss late_fd late_rss n
+	local name=$1 count=$2 pid early_fd early_rss late_fd late_rss n pipe_size hold min_len
 	shift 2
+	rm -f "$T/loop.fifo" "$T/loop.out"
+	: >"$T/loop.out"
+	mkfifo "$T/loop.fifo" || fail "mkfifo"
+	# Read-write: the open does not wait for a writer, and the pipe exists before netrootctl runs.
+	exec {LOOP_FD}<>"$T/loop.fifo"
+	pipe_size=$(python3 -c 'import fcntl; fcntl.fcntl(0, fcntl.F_SETPIPE_SZ, 4096)
+print(fcntl.fcntl(0, fcntl.F_GETPIPE_SZ))' <&"$LOOP_FD") || fail "cannot shrink the pipe"
+	LOOP_N=0
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1 \
 		ip netns exec "$CLI_NS" "$NETROOTCTL" probe --target "$IQN" --timeout 1s \
-		--count "$count" --interval 10ms "$@" >"$T/loop.out" 2>&1 &
+		--count "$count" --interval 10ms "$@" >"$T/loop.fifo" 2>&1 &
 	pid=$!
 	track_pid "$pid"
-	wait_for 60 lines_ge "$T/loop.out" 150 || fail "$name: slow start: $(tail -n 3 "$T/loop.out")"
-	early_fd=$(min_fds "$pid")
-	early_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
-	wait_for 120 lines_ge "$T/loop.out" $((count - 30)) || fail "$name: too slow"
-	late_fd=$(min_fds "$pid")
-	late_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+	loop_read_to 150 || fail "$name: slow start: $(tail -n 3 "$T/loop.out")"
+	sample "$pid"
+	early_fd=$FDS early_rss=$RSS
+	# The late sample leaves HOLD lines unread, more than fit in the pipe: the lines of one loop
+	# differ only in the round trip's digits, so none is shorter than the shortest so far less 8.
+	min_len=$(awk '{ n = length($0) + 1; if (min == "" || n < min) min = n } END { print min - 8 }' \
+		"$T/loop.out")
+	[ "$min_len" -ge 32 ] || min_len=32
+	hold=$((pipe_size / min_len + 1))
+	[ $((count - hold)) -ge 250 ] || fail "$name: $count cycles are too few for a $pipe_size-byte pipe"
+	loop_read_to $((count - hold)) || fail "$name: too slow: $(tail -n 3 "$T/loop.out")"
+	sample "$pid"
+	late_fd=$FDS late_rss=$RSS
+	loop_read_to "$count" || fail "$name: too slow at the end: $(tail -n 3 "$T/loop.out")"
 	wait "$pid"
 	LOOP_RC=$?
+	# Anything printed after the last result (all of it is in the pipe once the process is gone).
+	while loop_line 0.2; do :; done
+	exec {LOOP_FD}<&-
+	rm -f "$T/loop.fifo"
 	n=$(wc -l <"$T/loop.out")
 	[ "$n" = "$count" ] || fail "$name: $n result lines, expected $count: $(tail -n 3 "$T/loop.out")"
-	echo "  $name: $count cycles: fds $early_fd -> $late_fd, VmRSS ${early_rss} kB -> ${late_rss} kB"
+	echo "  $name: $count cycles: fds $early_fd -> $late_fd, VmRSS ${early_rss} kB -> ${late_rss} kB" \
+		"(held in write() with 150 and $((count - hold)) lines read)"
 	[ "$late_fd" -le "$early_fd" ] || fail "$name: fd count grew $early_fd -> $late_fd"
 	# ASan's quarantine keeps freed memory on purpose; there LeakSanitizer checks for leaks.
 	[ "${SANITIZE:-0}" = 1 ] || [ "$late_rss" -le $((early_rss + 512)) ] ||
