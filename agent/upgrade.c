@@ -5,6 +5,7 @@
 #include "cluster_lock.h"
 #include "fileio.h"
 #include "firmware_set.h"
+#include "firmware_txn.h"
 #include "flavour.h"
 #include "generation.h"
 #include "initrd.h"
@@ -1180,6 +1181,23 @@ static size_t boot_file_names(const struct plan *p, const char **names, size_t m
 #undef ADD
 }
 
+/* [cluster lock] Releases the shared firmware lock and reports a failure: a lock that was no
+ * longer ours means whatever was written under it may have overlapped another holder. */
+static int lock_release_report(struct cluster_lock *l)
+{
+        int r;
+
+        if (!l->held)
+                return 0;
+        r = cluster_lock_release(l);
+        if (r < 0)
+                fprintf(stderr, "netrootctl: warning: releasing the shared firmware lock %s: %s\n",
+                        l->path,
+                        r == -ESTALE ? "it was no longer ours (taken over after its TTL)"
+                                     : strerror(-r));
+        return r;
+}
+
 static int step_backup(struct run *u)
 {
         struct plan *p = u->p;
@@ -1207,7 +1225,7 @@ static int step_backup(struct run *u)
                         char until[32];
                         struct tm tm;
 
-                        gmtime_r(&h.expires, &tm);
+                        gmtime_r(&h.stale_at, &tm); /* the NAS's clock */
                         strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
                         step_fail(u,
                                   "shared firmware locked by %s@%s pid %ld until %s; waited %ld s",
@@ -1242,13 +1260,13 @@ static int step_backup(struct run *u)
         if (r >= 0)
                 r = gen_next_number(p->boot_dir, &u->gen);
         if (r < 0) {
-                cluster_lock_release(&lock);
+                lock_release_report(&lock);
                 step_fail(u, "generation store %s: %s", store ? store : p->boot_dir,
                           file_strerror(r));
                 return -EBUSY; /* nothing changed yet */
         }
         if (p->trial && u->gen != p->trial_gen) {
-                cluster_lock_release(&lock);
+                lock_release_report(&lock);
                 step_fail(u,
                           "generation %u was taken since the plan (another upgrade of this boot "
                           "folder?); run again",
@@ -1261,18 +1279,18 @@ static int step_backup(struct run *u)
         snprintf(u->txn.final, sizeof(u->txn.final), "%s", p->final);
         u->txn.final_existed = p->final_exists;
         if (journal(u, "backup") < 0) {
-                cluster_lock_release(&lock);
+                lock_release_report(&lock);
                 return -EBUSY;
         }
 
         gdir = gen_dir_path(p->boot_dir, u->gen);
         if (!gdir || asprintf(&tmpdir, "%s.tmp", gdir) < 0) {
-                cluster_lock_release(&lock);
+                lock_release_report(&lock);
                 return step_fail(u, "out of memory");
         }
         if (mkdir(tmpdir, 0755) < 0 && errno != EEXIST) {
                 r = -errno;
-                cluster_lock_release(&lock);
+                lock_release_report(&lock);
                 return step_fail(u, "mkdir %s: %s", tmpdir, strerror(-r));
         }
         {
@@ -1280,7 +1298,7 @@ static int step_backup(struct run *u)
 
                 /* A leftover of a crash is reused; anything planted there is not written into. */
                 if (lstat(tmpdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                        cluster_lock_release(&lock);
+                        lock_release_report(&lock);
                         return step_fail(u, "%s is %s: refusing to write a generation into it",
                                          tmpdir,
                                          S_ISLNK(st.st_mode) ? "a symlink" : "not a folder");
@@ -1293,9 +1311,9 @@ static int step_backup(struct run *u)
 
                 char why[1024];
 
-                r = firmware_set_backup_err(p->shared_dir, p->serial, bdir, sizeof(bdir), &set, why,
-                                            sizeof(why));
-                cluster_lock_release(&lock);
+                r = firmware_set_backup_locked(p->shared_dir, p->serial, &lock, bdir, sizeof(bdir),
+                                               &set, why, sizeof(why));
+                lock_release_report(&lock);
                 clock_gettime(CLOCK_MONOTONIC, &released_at);
                 /* The module's message names the offending file (a planted symlink, say). */
                 if (r < 0)
@@ -2058,17 +2076,20 @@ int upgrade_rollback(const struct rollback_options *o)
                                         h.serial, h.host, h.pid);
                                 return UPGRADE_REFUSED;
                         }
+                        char why[1024] = "";
+
+                        /* Journaled (firmware_txn.h): an interrupted one is finished first. */
                         if (r >= 0) {
-                                r = firmware_set_matches(o->shared_dir, bdir);
-                                if (r == 0)
-                                        r = firmware_set_restore(o->shared_dir, bdir);
-                                cluster_lock_release(&lock);
+                                r = firmware_txn_restore(o->shared_dir, bdir,
+                                                         rec.serial[0] ? rec.serial : "rollback",
+                                                         &lock, why, sizeof(why));
+                                lock_release_report(&lock);
                         }
                         if (r < 0) {
                                 fprintf(stderr,
                                         "netrootctl: restoring the shared firmware from "
                                         "%s: %s\n",
-                                        bdir, strerror(-r));
+                                        bdir, why[0] ? why : strerror(-r));
                                 return UPGRADE_REFUSED;
                         }
                         printf("  shared firmware %s\n",
