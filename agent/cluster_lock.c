@@ -7,6 +7,7 @@
 #include "fileio.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -366,6 +367,25 @@ static int take_over(int dirfd, const struct cluster_lock *l, const struct lock_
         return r;
 }
 
+/* Files renamed aside by a takeover or a release whose process died before removing them.
+ * Holding the lock, nobody else can be in the middle of one on a live lock: at worst a holder
+ * that lost its lock long ago is releasing it, and finds its file gone. */
+static void remove_asides(int dirfd)
+{
+        _cleanup_close_ int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        const char *prefix = CLUSTER_LOCK_NAME ".stale.";
+        struct dirent *de;
+        DIR *d;
+
+        if (dfd < 0 || !(d = fdopendir(dfd)))
+                return;
+        TAKE_FD(dfd);
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+                        unlinkat(dirfd, de->d_name, 0);
+        closedir(d);
+}
+
 int cluster_lock_acquire(struct cluster_lock *l, const char *dir, const char *serial,
                          unsigned ttl_sec, unsigned wait_sec, struct cluster_lock_holder *holder)
 {
@@ -409,6 +429,7 @@ int cluster_lock_acquire(struct cluster_lock *l, const char *dir, const char *se
                         if (is_at_name(dirfd, CLUSTER_LOCK_NAME, l->dev, l->ino)) {
                                 l->me.refreshed = time(NULL);
                                 l->held = true;
+                                remove_asides(dirfd);
                                 return 0;
                         }
                         r = -EAGAIN;
