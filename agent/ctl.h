@@ -34,3 +34,4 @@ int ctl_upgrade(struct ctl_context *ctx, int argc, char **argv);
 int ctl_rollback(struct ctl_context *ctx, int argc, char **argv);
 int ctl_history(struct ctl_context *ctx, int argc, char **argv);
 int ctl_hook(struct ctl_context *ctx, int argc, char **argv);
+int ctl_firmware(struct ctl_context *ctx, int argc, char **argv);

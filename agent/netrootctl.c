@@ -23,6 +23,7 @@ static const struct ctl_command commands[] = {
     {"rollback", ctl_rollback, "put the boot folder back to a saved generation"},
     {"history", ctl_history, "list the saved generations of the boot folder"},
     {"hook", ctl_hook, "entry points of the kernel and apt hooks (dpkg and apt call them)"},
+    {"firmware", ctl_firmware, "the fleet's firmware at the TFTP root: status, promote, rollback"},
 };
 
 static void usage(FILE *out)
