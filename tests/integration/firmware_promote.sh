@@ -214,6 +214,10 @@ WRAP(int, fsync, (int fd), (fd), 1)
 EOF
 cc -shared -fPIC -O2 -Wall -Werror -o "$T/kill_after_shim.so" "$T/kill_after_shim.c" -ldl ||
 	fail "kill_after_shim does not compile"
+# Under SANITIZE=1 the ASan runtime must come first in the preload list; calls still reach the
+# shim (ASan's interceptors pass them on to the next definition).
+PRELOAD=$T/kill_after_shim.so
+[ "${SANITIZE:-0}" = 1 ] && PRELOAD="$(cc -print-file-name=libasan.so) $PRELOAD"
 n=0
 points=0
 old_after=0
@@ -223,7 +227,7 @@ while :; do
 	n=$((n + 1))
 	[ "$n" -le 400 ] || fail "the promotion did not complete within 400 kill points"
 	reset_v1
-	KILL_AT=$n LD_PRELOAD=$T/kill_after_shim.so ctl firmware promote --from $CANARY >"$T/out" 2>&1
+	KILL_AT=$n LD_PRELOAD=$PRELOAD ctl firmware promote --from $CANARY >"$T/out" 2>&1
 	rc=$?
 	if [ "$rc" != 137 ]; then
 		[ "$rc" = 0 ] || fail "uninterrupted promote: exit $rc: $(cat "$T/out")"
