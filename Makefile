@@ -15,14 +15,9 @@ PREFIX  ?= /usr
 DESTDIR ?=
 
 SANITIZE ?= 0
-# The NETROOT_FAULT_* / NETROOT_TEST_* environment hooks (agent/testhooks.h): on for the builds
-# the tests use, off for the package (debian/rules), so installed binaries never honour them.
+# TEST_HOOKS=1 (the default) compiles in the fault hooks read from the environment
+# (agent/testhooks.h) that the test suites need; debian/rules builds the package with TEST_HOOKS=0.
 TEST_HOOKS ?= 1
-ifeq ($(TEST_HOOKS),1)
-HOOK_FLAGS := -DNETROOT_TEST_HOOKS
-else
-HOOK_FLAGS :=
-endif
 ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -37,7 +32,10 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wno-format-truncation \
            -D_GNU_SOURCE -DNETROOT_VERSION='"$(VERSION)"' -fstack-protector-strong \
-           $(SAN_FLAGS) $(HOOK_FLAGS) -MMD -MP
+           $(SAN_FLAGS) -MMD -MP
+ifeq ($(TEST_HOOKS),1)
+CFLAGS  += -DNETROOT_TEST_HOOKS
+endif
 LDFLAGS += -Wl,--as-needed -Wl,-z,relro -Wl,-z,now $(SAN_FLAGS)
 
 PKG_CONFIG ?= pkg-config
@@ -74,7 +72,15 @@ FRESH_DEPS := debootstrap zstd git
         format format-check fuzz soak test-vm vm-deps test-fresh fresh-deps print-deps
 all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
-$(BUILD)/obj/%.o: agent/%.c
+# The package and the tests share build/: a stamp named after TEST_HOOKS makes every object
+# rebuild when the switch changes, so a hook-free package never links a test build's objects.
+HOOKS_STAMP := $(BUILD)/.test-hooks-$(TEST_HOOKS)
+$(HOOKS_STAMP):
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/.test-hooks-*
+	@touch $@
+
+$(BUILD)/obj/%.o: agent/%.c $(HOOKS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -88,7 +94,7 @@ $(BUILD)/netrootd: $(BUILD)/obj/netrootd.o $(LIB)
 $(BUILD)/netrootctl: $(BUILD)/obj/netrootctl.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CTL_PKGS))
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HOOKS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Iagent $(call pkg_cflags,cmocka) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS)
 

@@ -51,3 +51,4 @@ struct ctl_term {
         FILE *out; /* the plan and verdict: stdout, or stderr when stdout carries JSON */
 };
 extern const struct report_ops ctl_upgrade_report_ops;
+int ctl_firmware(struct ctl_context *ctx, int argc, char **argv);

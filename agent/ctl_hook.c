@@ -231,7 +231,7 @@ static int backup_shared(struct ctl_context *ctx, const struct boot_view *v, str
         struct firmware_set set;
         char bdir[4096], err[512] = "";
         size_t sl;
-        int r;
+        int r, rr;
 
         if (!shared)
                 return -ENOMEM;
@@ -246,8 +246,16 @@ static int backup_shared(struct ctl_context *ctx, const struct boot_view *v, str
                          strerror(-r));
                 return r;
         }
-        r = firmware_set_backup_err(shared, v->serial, bdir, sizeof(bdir), &set, err, sizeof(err));
-        cluster_lock_release(&lock);
+        r = firmware_set_backup_locked(shared, v->serial, &lock, bdir, sizeof(bdir), &set, err,
+                                       sizeof(err));
+        rr = cluster_lock_release(&lock);
+        if (r >= 0 && rr < 0) {
+                /* Checked right before the backup got its name, lost afterwards: the backup is
+                 * complete, but say so. */
+                printf("netroot: WARNING: releasing the shared firmware lock in %s: %s\n", shared,
+                       rr == -ESTALE ? "it was no longer ours (taken over after its TTL)"
+                                     : strerror(-rr));
+        }
         if (r < 0) {
                 snprintf(why, size, "backing up the shared firmware in %s: %s", shared,
                          err[0] ? err : strerror(-r));

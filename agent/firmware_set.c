@@ -1,9 +1,11 @@
-/* Backup and restore of the shared firmware set at the TFTP root. Every Pi boots bootcode.bin
- * from there, so a restore must never leave a mix of unverified bytes: everything is checked
- * against the manifest before the first live file is touched, every file is staged under a
- * temp name first, and only then renamed into place one by one. */
+/* Backup of the shared firmware set at the TFTP root, its manifests, and the start/fixup pair
+ * check. Putting a set back is a transaction of its own (firmware_txn.c): every Pi boots
+ * bootcode.bin from there, and a restore cut short must be finished or undone, never left
+ * half done. */
 #include "firmware_set.h"
+#include "cluster_lock.h"
 #include "fileio.h"
+#include "firmware_txn.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -39,7 +41,7 @@ static bool has_suffix(const char *s, const char *suffix)
         return n >= m && streq(s + n - m, suffix);
 }
 
-static bool is_set_name(const char *name)
+bool firmware_set_name_valid(const char *name)
 {
         if (strlen(name) >= sizeof(((struct firmware_file *)0)->name) || strchr(name, '/'))
                 return false;
@@ -68,8 +70,7 @@ static int open_dir(const char *path)
         return fd < 0 ? -errno : fd;
 }
 
-/* Opens NAME in DIRFD for reading: never through a symlink, never anything but a file. */
-static int open_regular_at(int dirfd, const char *name, struct stat *st)
+int firmware_set_open_at(int dirfd, const char *name, struct stat *st)
 {
         _cleanup_close_ int fd = -1;
 
@@ -83,8 +84,7 @@ static int open_regular_at(int dirfd, const char *name, struct stat *st)
         return TAKE_FD(fd);
 }
 
-/* Copies SRC to DST (both open), hashing what passes through. */
-static int copy_hash(int src, int dst, char hex[SHA256_HEX_SIZE], unsigned long long *size)
+int firmware_set_copy_hash(int src, int dst, char hex[SHA256_HEX_SIZE], unsigned long long *size)
 {
         _cleanup_free_ uint8_t *buf = NULL;
         struct sha256_ctx c;
@@ -148,14 +148,14 @@ static int scan_at(int dirfd, const char *shared_dir, struct firmware_set *set, 
                 struct stat st;
                 _cleanup_close_ int fd = -1;
 
-                if (!is_set_name(de->d_name))
+                if (!firmware_set_name_valid(de->d_name))
                         continue;
                 if (set->n >= FIRMWARE_SET_MAX) {
                         r = fail(err, err_size, -E2BIG, "%s: more than %d firmware files",
                                  shared_dir, FIRMWARE_SET_MAX);
                         goto out;
                 }
-                fd = open_regular_at(dirfd, de->d_name, &st);
+                fd = firmware_set_open_at(dirfd, de->d_name, &st);
                 if (fd == -ELOOP) {
                         r = fail(err, err_size, fd, "%s/%s is a symlink: refusing it", shared_dir,
                                  de->d_name);
@@ -272,6 +272,15 @@ static void remove_partial_backups(int topfd)
         closedir(d);
 }
 
+void firmware_set_remove_partial_at(int shared_dirfd)
+{
+        _cleanup_close_ int topfd =
+            openat(shared_dirfd, BACKUP_TOP, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (topfd >= 0)
+                remove_partial_backups(topfd);
+}
+
 static void remove_folder(int topfd, const char *name, const struct firmware_set *set)
 {
         _cleanup_close_ int fd =
@@ -322,7 +331,7 @@ static int backup_files(int dirfd, int bfd, const char *shared_dir, const struct
                 char hex[SHA256_HEX_SIZE];
                 struct stat st;
 
-                src = open_regular_at(dirfd, f->name, &st);
+                src = firmware_set_open_at(dirfd, f->name, &st);
                 if (src < 0)
                         return fail(err, err_size, src, "%s/%s: %s", shared_dir, f->name,
                                     src == -ELOOP ? "is a symlink" : strerror(-src));
@@ -330,7 +339,7 @@ static int backup_files(int dirfd, int bfd, const char *shared_dir, const struct
                              st.st_mode & 0777);
                 if (dst < 0)
                         return fail(err, err_size, -errno, "backup of %s: %m", f->name);
-                r = copy_hash(src, dst, hex, NULL);
+                r = firmware_set_copy_hash(src, dst, hex, NULL);
                 if (r >= 0 && fsync(dst) < 0)
                         r = -errno;
                 if (r >= 0 && close(TAKE_FD(dst)) < 0)
@@ -365,9 +374,9 @@ static int backup_files(int dirfd, int bfd, const char *shared_dir, const struct
         return 0;
 }
 
-int firmware_set_backup_err(const char *shared_dir, const char *serial, char *backup_dir,
-                            size_t backup_dir_size, struct firmware_set *set, char *err,
-                            size_t err_size)
+int firmware_set_backup_locked(const char *shared_dir, const char *serial,
+                               struct cluster_lock *lock, char *backup_dir, size_t backup_dir_size,
+                               struct firmware_set *set, char *err, size_t err_size)
 {
         _cleanup_close_ int dirfd = -1, topfd = -1, bfd = -1;
         struct firmware_set local;
@@ -389,6 +398,11 @@ int firmware_set_backup_err(const char *shared_dir, const char *serial, char *ba
         dirfd = open_dir(shared_dir);
         if (dirfd < 0)
                 return fail(err, err_size, dirfd, "%s: %s", shared_dir, strerror(-dirfd));
+        /* A set half switched by a holder that died would be backed up as a mix: that
+         * transaction is finished (or undone) first. */
+        r = firmware_txn_recover(shared_dir, lock, err, err_size);
+        if (r < 0)
+                return r;
         r = scan_at(dirfd, shared_dir, set, err, err_size);
         if (r < 0)
                 return r;
@@ -411,6 +425,12 @@ int firmware_set_backup_err(const char *shared_dir, const char *serial, char *ba
                 r = -errno;
         else
                 r = backup_files(dirfd, bfd, shared_dir, set, err, err_size);
+        /* The backup becomes visible under its name only while we still hold the lock. */
+        if (r >= 0 && lock && cluster_lock_check(lock) < 0)
+                r = fail(err, err_size, -ESTALE,
+                         "%s/%s: lost the cluster lock %s while backing up (taken over after its "
+                         "TTL); the backup was discarded",
+                         shared_dir, BACKUP_TOP, CLUSTER_LOCK_NAME);
         if (r >= 0) {
                 if (rename_noreplace_dir(topfd, partial, name) < 0)
                         r = fail(err, err_size, -errno, "%s/%s/%s: %m", shared_dir, BACKUP_TOP,
@@ -432,6 +452,14 @@ int firmware_set_backup_err(const char *shared_dir, const char *serial, char *ba
         if (n < 0 || (size_t)n >= backup_dir_size)
                 return fail(err, err_size, -ENAMETOOLONG, "backup path buffer too small");
         return 0;
+}
+
+int firmware_set_backup_err(const char *shared_dir, const char *serial, char *backup_dir,
+                            size_t backup_dir_size, struct firmware_set *set, char *err,
+                            size_t err_size)
+{
+        return firmware_set_backup_locked(shared_dir, serial, NULL, backup_dir, backup_dir_size,
+                                          set, err, err_size);
 }
 
 int firmware_set_backup(const char *shared_dir, const char *serial, char *backup_dir,
@@ -460,7 +488,7 @@ static int read_manifest(int bfd, const char *backup_dir, struct firmware_set *s
         unsigned lineno = 0;
 
         memset(set, 0, sizeof(*set));
-        fd = open_regular_at(bfd, MANIFEST, &st);
+        fd = firmware_set_open_at(bfd, MANIFEST, &st);
         if (fd < 0)
                 return fail(err, err_size, fd, "%s/%s: %s", backup_dir, MANIFEST,
                             fd == -ELOOP ? "is a symlink" : strerror(-fd));
@@ -506,7 +534,7 @@ static int read_manifest(int bfd, const char *backup_dir, struct firmware_set *s
                         return fail(err, err_size, -EBADMSG, "%s/%s:%u: not a sha256sum line",
                                     backup_dir, MANIFEST, lineno);
                 name = line + 66;
-                if (!is_set_name(name))
+                if (!firmware_set_name_valid(name))
                         return fail(err, err_size, -EBADMSG,
                                     "%s/%s:%u: '%s' is not a firmware file name", backup_dir,
                                     MANIFEST, lineno, name);
@@ -527,135 +555,25 @@ static int read_manifest(int bfd, const char *backup_dir, struct firmware_set *s
         return 0;
 }
 
-static void staged_name(char *buf, size_t size, const char *name)
+int firmware_set_read_manifest(const char *backup_dir, struct firmware_set *set, char *err,
+                               size_t err_size)
 {
-        snprintf(buf, size, ".%s.tmp", name);
-}
+        _cleanup_close_ int bfd = -1;
 
-static void unstage(int dirfd, const struct firmware_set *m, unsigned upto)
-{
-        char tmp[NAME_MAX + 1];
-
-        for (unsigned i = 0; i < upto; i++) {
-                staged_name(tmp, sizeof(tmp), m->files[i].name);
-                unlinkat(dirfd, tmp, 0);
-        }
-}
-
-/* Copies backup file F into DIRFD as .NAME.tmp, checking its hash on the way. */
-static int stage_one(int bfd, int dirfd, const char *backup_dir, const struct firmware_file *f,
-                     char *err, size_t err_size)
-{
-        _cleanup_close_ int src = -1, dst = -1;
-        char tmp[NAME_MAX + 1], hex[SHA256_HEX_SIZE];
-        struct stat st;
-        int r;
-
-        staged_name(tmp, sizeof(tmp), f->name);
-        src = open_regular_at(bfd, f->name, &st);
-        if (src < 0)
-                return fail(err, err_size, src, "%s/%s: %s", backup_dir, f->name, strerror(-src));
-        /* a leftover of an interrupted restore (unlink never follows a symlink) */
-        if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
-                return fail(err, err_size, -errno, "%s: %m", tmp);
-        dst = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     st.st_mode & 0777);
-        if (dst < 0)
-                return fail(err, err_size, -errno, "%s: %m", tmp);
-        r = copy_hash(src, dst, hex, NULL);
-        if (r >= 0 && fchmod(dst, st.st_mode & 0777) < 0)
-                r = -errno;
-        if (r >= 0 && fsync(dst) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(dst)) < 0)
-                r = -errno;
-        if (r < 0)
-                return fail(err, err_size, r, "%s: %s", tmp, strerror(-r));
-        if (!streq(hex, f->sha256))
-                return fail(err, err_size, -EBADMSG, "%s/%s changed during the restore", backup_dir,
-                            f->name);
-        return 0;
+        if (err && err_size)
+                err[0] = '\0';
+        bfd = open_dir(backup_dir);
+        if (bfd < 0)
+                return fail(err, err_size, bfd, "%s: %s", backup_dir, strerror(-bfd));
+        return read_manifest(bfd, backup_dir, set, err, err_size);
 }
 
 int firmware_set_restore_err(const char *shared_dir, const char *backup_dir, char *err,
                              size_t err_size)
 {
-        _cleanup_close_ int dirfd = -1, bfd = -1;
-        struct firmware_set m;
-        int r;
+        int r = firmware_txn_restore(shared_dir, backup_dir, "restore", NULL, err, err_size);
 
-        if (err && err_size)
-                err[0] = '\0';
-
-        dirfd = open_dir(shared_dir);
-        if (dirfd < 0)
-                return fail(err, err_size, dirfd, "%s: %s", shared_dir, strerror(-dirfd));
-        bfd = open_dir(backup_dir);
-        if (bfd < 0)
-                return fail(err, err_size, bfd, "%s: %s", backup_dir, strerror(-bfd));
-        r = read_manifest(bfd, backup_dir, &m, err, err_size);
-        if (r < 0)
-                return r;
-
-        /* 1. Everything verified before anything is touched: no partial restore. */
-        for (unsigned i = 0; i < m.n; i++) {
-                _cleanup_close_ int fd = -1;
-                char hex[SHA256_HEX_SIZE];
-                struct stat st;
-
-                fd = open_regular_at(bfd, m.files[i].name, &st);
-                if (fd < 0)
-                        return fail(err, err_size, fd, "%s/%s: %s", backup_dir, m.files[i].name,
-                                    fd == -ELOOP ? "is a symlink" : strerror(-fd));
-                r = sha256_fd(fd, hex);
-                if (r < 0)
-                        return fail(err, err_size, r, "%s/%s: %s", backup_dir, m.files[i].name,
-                                    strerror(-r));
-                if (!streq(hex, m.files[i].sha256))
-                        return fail(err, err_size, -EBADMSG,
-                                    "%s/%s does not match %s: refusing to restore anything",
-                                    backup_dir, m.files[i].name, MANIFEST);
-                /* A planted symlink or folder at a live name wants a human, not a rename. */
-                if (fstatat(dirfd, m.files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    !S_ISREG(st.st_mode))
-                        return fail(err, err_size, S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL,
-                                    "%s/%s is %s: refusing to restore anything", shared_dir,
-                                    m.files[i].name,
-                                    S_ISLNK(st.st_mode) ? "a symlink" : "not a regular file");
-        }
-
-        /* 2. Stage every file under its temp name; a failure leaves the live set untouched. */
-        for (unsigned i = 0; i < m.n; i++) {
-                r = stage_one(bfd, dirfd, backup_dir, &m.files[i], err, err_size);
-                if (r < 0) {
-                        unstage(dirfd, &m, i + 1);
-                        return r;
-                }
-        }
-        r = fsync_dir(dirfd);
-        if (r < 0) {
-                unstage(dirfd, &m, m.n);
-                return fail(err, err_size, r, "%s: %s", shared_dir, strerror(-r));
-        }
-
-        /* 3. Rename into place: each name is at every moment the old file or the new one. */
-        for (unsigned i = 0; i < m.n; i++) {
-                char tmp[NAME_MAX + 1];
-
-                staged_name(tmp, sizeof(tmp), m.files[i].name);
-                if (renameat(dirfd, tmp, dirfd, m.files[i].name) < 0) {
-                        r = fail(err, err_size, -errno,
-                                 "%s/%s: %m (%u of %u files restored; run the restore again)",
-                                 shared_dir, m.files[i].name, i, m.n);
-                        unstage(dirfd, &m, m.n);
-                        fsync_dir(dirfd);
-                        return r;
-                }
-        }
-        r = fsync_dir(dirfd);
-        if (r < 0)
-                return fail(err, err_size, r, "%s: %s", shared_dir, strerror(-r));
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 int firmware_set_restore(const char *shared_dir, const char *backup_dir)
@@ -714,4 +632,162 @@ int firmware_set_matches_err(const char *shared_dir, const char *backup_dir, cha
 int firmware_set_matches(const char *shared_dir, const char *backup_dir)
 {
         return firmware_set_matches_err(shared_dir, backup_dir, NULL, 0);
+}
+
+int firmware_set_pair_name(const char *name, char *other, size_t size)
+{
+        size_t n = strlen(name);
+
+        /* start<X>.elf <-> fixup<X>.dat: start.elf/fixup.dat, start_x/fixup_x, start4cd/fixup4cd…
+         */
+        if (n >= 9 && strncmp(name, "start", 5) == 0 && has_suffix(name, ".elf")) {
+                snprintf(other, size, "fixup%.*s.dat", (int)(n - 9), name + 5);
+                return 1;
+        }
+        if (n >= 9 && strncmp(name, "fixup", 5) == 0 && has_suffix(name, ".dat")) {
+                snprintf(other, size, "start%.*s.elf", (int)(n - 9), name + 5);
+                return 2;
+        }
+        return 0;
+}
+
+/* The set files a manifest lists: backups' SHA256SUMS and the generation store's (which also
+ * lists config.txt and the like: only firmware names are kept, and a malformed line is no
+ * evidence rather than an error). */
+static void evidence_read(const char *path, struct firmware_set *m)
+{
+        _cleanup_free_ char *buf = NULL;
+
+        memset(m, 0, sizeof(*m));
+        if (file_read_regular(path, 256 * 1024, &buf, NULL) < 0)
+                return;
+        for (char *line = buf, *next; *line; line = next) {
+                const char *name;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                else
+                        next = line + strlen(line);
+                if (strlen(line) < 67 || !is_hex64(line) || line[64] != ' ' ||
+                    (line[65] != ' ' && line[65] != '*'))
+                        continue;
+                name = line + 66;
+                if (!firmware_set_name_valid(name) || m->n >= FIRMWARE_SET_MAX)
+                        continue;
+                memcpy(m->files[m->n].sha256, line, 64);
+                m->files[m->n].sha256[64] = '\0';
+                strcpy(m->files[m->n].name, name);
+                m->n++;
+        }
+}
+
+static const struct firmware_file *set_find(const struct firmware_set *set, const char *name)
+{
+        for (unsigned i = 0; i < set->n; i++)
+                if (streq(set->files[i].name, name))
+                        return &set->files[i];
+        return NULL;
+}
+
+static bool is_serial_folder_name(const char *s)
+{
+        if (strlen(s) != 8)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                        return false;
+        return true;
+}
+
+/* What the manifests say about one start*.elf of a folder. Only a manifest that knows this very
+ * start*.elf (same hash) can say which fixup*.dat belongs to it; a fixup*.dat alone proves
+ * nothing, as releases often ship an unchanged one. */
+struct pair_evidence {
+        bool paired;  /* some manifest lists this very start and fixup together */
+        bool against; /* some manifest lists this start with another fixup */
+        char where[4096];
+        char other[SHA256_HEX_SIZE];
+};
+
+/* Reads TOP/<entry>/SHA256SUMS for every entry starting with PREFIX. */
+static void evidence_scan(const char *top, const char *prefix, const struct firmware_file *start,
+                          const struct firmware_file *fixup, struct pair_evidence *ev)
+{
+        DIR *d = opendir(top);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+                struct firmware_set m;
+                const struct firmware_file *s, *f;
+
+                if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+                    has_suffix(de->d_name, ".tmp"))
+                        continue;
+                if (asprintf(&path, "%s/%s/%s", top, de->d_name, MANIFEST) < 0)
+                        break;
+                evidence_read(path, &m);
+                s = set_find(&m, start->name);
+                f = set_find(&m, fixup->name);
+                if (!s || !streq(s->sha256, start->sha256) || !f)
+                        continue;
+                if (streq(f->sha256, fixup->sha256)) {
+                        ev->paired = true;
+                } else if (!ev->against) {
+                        ev->against = true;
+                        snprintf(ev->where, sizeof(ev->where), "%s/%s", top, de->d_name);
+                        snprintf(ev->other, sizeof(ev->other), "%s", f->sha256);
+                }
+        }
+        closedir(d);
+}
+
+int firmware_set_pairs_check(const char *dir, char *why, size_t size)
+{
+        _cleanup_free_ char *backups = NULL, *gens = NULL, *parent_backups = NULL;
+        const char *base = strrchr(dir, '/');
+        struct firmware_set set;
+        int r;
+
+        if (why && size)
+                why[0] = '\0';
+        r = firmware_set_scan_err(dir, &set, why, size);
+        if (r < 0)
+                return r;
+        if (asprintf(&backups, "%s/%s", dir, BACKUP_TOP) < 0 ||
+            asprintf(&gens, "%s/.netroot", dir) < 0)
+                return -ENOMEM;
+        base = base ? base + 1 : dir;
+        /* A Pi's folder inside the TFTP root: the root's backups are evidence too. */
+        if (is_serial_folder_name(base) &&
+            asprintf(&parent_backups, "%s/../%s", dir, BACKUP_TOP) < 0)
+                return -ENOMEM;
+        for (unsigned i = 0; i < set.n; i++) {
+                const struct firmware_file *start = &set.files[i], *fixup;
+                struct pair_evidence ev = {0};
+                char fname[64];
+
+                if (firmware_set_pair_name(start->name, fname, sizeof(fname)) != 1)
+                        continue;
+                fixup = set_find(&set, fname);
+                if (!fixup)
+                        return fail(why, size, 0,
+                                    "%s/%s has no %s beside it (the firmware refuses a start*.elf "
+                                    "without its fixup*.dat)",
+                                    dir, start->name, fname);
+                evidence_scan(backups, "", start, fixup, &ev);
+                evidence_scan(gens, "gen-", start, fixup, &ev);
+                if (parent_backups)
+                        evidence_scan(parent_backups, "", start, fixup, &ev);
+                if (ev.against && !ev.paired)
+                        return fail(why, size, 0,
+                                    "%s/%s and %s are not one set: %s pairs this %s (sha256 "
+                                    "%.12s) with a %s of sha256 %.12s, here it is %.12s",
+                                    dir, start->name, fixup->name, ev.where, start->name,
+                                    start->sha256, fixup->name, ev.other, fixup->sha256);
+        }
+        return 1;
 }

@@ -24,6 +24,7 @@ static const struct ctl_command commands[] = {
     {"history", ctl_history, "list the saved generations of the boot folder"},
     {"confirm", ctl_confirm, "decide a pending boot: good, or bad and rolled back"},
     {"hook", ctl_hook, "entry points of the kernel and apt hooks (dpkg and apt call them)"},
+    {"firmware", ctl_firmware, "the fleet's firmware at the TFTP root: status, promote, rollback"},
 };
 
 static void usage(FILE *out)

@@ -7,6 +7,7 @@
 #include "cluster_lock.h"
 #include "fileio.h"
 #include "firmware_set.h"
+#include "firmware_txn.h"
 #include "generation.h"
 #include "initrd.h"
 #include "msgid.h"
@@ -203,7 +204,8 @@ static int restore_firmware(struct rb *b, unsigned target)
         _cleanup_free_ char *bdir = NULL;
         struct cluster_lock lock = {0};
         struct cluster_lock_holder h = {0};
-        int r;
+        char why[1024] = "";
+        int r, rr = 0;
 
         if (!b->rec.shared_backup[0] || !b->o->shared_dir || !b->o->shared_dir[0]) {
                 report_notef(b->rep,
@@ -219,15 +221,19 @@ static int restore_firmware(struct rb *b, unsigned target)
                 return fail(b, ROLLBACK_PARTIAL,
                             "shared firmware locked by %s@%s pid %ld; not restored", h.serial,
                             h.host, h.pid);
+        /* Journaled (firmware_txn.h): an interrupted switch is finished or undone first. */
         if (r >= 0) {
-                r = firmware_set_matches(b->o->shared_dir, bdir);
-                if (r == 0)
-                        r = firmware_set_restore(b->o->shared_dir, bdir);
-                cluster_lock_release(&lock);
+                r = firmware_txn_restore(b->o->shared_dir, bdir,
+                                         b->rec.serial[0] ? b->rec.serial : "rollback", &lock, why,
+                                         sizeof(why));
+                rr = lock.held ? cluster_lock_release(&lock) : 0;
         }
         if (r < 0)
                 return fail(b, ROLLBACK_PARTIAL, "restoring the shared firmware from %s: %s", bdir,
-                            strerror(-r));
+                            why[0] ? why : strerror(-r));
+        if (rr == -ESTALE)
+                report_notef(b->rep, "warning: the shared firmware lock was no longer ours "
+                                     "(taken over after its TTL)");
         report_notef(b->rep, "  shared firmware %s",
                      r == 1 ? "already matches the backup" : "restored");
         return 0;

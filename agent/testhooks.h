@@ -1,17 +1,26 @@
-/* Test hooks read from the environment (NETROOT_FAULT_*, NETROOT_TEST_*): only in a build made
- * for the tests (-DNETROOT_TEST_HOOKS, the Makefile's TEST_HOOKS=1). The package is built without
- * them, so nothing in an installed binary changes its behaviour because of an environment
- * variable someone else set (apt's, a shell's). */
+/* Fault and test hooks read from the environment exist only in a test build. A hook that can
+ * kill netrootctl mid-transaction or swap its input must never be reachable on a Pi: the
+ * Makefile defines NETROOT_TEST_HOOKS for `make`, `make check` and the test suites
+ * (TEST_HOOKS=1, the default), and debian/rules builds the package with TEST_HOOKS=0, where
+ * testhook_env() is always NULL and the compiler drops the hook's code and its name.
+ *
+ * Usage: const char *v = testhook_env("NETROOT_FAULT_..."); if (v) ...; */
 #pragma once
 
+#include <stdbool.h>
 #include <stdlib.h>
 
+#ifdef NETROOT_TEST_HOOKS
+#define TESTHOOKS_ENABLED true
 static inline const char *testhook_env(const char *name)
 {
-#ifdef NETROOT_TEST_HOOKS
         return getenv(name);
+}
 #else
+#define TESTHOOKS_ENABLED false
+static inline const char *testhook_env(const char *name)
+{
         (void)name;
         return NULL;
-#endif
 }
+#endif

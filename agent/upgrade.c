@@ -137,6 +137,18 @@ static const char *edited_name(const struct run *u)
 /* ---- backup ------------------------------------------------------------------------------------
  */
 
+/* A lock that was no longer ours when released means whatever was written under it may have
+ * overlapped another holder: the admin has to hear of it. */
+static void release_reported(const struct report *rep, struct cluster_lock *l)
+{
+        int r = l->held ? cluster_lock_release(l) : 0;
+
+        if (r < 0)
+                report_notef(rep, "warning: releasing the shared firmware lock %s: %s", l->path,
+                             r == -ESTALE ? "it was no longer ours (taken over after its TTL)"
+                                          : strerror(-r));
+}
+
 static int backup_shared(struct run *u, struct gen_record *rec)
 {
         const struct upgrade_plan *p = u->p;
@@ -156,7 +168,7 @@ static int backup_shared(struct run *u, struct gen_record *rec)
                 char until[32];
                 struct tm tm;
 
-                gmtime_r(&h.expires, &tm);
+                gmtime_r(&h.stale_at, &tm); /* the NAS's clock */
                 strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
                 step_fail(u, "shared firmware locked by %s@%s pid %ld until %s; waited %u s",
                           h.serial, h.host, h.pid, until, u->o->lock_wait_sec);
@@ -172,9 +184,9 @@ static int backup_shared(struct run *u, struct gen_record *rec)
         report_notef(u->rep, "shared firmware lock taken after %.1f s",
                      (double)(locked.tv_sec - t0.tv_sec) +
                          (double)(locked.tv_nsec - t0.tv_nsec) / 1e9);
-        r = firmware_set_backup_err(p->shared_dir, p->view->serial, bdir, sizeof(bdir), &set, why,
-                                    sizeof(why));
-        cluster_lock_release(&lock);
+        r = firmware_set_backup_locked(p->shared_dir, p->view->serial, &lock, bdir, sizeof(bdir),
+                                       &set, why, sizeof(why));
+        release_reported(u->rep, &lock);
         clock_gettime(CLOCK_MONOTONIC, &released);
         if (r < 0) {
                 step_fail(u, "backing up the shared firmware: %s", why[0] ? why : strerror(-r));

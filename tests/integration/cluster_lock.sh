@@ -4,7 +4,8 @@
 # do across real Pis). Checks: never two holders (strict enter/leave alternation over many
 # rounds), a holder killed with SIGKILL blocks others until its expiry and not a moment longer
 # (its PID means nothing on another host), and many hosts racing for one stale lock produce
-# exactly one winner and leave nothing behind. A small driver links the library directly.
+# exactly one winner and leave nothing behind. (cluster_lock_takeover.sh: the same with NFS-like
+# latency, overlap measured, and a holder stopped past its TTL.) A small driver links the library directly.
 . "$(dirname "$0")/../lib/common.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (UTS and PID namespaces)"
@@ -162,6 +163,8 @@ for round in $(seq 10); do
 	now=$(date +%s)
 	printf 'serial=0badc0de\nhost=pi-gone\npid=1\nacquired=%s\nexpires=%s\n' \
 		$((now - 700)) $((now - 100)) >"$SHARED/.netroot-firmware.lock"
+	# the NAS last saw it written 700 s ago: its mtime is what ages a lock
+	touch -d "@$((now - 700))" "$SHARED/.netroot-firmware.lock"
 	pids=()
 	for i in 1 2 3 4 5 6 7 8; do
 		on_host_bg "race$i" "$T/lockdrv" "$SHARED" "race000$i" 60 0 -1 1 "$LOG" \

@@ -282,9 +282,12 @@ assert_contains "$(cat "$T/e")" "shared firmware locked by $S4@$(hostname) pid $
 assert_contains "$(cat "$T/e")" "waited 2 s" "says it waited"
 echo "  measured: refused after $(((t1 - t0) / 1000000)) ms of a 2 s --lock-wait"
 assert_eq "$(sha256sum <"$SH/$S3/config.txt")" "$cfg_before" "refused run changed nothing"
-# Age the dead holder's lock as if its 600 s had nearly passed: same holder, expiry in 3 s.
+# Age the dead holder's lock as if its 600 s had nearly passed: same holder, expiry in 3 s. A
+# lock ages by the NAS's clock, its mtime (the holder's last write), not by the lines in it.
 exp=$(($(date +%s) + 3))
-sed -i "s/^expires=.*/expires=$exp/" "$SH/.netroot-firmware.lock"
+sed -i -e "s/^acquired=.*/acquired=$((exp - 600))/" -e "s/^expires=.*/expires=$exp/" \
+	"$SH/.netroot-firmware.lock"
+touch -d "@$((exp - 600))" "$SH/.netroot-firmware.lock"
 takeover() { # TAG EXPIRES: an upgrade that must take the lock over at EXPIRES, not before
 	local tag=$1 e=$2 t0 t1 taken
 	t0=$(date +%s%N)
@@ -326,6 +329,7 @@ wait $dead 2>/dev/null
 exp=$(($(date +%s) + 4))
 printf 'serial=0ldp1000\nhost=pi-gone\npid=%s\nacquired=%s\nexpires=%s\n' "$dead" \
 	$((exp - 600)) "$exp" >"$SH/.netroot-firmware.lock"
+touch -d "@$((exp - 600))" "$SH/.netroot-firmware.lock"
 NETROOT_TEST_INITRD_FROM=$T/variant.img pi "$S3" upgrade --serial "$S3" --lock-wait 0 >"$T/o" 2>"$T/e"
 assert_eq "$?" 1 "planted lock, --lock-wait 0: refused"
 assert_contains "$(cat "$T/e")" "shared firmware locked by 0ldp1000@pi-gone pid $dead until" "names the planted holder"

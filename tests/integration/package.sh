@@ -88,6 +88,13 @@ pass "nothing under /boot"
 mkdir -p "$T/control" "$T/root"
 dpkg-deb -e "$DEB" "$T/control"
 dpkg-deb -x "$DEB" "$T/root"
+# Fault hooks read from the environment exist only in test builds (agent/testhooks.h): the
+# package is built with TEST_HOOKS=0 (debian/rules), so none is compiled in.
+grep -q -- '-DNETROOT_TEST_HOOKS' "$T/build.log" && fail "the package was compiled with -DNETROOT_TEST_HOOKS"
+if strings "$T/root/usr/sbin/netrootctl" | grep -q NETROOT_FAULT_FIRMWARE; then
+	fail "the packaged netrootctl contains the test hook NETROOT_FAULT_FIRMWARE"
+fi
+pass "no test hooks in the package (TEST_HOOKS=0)"
 grep -qx /etc/netroot/agent.conf "$T/control/conffiles" \
 	|| fail "/etc/netroot/agent.conf is not a conffile: $(cat "$T/control/conffiles" 2>/dev/null)"
 pass "agent.conf is a conffile"

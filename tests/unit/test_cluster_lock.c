@@ -15,16 +15,27 @@ static double now_sec(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Writes a lock file by hand, as another Pi would have. */
-static void plant_lock(const char *dir, const char *serial, const char *host, long pid,
-                       time_t acquired, time_t expires)
+/* Writes a lock file by hand, as another Pi would have: ACQUIRED and EXPIRES by that Pi's
+ * clock, MTIME what the NAS stamped on it (its last write or heartbeat, by the NAS's clock). */
+static void plant_lock_at(const char *dir, const char *serial, const char *host, long pid,
+                          time_t acquired, time_t expires, time_t mtime)
 {
-        char *content;
+        struct timespec t[2] = {{mtime, 0}, {mtime, 0}};
+        char *content, *path;
 
         assert_true(asprintf(&content, "serial=%s\nhost=%s\npid=%ld\nacquired=%lld\nexpires=%lld\n",
                              serial, host, pid, (long long)acquired, (long long)expires) > 0);
-        free(test_write(dir, CLUSTER_LOCK_NAME, content));
+        path = test_write(dir, CLUSTER_LOCK_NAME, content);
+        assert_int_equal(utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), 0);
+        free(path);
         free(content);
+}
+
+/* A holder whose clock agrees with the NAS's: it wrote the file when it took the lock. */
+static void plant_lock(const char *dir, const char *serial, const char *host, long pid,
+                       time_t acquired, time_t expires)
+{
+        plant_lock_at(dir, serial, host, pid, acquired, expires, acquired);
 }
 
 static int count_entries(const char *dir)
@@ -423,6 +434,144 @@ static void test_stale_race(void **state)
         free(dir);
 }
 
+/* A Pi without an RTC runs on fake-hwclock until NTP: its acquired=/expires= may be far off.
+ * The age of a lock is the NAS's: the lock file's mtime against a file written now. */
+static void test_skewed_holder_behind(void **state)
+{
+        char *dir = test_tmpdir();
+        struct cluster_lock l = {0};
+        struct cluster_lock_holder h;
+        time_t now = time(NULL);
+
+        (void)state;
+        /* A holder 15 min behind took the lock just now for 600 s: by our clock its expires=
+         * passed 5 min ago. It is live: the NAS stamped the file a second ago. */
+        plant_lock_at(dir, "0badc0de", "pi-slow", 77, now - 900, now - 300, now - 1);
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 1, &h), -EBUSY);
+        assert_string_equal(h.host, "pi-slow");
+        assert_int_equal(h.ttl, 600);
+        /* "until" is the NAS's: last heartbeat + TTL */
+        assert_int_equal(h.stale_at, now - 1 + 600);
+        assert_int_equal(cluster_lock_read(dir, &h), 0);
+        assert_string_equal(h.host, "pi-slow");
+        /* The same holder, silent for longer than its TTL by the NAS's clock: stale. */
+        plant_lock_at(dir, "0badc0de", "pi-slow", 77, now - 900, now - 300, now - 601);
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 0, &h), 0);
+        assert_int_equal(cluster_lock_release(&l), 0);
+        assert_int_equal(count_entries(dir), 0);
+        test_rmtree(dir);
+        free(dir);
+}
+
+static void test_skewed_holder_ahead(void **state)
+{
+        char *dir = test_tmpdir();
+        struct cluster_lock l = {0};
+        struct cluster_lock_holder h;
+        time_t now = time(NULL);
+
+        (void)state;
+        /* A holder 15 min ahead that died 11 min ago: its expires= is still 14 min away by our
+         * clock, yet the NAS has not seen a heartbeat for longer than the TTL. */
+        plant_lock_at(dir, "0badc0de", "pi-fast", 77, now + 900 - 660, now + 900 - 60, now - 660);
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 0, &h), 0);
+        assert_int_equal(cluster_lock_read(dir, &h), 0);
+        assert_string_equal(h.serial, "511e57f7");
+        assert_int_equal(cluster_lock_release(&l), 0);
+        /* and a live one 15 min ahead is left alone */
+        plant_lock_at(dir, "0badc0de", "pi-fast", 77, now + 900, now + 1500, now);
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 0, &h), -EBUSY);
+        assert_string_equal(h.host, "pi-fast");
+        test_rmtree(dir);
+        free(dir);
+}
+
+/* cluster_lock_check refreshes the lock's mtime: a holder that keeps checking keeps it past its
+ * TTL; one that stops loses it one TTL after its last check. */
+static void test_heartbeat(void **state)
+{
+        char *dir = test_tmpdir();
+        struct cluster_lock l = {0};
+        pid_t child;
+        int st;
+
+        (void)state;
+        assert_int_equal(cluster_lock_acquire(&l, dir, "aaaa0001", 2, 0, NULL), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                struct cluster_lock c = {0};
+                double t0 = now_sec();
+                int r = cluster_lock_acquire(&c, dir, "aaaa0002", 60, 15, NULL);
+                double t = now_sec() - t0;
+                /* the parent heartbeats for 5 s (2.5 TTLs), then stops: taken 2-4 s later */
+                _exit(r == 0 && t >= 6.0 && t < 9.5 ? 0 : 1);
+        }
+        for (int i = 0; i < 10; i++) {
+                usleep(500000);
+                assert_int_equal(cluster_lock_check(&l), 0);
+        }
+        assert_int_equal(waitpid(child, &st, 0), child);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        /* taken over while we were silent: every check and the release say so */
+        assert_int_equal(cluster_lock_check(&l), -ESTALE);
+        assert_int_equal(cluster_lock_release(&l), -ESTALE);
+        assert_false(l.held);
+        assert_int_equal(cluster_lock_check(&l), -EINVAL);
+        test_rmtree(dir);
+        free(dir);
+}
+
+/* The lock file is ours only while it is the very inode we created and names us. */
+static void test_check_detects_loss(void **state)
+{
+        char *dir = test_tmpdir(), *cmd;
+        struct cluster_lock l = {0};
+        struct timespec old[2];
+        time_t now = time(NULL);
+
+        (void)state;
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 0, NULL), 0);
+        assert_int_equal(cluster_lock_check(&l), 0);
+        /* the same bytes in another inode (a takeover that wrote our lines back): not ours */
+        assert_true(
+            asprintf(&cmd, "cp '%s' '%s.x' && mv '%s.x' '%s'", l.path, l.path, l.path, l.path) > 0);
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+        assert_int_equal(cluster_lock_check(&l), -ESTALE);
+        assert_int_equal(cluster_lock_release(&l), -ESTALE);
+        /* the stranger's file stays */
+        assert_int_equal(cluster_lock_read(dir, NULL), 0);
+        assert_int_equal(unlink(l.path), 0);
+
+        /* taken over by another holder */
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 0, NULL), 0);
+        plant_lock(dir, "0badc0de", "pi-other", 77, now, now + 600);
+        assert_int_equal(cluster_lock_check(&l), -ESTALE);
+        assert_int_equal(unlink(l.path), 0);
+        l.held = false;
+
+        /* removed */
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 600, 0, NULL), 0);
+        assert_int_equal(unlink(l.path), 0);
+        assert_int_equal(cluster_lock_check(&l), -ESTALE);
+        assert_int_equal(cluster_lock_release(&l), -ESTALE);
+
+        /* still ours, but silent for longer than its TTL (the holder was stopped): someone may
+         * be taking it over at this moment, so the holder must not go on writing */
+        assert_int_equal(cluster_lock_acquire(&l, dir, "511e57f7", 5, 0, NULL), 0);
+        clock_gettime(CLOCK_REALTIME, &old[0]);
+        old[0].tv_sec -= 10;
+        old[1] = old[0];
+        assert_int_equal(utimensat(AT_FDCWD, l.path, old, 0), 0);
+        assert_int_equal(cluster_lock_check(&l), -ESTALE);
+        assert_int_equal(cluster_lock_release(&l), 0); /* still our file: removed */
+        assert_int_equal(count_entries(dir), 0);
+        test_rmtree(dir);
+        free(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -435,6 +584,10 @@ int main(void)
             cmocka_unit_test(test_unparsable),
             cmocka_unit_test(test_release_foreign),
             cmocka_unit_test(test_stale_race),
+            cmocka_unit_test(test_skewed_holder_behind),
+            cmocka_unit_test(test_skewed_holder_ahead),
+            cmocka_unit_test(test_heartbeat),
+            cmocka_unit_test(test_check_detects_loss),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

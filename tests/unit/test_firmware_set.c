@@ -380,6 +380,89 @@ static void test_backup_errors(void **state)
         free(dir);
 }
 
+static void test_pair_names(void **state)
+{
+        static const char *const pairs[][2] = {
+            {"start.elf", "fixup.dat"},       {"start_x.elf", "fixup_x.dat"},
+            {"start_cd.elf", "fixup_cd.dat"}, {"start_db.elf", "fixup_db.dat"},
+            {"start4.elf", "fixup4.dat"},     {"start4x.elf", "fixup4x.dat"},
+            {"start4cd.elf", "fixup4cd.dat"}, {"start4db.elf", "fixup4db.dat"},
+        };
+        char other[64];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+                assert_int_equal(firmware_set_pair_name(pairs[i][0], other, sizeof(other)), 1);
+                assert_string_equal(other, pairs[i][1]);
+                assert_int_equal(firmware_set_pair_name(pairs[i][1], other, sizeof(other)), 2);
+                assert_string_equal(other, pairs[i][0]);
+        }
+        assert_int_equal(firmware_set_pair_name("bootcode.bin", other, sizeof(other)), 0);
+        assert_int_equal(firmware_set_pair_name("config.txt", other, sizeof(other)), 0);
+        assert_int_equal(firmware_set_pair_name("start.txt", other, sizeof(other)), 0);
+}
+
+/* Every start*.elf has its fixup*.dat, and a manifest that knows the start*.elf says which
+ * fixup*.dat belongs to it. */
+static void test_pairs_check(void **state)
+{
+        char *dir = make_root(), *pi, *p, bdir[4096], why[1024];
+
+        (void)state;
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 1);
+        assert_string_equal(why, "");
+        /* a start without its fixup */
+        assert_true(asprintf(&p, "%s/fixup_x.dat", dir) > 0);
+        assert_int_equal(unlink(p), 0);
+        free(p);
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "start_x.elf"));
+        assert_non_null(strstr(why, "fixup_x.dat"));
+        write_random(dir, "fixup_x.dat", 777);
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 1);
+
+        /* with a backup: the fixup replaced alone no longer belongs to the start beside it */
+        assert_int_equal(firmware_set_backup(dir, "511e57f7", bdir, sizeof(bdir), NULL), 0);
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 1);
+        write_random(dir, "fixup.dat", 7000);
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "start.elf and fixup.dat are not one set"));
+        assert_non_null(strstr(why, bdir));
+        /* both replaced (a new release): the backup does not know this start, nothing to say */
+        write_random(dir, "start.elf", 9000);
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 1);
+        /* a later backup with the new pair: fine, even though an older one differs */
+        assert_int_equal(firmware_set_backup(dir, "511e57f7", bdir, sizeof(bdir), NULL), 0);
+        assert_int_equal(firmware_set_pairs_check(dir, why, sizeof(why)), 1);
+
+        /* a Pi's folder: the root's backups and its own generations are evidence */
+        pi = NULL;
+        assert_true(asprintf(&pi, "%s/511e57f7", dir) > 0);
+        assert_true(asprintf(&p, "cp '%s/start.elf' '%s/fixup.dat' '%s/'", dir, dir, pi) > 0);
+        assert_int_equal(system(p), 0);
+        free(p);
+        assert_int_equal(firmware_set_pairs_check(pi, why, sizeof(why)), 1);
+        write_random(pi, "fixup.dat", 7001);
+        assert_int_equal(firmware_set_pairs_check(pi, why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "/511e57f7/start.elf and fixup.dat are not one set"));
+        assert_non_null(strstr(why, "/../.netroot-backup/"));
+        /* generation manifests list other files too; only the firmware lines count */
+        assert_true(asprintf(&p,
+                             "mkdir -p '%s/.netroot/gen-1' && cd '%s' && "
+                             "sha256sum config.txt start.elf fixup.dat > .netroot/gen-1/SHA256SUMS",
+                             pi, pi) > 0);
+        free(test_write(pi, "config.txt", "kernel=kernel7.img\n"));
+        assert_int_equal(system(p), 0);
+        free(p);
+        assert_int_equal(firmware_set_pairs_check(pi, why, sizeof(why)), 1);
+
+        assert_true(firmware_set_pairs_check("/nonexistent-dir", why, sizeof(why)) < 0);
+        assert_non_null(strstr(why, "/nonexistent-dir"));
+        free(pi);
+        test_rmtree(dir);
+        free(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -391,6 +474,8 @@ int main(void)
             cmocka_unit_test(test_partial_backup_cleared),
             cmocka_unit_test(test_interrupted_restore),
             cmocka_unit_test(test_backup_errors),
+            cmocka_unit_test(test_pair_names),
+            cmocka_unit_test(test_pairs_check),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
