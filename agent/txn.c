@@ -292,9 +292,10 @@ static int clean_folder(int dfd)
         while ((de = readdir(d))) {
                 struct stat st;
 
+                /* A link at one of our temp names is removed, never followed (unlinkat does not). */
                 if (!leftover_name(de->d_name) ||
                     fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISREG(st.st_mode))
+                    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
                         continue;
                 if (unlinkat(dirfd(d), de->d_name, 0) == 0)
                         removed++;
@@ -316,11 +317,33 @@ static void clean_leftovers(const char *boot_dir, unsigned keep_gen)
         (void)gen_clean_partial(boot_dir, keep_gen);
 }
 
+/* The journal and the copies live in the store: a link planted in its place would have the
+ * recovery read a journal from, and restore copies out of, wherever it points. */
+int txn_store_usable(const char *boot_dir, struct error *err)
+{
+        struct stat st;
+        char store[4096];
+
+        snprintf(store, sizeof(store), "%s/%s", boot_dir, GEN_STORE);
+        if (lstat(store, &st) < 0)
+                return errno == ENOENT ? 0 : error_set(err, -errno, "%s: %s", store, strerror(errno));
+        if (S_ISLNK(st.st_mode))
+                return error_set(err, -ELOOP, "%s is a symlink: refusing to use it as the generation store",
+                                 store);
+        if (!S_ISDIR(st.st_mode))
+                return error_set(err, -ENOTDIR, "%s is not a folder: refusing to use it as the generation store",
+                                 store);
+        return 0;
+}
+
 int txn_recover(const char *boot_dir, struct txn *t, struct strbuf *done, struct error *err)
 {
         char reason[256];
         int r;
 
+        r = txn_store_usable(boot_dir, err);
+        if (r < 0)
+                return r;
         r = txn_read(boot_dir, t, err);
         if (r == -ENOENT) {
                 clean_leftovers(boot_dir, 0);

@@ -58,4 +58,8 @@ int txn_rollback(const char *boot_dir, const struct txn *t, const char *reason, 
  * back. Returns 1 when one was rolled back (T and DONE say what), 0 when there was none, <0 when
  * the rollback failed (the journal stays for the next try). Also removes the temp files and
  * gen-N.tmp folders such runs leave. */
+/* 0 when BOOT_DIR's generation store is a real folder or absent; -ELOOP (a symlink) or -ENOTDIR
+ * with ERR naming it. */
+int txn_store_usable(const char *boot_dir, struct error *err);
+
 int txn_recover(const char *boot_dir, struct txn *t, struct strbuf *done, struct error *err);

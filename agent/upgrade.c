@@ -913,6 +913,12 @@ static int recover_first(const struct upgrade_options *o, struct upgrade_result 
 
         if (!dir)
                 return -ENOMEM;
+        k = txn_store_usable(dir, &e);
+        if (k < 0) {
+                /* A planted link or file, not an interrupted upgrade. */
+                snprintf(r->reason, sizeof(r->reason), "%s", error_text(&e));
+                return -EPERM;
+        }
         k = txn_recover(dir, &t, &done, &e);
         if (k > 0) {
                 r->recovered = true;
@@ -965,7 +971,8 @@ int upgrade_run(const struct upgrade_options *o, const struct report *rep, struc
         if (!o->dry_run) {
                 k = recover_first(o, r);
                 if (k < 0) {
-                        r->outcome = UPGRADE_ROLLBACK_FAILED;
+                        /* A planted store is refused; nothing was begun, nothing to retry. */
+                        r->outcome = k == -EPERM ? UPGRADE_REFUSED : UPGRADE_ROLLBACK_FAILED;
                         goto out;
                 }
         }

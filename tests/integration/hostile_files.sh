@@ -104,8 +104,8 @@ plant boot/.netroot "$V/dir" "the generation store" "$B/.netroot is a symlink: r
 [ -z "$(ls -A "$V/dir")" ] || fail "something was written into the folder .netroot pointed at"
 # From here on the store exists (a backup refused after the lock leaves it, empty).
 mkdir "$B/.netroot"
-plant srv/tftp/bootcode.bin "$V/file" "shared bootcode.bin" "$SH/bootcode.bin is a symlink: refusing it" 3
-plant srv/tftp/.netroot-backup "$V/dir" "shared .netroot-backup" "$SH/.netroot-backup: not a folder" 3
+plant srv/tftp/bootcode.bin "$V/file" "shared bootcode.bin" "$SH/bootcode.bin is a symlink: refusing it"
+plant srv/tftp/.netroot-backup "$V/dir" "shared .netroot-backup" "$SH/.netroot-backup: not a folder"
 plant srv/tftp/.netroot-firmware.lock "$V/file" "the lock file" \
 	"$SH/.netroot-firmware.lock: a symlink (refused, never followed)"
 
@@ -119,7 +119,7 @@ assert_eq "$?" 1 "symlinked journal: history fails"
 assert_contains "$(cat "$T/out")" "$B/.netroot/transaction: a symlink (refused, never followed)" \
 	"symlinked journal: named"
 upgrade 1
-assert_contains "$OUT" "could not be rolled back; not starting another" "symlinked journal: no upgrade on top"
+assert_contains "$OUT" "could not be rolled back ($B/.netroot/transaction: a symlink (refused, never followed)); not starting another" "symlinked journal: no upgrade on top"
 [ "$(snap)" = "$before" ] || fail "symlinked journal: something changed"
 rm "$B/.netroot/transaction"
 untouched "symlinked journal"
@@ -224,7 +224,7 @@ cp -p "$T/record" "$B/.netroot/gen-$g/record"
 # the pending confirmation: a damaged one names its line (0: no gen= line at all)
 P=$B/.netroot/pending
 damage nul "$P" "gen=$g"
-check nul "$P" 1 "$P:2: malformed line" -- ctl history
+check nul "$P" 1 "$P:2: NUL byte" -- ctl history
 damage huge "$P" "gen=$g"
 check huge "$P" 1 "$P: " -- ctl history
 damage empty "$P"

@@ -62,13 +62,17 @@ echo "exposure score: $score"
 awk -v s="$score" 'BEGIN { exit !(s <= 3.5) }' || fail "exposure score $score is above 3.5"
 pass "exposure score $score <= 3.5"
 
-# The boot-assessment unit: verify clean, ordered before boot-complete.target, required by it.
-B=$TOP/units/netroot-boot-health.service
-sed "s#^ExecStart=/usr/sbin/netrootctl#ExecStart=$NETROOTCTL#" "$B" >"$T/unit/netroot-boot-health.service"
-MANPATH=$T/man:/usr/share/man systemd-analyze verify "$T/unit/netroot-boot-health.service" >"$T/verify2.log" 2>&1 ||
-	fail "verify netroot-boot-health.service: $(cat "$T/verify2.log")"
+# The boot decision unit: verify clean; wanted by multi-user.target (a target every booted Pi
+# reaches) and never ordered before it (Type=exec: the decision may take confirm_timeout).
+B=$TOP/units/netroot-confirm.service
+sed "s#^ExecStart=/usr/sbin/netrootctl#ExecStart=$NETROOTCTL#" "$B" >"$T/unit/netroot-confirm.service"
+MANPATH=$T/man:/usr/share/man systemd-analyze verify "$T/unit/netroot-confirm.service" >"$T/verify2.log" 2>&1 ||
+	fail "verify netroot-confirm.service: $(cat "$T/verify2.log")"
 [ ! -s "$T/verify2.log" ] || fail "verify printed: $(cat "$T/verify2.log")"
-pass "netroot-boot-health.service verifies clean"
-grep -qx 'Before=boot-complete.target' "$B" || fail "not ordered before boot-complete.target"
-grep -qx 'RequiredBy=boot-complete.target' "$B" || fail "not required by boot-complete.target"
-pass "boot assessment: ordered before and required by boot-complete.target"
+pass "netroot-confirm.service verifies clean"
+grep -qx 'WantedBy=multi-user.target' "$B" || fail "not wanted by multi-user.target"
+grep -qx 'Type=exec' "$B" || fail "not Type=exec: multi-user.target would wait for the decision"
+grep -q '^Before=.*multi-user.target' "$B" && fail "ordered before multi-user.target: boot would wait"
+grep -q 'boot-complete.target' "$B" && fail "still wired to boot-complete.target (nothing on a Pi reaches it)"
+grep -qx 'ExecStart=/usr/sbin/netrootctl confirm --wait' "$B" || fail "ExecStart is not netrootctl confirm --wait"
+pass "boot decision: wanted by multi-user.target, Type=exec, runs netrootctl confirm --wait"
