@@ -24,6 +24,10 @@ struct ctx {
         struct gen_pending pending;
         bool trial;
         char running[128];
+        /* Under --root the uptime file is read once and then advanced by the monotonic clock:
+         * a stand-in /proc/uptime is a plain file that does not tick. */
+        bool up_read;
+        double up_base, mono_base;
 };
 
 const char *confirm_outcome_to_string(enum confirm_outcome o)
@@ -80,19 +84,31 @@ static void read_running_kernel(struct ctx *c)
 }
 
 /* Seconds since this boot (CLOCK_BOOTTIME, or <root>/proc/uptime in a sandbox). */
-static double uptime(const struct ctx *c)
+static double clock_secs(clockid_t id)
 {
         struct timespec ts;
 
-        if (c->o->root && c->o->root[0] && !streq(c->o->root, "/")) {
-                _cleanup_free_ char *path = root_path(c->o->root, "/proc/uptime");
-                char buf[64];
-
-                if (path && file_read_value(path, buf, sizeof(buf)) == 0)
-                        return strtod(buf, NULL);
-        }
-        clock_gettime(CLOCK_BOOTTIME, &ts);
+        clock_gettime(id, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double uptime(struct ctx *c)
+{
+        if (c->o->root && c->o->root[0] && !streq(c->o->root, "/")) {
+                if (!c->up_read) {
+                        _cleanup_free_ char *path = root_path(c->o->root, "/proc/uptime");
+                        char buf[64];
+
+                        c->up_read = true;
+                        c->up_base = -1;
+                        if (path && file_read_value(path, buf, sizeof(buf)) == 0)
+                                c->up_base = strtod(buf, NULL);
+                        c->mono_base = clock_secs(CLOCK_MONOTONIC);
+                }
+                if (c->up_base >= 0)
+                        return c->up_base + clock_secs(CLOCK_MONOTONIC) - c->mono_base;
+        }
+        return clock_secs(CLOCK_BOOTTIME);
 }
 
 /* True when this boot started before the upgrade was recorded (the trial's reboot has not

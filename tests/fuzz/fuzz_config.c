@@ -2,6 +2,7 @@
  * Invariants: 0 or -EINVAL; an error names the file and a line and leaves the defaults in
  * place (nothing half-loaded); loaded values stay within their documented bounds. */
 #include "fuzz.h"
+#include "util.h"
 
 #include "config.h"
 
@@ -55,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         }
         FUZZ_CHECK(r == 0 && !diag.error[0], "config_load: %d %s", r, diag.error);
-        FUZZ_CHECK(cfg.agent.boot_dir[0] == '/' && cfg.agent.run_dir[0] == '/' &&
+        FUZZ_CHECK((cfg.agent.boot_dir[0] == '/' || streq(cfg.agent.boot_dir, "auto")) &&
+                       cfg.agent.run_dir[0] == '/' &&
                        cfg.agent.state_dir[0] == '/',
                    "a relative folder was accepted");
         FUZZ_CHECK(!cfg.agent.metrics_file[0] || cfg.agent.metrics_file[0] == '/', "metrics_file");

@@ -45,7 +45,7 @@ ctl() { "$NETROOTCTL" --root "$R" bootcfg "$@"; }
 
 # --- show ---------------------------------------------------------------------------------------
 out=$(ctl show 2>&1) || fail "show exited $?: $out"
-assert_contains "$out" "serial 511e57f7" "show: serial from /proc/cpuinfo, zeros stripped"
+assert_contains "$out" "serial folder 511e57f7" "show: serial folder from /proc/cpuinfo (low 32 bits, 8 hex digits)"
 assert_contains "$out" "Kernel:     kernel7.img (default)  present" "show: default Pi 3 kernel"
 assert_contains "$out" "line $DECIDING, address followkernel" "show: deciding initramfs line"
 assert_contains "$out" "initrd.img-4.4.27-v7+  present" "show: initramfs present"

@@ -33,6 +33,9 @@ pi_sandbox_make() {
 	printf 'processor\t: 0\nHardware\t: BCM2835\nRevision\t: a02082\nSerial\t\t: 00000000%s\n' \
 		"$PI_SERIAL" >"$ch/proc/cpuinfo"
 	echo "$PI_KV" >"$ch/proc/sys/kernel/osrelease"
+	# A Pi that booted a second ago (netrootctl confirm measures confirm_timeout from the boot;
+	# under --root it reads this once and advances it by the monotonic clock).
+	echo "1.00 1.00" >"$ch/proc/uptime"
 	# The tutorial's config.txt lines, with the chroot's kernel named explicitly.
 	cat >"$ch/boot/config.txt" <<-CFG
 	# netroot test Pi (config.txt adapted from the netboot tutorial)
