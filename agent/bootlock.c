@@ -15,12 +15,20 @@ static const struct kv_field holder_fields[] = {
     KV_STR_FIELD(struct boot_lock_holder, since, 0),
 };
 
-static int open_lock(const char *root, int *fd)
+/* <root><run_dir>/boot.lock: per run folder, so Pis simulated under one --root (or one machine
+ * acting for several boot folders with their own agent.conf) each have their own. */
+static char *lock_path(const char *root, const char *run_dir)
 {
-        _cleanup_free_ char *path = root_path(root, BOOT_LOCK_PATH), *dir = NULL;
+        return root_pathf(root, "%s/%s", run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR,
+                          BOOT_LOCK_NAME);
+}
+
+static int open_lock(const char *root, const char *run_dir, int *fd)
+{
+        _cleanup_free_ char *path = lock_path(root, run_dir), *dir = NULL;
         int r;
 
-        if (!path || !(dir = root_path(root, "/run/netroot")))
+        if (!path || !(dir = root_path(root, run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR)))
                 return -ENOMEM;
         r = mkdir_parents(dir, 0755);
         if (r < 0)
@@ -40,7 +48,7 @@ static int read_holder(int fd, struct boot_lock_holder *h)
         if (n <= 0)
                 return n < 0 ? -errno : 0;
         buf[n] = '\0';
-        return kv_parse(buf, (size_t)n, BOOT_LOCK_PATH, holder_fields, ARRAY_SIZE(holder_fields), h,
+        return kv_parse(buf, (size_t)n, BOOT_LOCK_NAME, holder_fields, ARRAY_SIZE(holder_fields), h,
                         &e);
 }
 
@@ -63,16 +71,16 @@ static void write_holder(int fd, const char *command)
                 (void)!pwrite(fd, text, len, 0);
 }
 
-int boot_lock_take(const char *root, const char *command, unsigned wait_sec, struct boot_lock *l,
+int boot_lock_take(const char *root, const char *run_dir, const char *command, unsigned wait_sec, struct boot_lock *l,
                    struct error *err)
 {
         struct timespec start, now;
         int fd = -1, r;
 
         l->fd = -1;
-        r = open_lock(root, &fd);
+        r = open_lock(root, run_dir, &fd);
         if (r < 0)
-                return error_set(err, r, "%s: %s", BOOT_LOCK_PATH, strerror(-r));
+                return error_set(err, r, "%s/%s: %s", run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR, BOOT_LOCK_NAME, strerror(-r));
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -80,7 +88,7 @@ int boot_lock_take(const char *root, const char *command, unsigned wait_sec, str
                 if (errno != EWOULDBLOCK && errno != EINTR) {
                         r = -errno;
                         close(fd);
-                        return error_set(err, r, "%s: %s", BOOT_LOCK_PATH, strerror(-r));
+                        return error_set(err, r, "%s/%s: %s", run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR, BOOT_LOCK_NAME, strerror(-r));
                 }
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (now.tv_sec - start.tv_sec >= (time_t)wait_sec) {
@@ -105,15 +113,19 @@ int boot_lock_take(const char *root, const char *command, unsigned wait_sec, str
 void boot_lock_release(struct boot_lock *l)
 {
         if (l->fd >= 0) {
-                (void)ftruncate(l->fd, 0);
+                /* An emptied file names no holder; a stale name would only mislead, and the
+                 * flock, not the text, decides who holds the lock. */
+                if (ftruncate(l->fd, 0) < 0) {
+                        /* nothing to do: the next holder overwrites the text */
+                }
                 close(l->fd); /* drops the flock */
                 l->fd = -1;
         }
 }
 
-int boot_lock_holder(const char *root, struct boot_lock_holder *h)
+int boot_lock_holder(const char *root, const char *run_dir, struct boot_lock_holder *h)
 {
-        _cleanup_free_ char *path = root_path(root, BOOT_LOCK_PATH);
+        _cleanup_free_ char *path = lock_path(root, run_dir);
         _cleanup_close_ int fd = -1;
 
         memset(h, 0, sizeof(*h));

@@ -361,7 +361,7 @@ int confirm_run(const struct confirm_options *o, struct confirm_result *r)
         c.boot_dir = root_path(o->root, o->cfg->agent.boot_dir);
         if (!c.boot_dir)
                 return -ENOMEM;
-        k = boot_lock_take(o->root, "netrootctl confirm", 60, &lock, &e);
+        k = boot_lock_take(o->root, o->cfg->agent.run_dir, "netrootctl confirm", 60, &lock, &e);
         if (k < 0) {
                 snprintf(r->reason, sizeof(r->reason), "%s", error_text(&e));
                 free(c.boot_dir);

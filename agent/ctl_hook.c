@@ -212,7 +212,7 @@ static void recover(struct ctl_context *ctx)
 static int take_lock(struct ctl_context *ctx, const char *what, struct boot_lock *l)
 {
         struct error e;
-        int r = boot_lock_take(ctx->root, what, HOOK_BOOT_LOCK_WAIT, l, &e);
+        int r = boot_lock_take(ctx->root, ctx->cfg.agent.run_dir, what, HOOK_BOOT_LOCK_WAIT, l, &e);
 
         if (r < 0)
                 printf("netroot: WARNING: %s\n", error_text(&e));

@@ -40,7 +40,7 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {},
         };
-        struct rollback_options o = {.root = ctx->root};
+        struct rollback_options o = {.root = ctx->root, .run_dir = ctx->cfg.agent.run_dir};
         _cleanup_free_ char *boot = NULL, *shared = NULL;
         const char *boot_arg = NULL, *shared_arg = NULL;
         struct logger events;

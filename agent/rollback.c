@@ -372,7 +372,7 @@ int rollback_run(const struct rollback_options *o, const struct report *rep,
         memset(r, 0, sizeof(*r));
         r->outcome = ROLLBACK_DONE;
         if (!o->dry_run && !o->have_boot_lock) {
-                k = boot_lock_take(o->root, "netrootctl rollback", 30, &lock, &e);
+                k = boot_lock_take(o->root, o->run_dir, "netrootctl rollback", 30, &lock, &e);
                 if (k < 0)
                         return fail(&b, ROLLBACK_REFUSED, "%s; nothing was changed",
                                     error_text(&e));

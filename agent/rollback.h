@@ -15,6 +15,7 @@ struct rollback_options {
         const char *boot_dir;   /* resolved */
         const char *shared_dir; /* resolved, NULL/"": the shared firmware is not restored */
         const char *root;       /* the machine's --root (the lock, /etc of the initrd check) */
+        const char *run_dir;    /* [agent] run_dir, where the boot lock is (NULL: /run/netroot) */
         unsigned to;            /* 0: the newest generation that is pending, unconfirmed or good */
         bool firmware;          /* also restore the shared firmware set from the backup */
         bool force;             /* restore even when the restored initramfs fails the check */

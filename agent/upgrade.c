@@ -961,7 +961,8 @@ int upgrade_run(const struct upgrade_options *o, const struct report *rep, struc
                 strftime(u.txn.started, sizeof(u.txn.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
         }
         if (!o->dry_run && !o->have_boot_lock) {
-                k = boot_lock_take(o->root, u.txn.command, o->boot_lock_wait_sec, &lock, &e);
+                k = boot_lock_take(o->root, o->cfg->agent.run_dir, u.txn.command, o->boot_lock_wait_sec, &lock,
+                                   &e);
                 if (k < 0) {
                         snprintf(r->reason, sizeof(r->reason), "%s; nothing was changed",
                                  error_text(&e));

@@ -79,7 +79,9 @@ for s in "${SERIALS[@]}"; do
 		fail "hard links into $d"
 	cp "$T/v1/start.elf" "$T/v1/fixup.dat" "$d/"
 	chmod 0644 "$d"/*
-	sed -e "s|^boot_dir = .*|boot_dir = /srv/tftp/$s|" "$CH/etc/netroot/agent.conf" >"$T/$s.conf"
+	# Its own run folder too: on a real Pi /run (and the boot lock in it) is the Pi's own.
+	sed -e "s|^boot_dir = .*|boot_dir = /srv/tftp/$s|" -e "s|^run_dir = .*|run_dir = /run/netroot-$s|" \
+		"$CH/etc/netroot/agent.conf" >"$T/$s.conf"
 	printf 'shared_dir = /srv/tftp\ntftp = 127.0.0.1:%s\n' "$TFTP_PORT" >>"$T/$s.conf"
 	sed -i 's/^verify_tftp = .*/verify_tftp = required/' "$T/$s.conf"
 	(cd "$d" && sha256sum config.txt cmdline.txt bcm2710-rpi-3-b.dtb start.elf fixup.dat \

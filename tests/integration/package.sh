@@ -50,7 +50,8 @@ int main(int argc, char **argv)
         return memcmp(&want, &got, sizeof(want)) == 0 ? 0 : 3;
 }
 C
-read -r -a inih_libs < <(pkg-config --libs inih)
+# config.c resolves portal host names at load (probe.c): the library needs all of the agent's libraries.
+read -r -a inih_libs < <(pkg-config --libs inih libsystemd libiscsi libnl-route-3.0 libnl-3.0 libcurl)
 san=()
 [ "${SANITIZE:-0}" = 1 ] && san=("-fsanitize=address,undefined")
 cc -std=gnu11 -D_GNU_SOURCE "${san[@]}" -I"$TOP/agent" -o "$T/defaults" "$T/defaults.c" \
