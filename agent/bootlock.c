@@ -71,8 +71,8 @@ static void write_holder(int fd, const char *command)
                 (void)!pwrite(fd, text, len, 0);
 }
 
-int boot_lock_take(const char *root, const char *run_dir, const char *command, unsigned wait_sec, struct boot_lock *l,
-                   struct error *err)
+int boot_lock_take(const char *root, const char *run_dir, const char *command, unsigned wait_sec,
+                   struct boot_lock *l, struct error *err)
 {
         struct timespec start, now;
         int fd = -1, r;
@@ -80,7 +80,9 @@ int boot_lock_take(const char *root, const char *run_dir, const char *command, u
         l->fd = -1;
         r = open_lock(root, run_dir, &fd);
         if (r < 0)
-                return error_set(err, r, "%s/%s: %s", run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR, BOOT_LOCK_NAME, strerror(-r));
+                return error_set(err, r, "%s/%s: %s",
+                                 run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR,
+                                 BOOT_LOCK_NAME, strerror(-r));
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -88,7 +90,9 @@ int boot_lock_take(const char *root, const char *run_dir, const char *command, u
                 if (errno != EWOULDBLOCK && errno != EINTR) {
                         r = -errno;
                         close(fd);
-                        return error_set(err, r, "%s/%s: %s", run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR, BOOT_LOCK_NAME, strerror(-r));
+                        return error_set(err, r, "%s/%s: %s",
+                                         run_dir && run_dir[0] ? run_dir : BOOT_LOCK_RUN_DIR,
+                                         BOOT_LOCK_NAME, strerror(-r));
                 }
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (now.tv_sec - start.tv_sec >= (time_t)wait_sec) {

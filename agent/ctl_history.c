@@ -87,7 +87,8 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
         r = txn_read(boot, &t, &e);
         if (r == 0) {
                 struct boot_lock_holder h;
-                bool held = boot_lock_holder(ctx->root, ctx->cfg.agent.run_dir, &h) == 1 && h.pid == t.pid;
+                bool held =
+                    boot_lock_holder(ctx->root, ctx->cfg.agent.run_dir, &h) == 1 && h.pid == t.pid;
 
                 snprintf(txn_state, sizeof(txn_state),
                          "%s: upgrade to %s, generation %u, step %s (%s pid %ld, since %s)%s",

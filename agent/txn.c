@@ -292,7 +292,8 @@ static int clean_folder(int dfd)
         while ((de = readdir(d))) {
                 struct stat st;
 
-                /* A link at one of our temp names is removed, never followed (unlinkat does not). */
+                /* A link at one of our temp names is removed, never followed (unlinkat does not).
+                 */
                 if (!leftover_name(de->d_name) ||
                     fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
@@ -326,12 +327,15 @@ int txn_store_usable(const char *boot_dir, struct error *err)
 
         snprintf(store, sizeof(store), "%s/%s", boot_dir, GEN_STORE);
         if (lstat(store, &st) < 0)
-                return errno == ENOENT ? 0 : error_set(err, -errno, "%s: %s", store, strerror(errno));
+                return errno == ENOENT ? 0
+                                       : error_set(err, -errno, "%s: %s", store, strerror(errno));
         if (S_ISLNK(st.st_mode))
-                return error_set(err, -ELOOP, "%s is a symlink: refusing to use it as the generation store",
+                return error_set(err, -ELOOP,
+                                 "%s is a symlink: refusing to use it as the generation store",
                                  store);
         if (!S_ISDIR(st.st_mode))
-                return error_set(err, -ENOTDIR, "%s is not a folder: refusing to use it as the generation store",
+                return error_set(err, -ENOTDIR,
+                                 "%s is not a folder: refusing to use it as the generation store",
                                  store);
         return 0;
 }

@@ -265,6 +265,14 @@ static int adopt_backup(struct run *u)
         if (journal(u, "backup") < 0)
                 return -EBUSY;
         fill_record(u, &rec);
+        /* "Before" is what apt-pre saw, never what a hook (raspi-firmware's z50) left since. */
+        if (saved.kernel_from[0])
+                snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", saved.kernel_from);
+        if (saved.initramfs_from[0])
+                snprintf(rec.initramfs_from, sizeof(rec.initramfs_from), "%s",
+                         saved.initramfs_from);
+        if (saved.cmdline_name[0])
+                snprintf(rec.cmdline_name, sizeof(rec.cmdline_name), "%s", saved.cmdline_name);
         rec.gen = saved.gen;
         rec.layout = saved.layout;
         rec.final_existed = u->txn.final_existed;
@@ -961,8 +969,8 @@ int upgrade_run(const struct upgrade_options *o, const struct report *rep, struc
                 strftime(u.txn.started, sizeof(u.txn.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
         }
         if (!o->dry_run && !o->have_boot_lock) {
-                k = boot_lock_take(o->root, o->cfg->agent.run_dir, u.txn.command, o->boot_lock_wait_sec, &lock,
-                                   &e);
+                k = boot_lock_take(o->root, o->cfg->agent.run_dir, u.txn.command,
+                                   o->boot_lock_wait_sec, &lock, &e);
                 if (k < 0) {
                         snprintf(r->reason, sizeof(r->reason), "%s; nothing was changed",
                                  error_text(&e));
