@@ -279,6 +279,9 @@ int ctl_status(struct ctl_context *ctx, int argc, char **argv)
                 sb_free(&sb);
         } else {
                 print_human(doc, running, path);
+                /* Which folder the upgrade and doctor work on: /boot or /boot/firmware. */
+                printf("  boot:    %s%s\n", ctx->cfg.agent.boot_dir,
+                       ctx->cfg.agent.boot_dir_auto ? " (boot_dir = auto)" : "");
         }
         json_free(doc);
         return ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;

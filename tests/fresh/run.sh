@@ -365,6 +365,15 @@ main() {
 	log "fresh machine in $ROOT: $(since "$t")"
 	clone_tree "$ROOT$SRC_IN_CHROOT" || { log "git clone failed"; exit 1; }
 	mount_all "$ROOT" || exit 1
+	# The reference boot files sit beside the clone on a developer's machine (../shared): the
+	# same place, read-only, so integration/realworld runs there as here.
+	for rw in "${NETROOT_REALWORLD:-}" "$TOP/../shared/reference/realworld" /work/shared/reference/realworld; do
+		[ -n "$rw" ] && [ -x "$rw/run.sh" ] || continue
+		mkdir -p "$ROOT/root/shared/reference/realworld" &&
+			mount_one "$ROOT/root/shared/reference/realworld" --bind "$rw" &&
+			mount -o remount,bind,ro "$ROOT/root/shared/reference/realworld" || exit 1
+		break
+	done
 	df -h "$ROOT" | tail -n 1 | awk '{ print "fresh: disk: " $4 " free on " $6 }' >&2
 
 	mkdir -p "$(dirname "$FRESH_LOG")" || exit 1

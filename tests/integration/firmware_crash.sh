@@ -20,116 +20,8 @@
 for tool in cc sha256sum; do command -v $tool >/dev/null || fail "$tool missing (make deps)"; done
 t_start=$(date +%s%N)
 
-cat >"$T/kill_after_shim.c" <<'EOF'
-/* kill_after_shim.so: a test tool. Counts the calls that change the file system and raises
- * SIGKILL right after call number $KILL_AT returned (0 or unset: never). Writes to
- * stdin/stdout/stderr do not count. */
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-static long calls;
-
-static void counted(void)
-{
-        static long at = -1;
-
-        if (at < 0) {
-                const char *e = getenv("KILL_AT");
-                at = e ? atol(e) : 0;
-        }
-        if (at > 0 && ++calls == at)
-                raise(SIGKILL);
-}
-
-#define REAL(fn)                                                                           \
-        static __typeof__(fn) *real;                                                       \
-        if (!real)                                                                         \
-        real = (__typeof__(fn) *)dlsym(RTLD_NEXT, #fn)
-
-ssize_t write(int fd, const void *b, size_t n)
-{
-        REAL(write);
-        ssize_t r = real(fd, b, n);
-        if (fd > 2)
-                counted();
-        return r;
-}
-int renameat(int a, const char *b, int c, const char *d)
-{
-        REAL(renameat);
-        int r = real(a, b, c, d);
-        counted();
-        return r;
-}
-int renameat2(int a, const char *b, int c, const char *d, unsigned f)
-{
-        REAL(renameat2);
-        int r = real(a, b, c, d, f);
-        counted();
-        return r;
-}
-int rename(const char *a, const char *b)
-{
-        REAL(rename);
-        int r = real(a, b);
-        counted();
-        return r;
-}
-int linkat(int a, const char *b, int c, const char *d, int f)
-{
-        REAL(linkat);
-        int r = real(a, b, c, d, f);
-        counted();
-        return r;
-}
-int unlinkat(int a, const char *b, int f)
-{
-        REAL(unlinkat);
-        int r = real(a, b, f);
-        counted();
-        return r;
-}
-int unlink(const char *a)
-{
-        REAL(unlink);
-        int r = real(a);
-        counted();
-        return r;
-}
-int mkdirat(int a, const char *b, mode_t m)
-{
-        REAL(mkdirat);
-        int r = real(a, b, m);
-        counted();
-        return r;
-}
-int mkdir(const char *a, mode_t m)
-{
-        REAL(mkdir);
-        int r = real(a, m);
-        counted();
-        return r;
-}
-int fsync(int fd)
-{
-        REAL(fsync);
-        int r = real(fd);
-        counted();
-        return r;
-}
-EOF
-cc -shared -fPIC -O2 -Wall -Werror -o "$T/kill_after_shim.so" "$T/kill_after_shim.c" -ldl ||
-	fail "kill_after_shim does not compile"
-# Under SANITIZE=1 the ASan runtime must come first in the preload list; calls still reach the
-# shim (ASan's interceptors pass them on to the next definition).
-PRELOAD=$T/kill_after_shim.so
-[ "${SANITIZE:-0}" = 1 ] && PRELOAD="$(cc -print-file-name=libasan.so) $PRELOAD"
+. "$TOP/tests/lib/kill_after.sh"
+kill_after_build "$T" || fail "kill_after_shim does not compile"
 
 # --- the sandbox Pi and its TFTP root ---
 R=$T/root
@@ -214,7 +106,7 @@ while :; do
 	[ "$n" -le 400 ] || fail "the rollback did not complete within 400 kill points"
 	reset_v2
 	rm -f "$TFTP/.netroot-firmware.lock"
-	KILL_AT=$n LD_PRELOAD=$PRELOAD ctl rollback --to 1 --firmware >"$T/out" 2>&1
+	KILL_AT=$n LD_PRELOAD=$KILL_PRELOAD ctl rollback --to 1 --firmware >"$T/out" 2>&1
 	rc=$?
 	if [ "$rc" != 137 ]; then
 		[ "$rc" = 0 ] || fail "uninterrupted rollback: exit $rc: $(cat "$T/out")"

@@ -165,59 +165,10 @@ assert_contains "$(cat "$T/o")" "sha256 matches" "rollback fetched back over TFT
 clean_state "rollback"
 
 # --- 5. the promotion SIGKILLed after each of its mutating calls ---
-cat >"$T/kill_after_shim.c" <<'EOF'
-/* kill_after_shim.so: a test tool; see firmware_crash.sh. */
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-static long calls;
-
-static void counted(void)
-{
-        static long at = -1;
-
-        if (at < 0) {
-                const char *e = getenv("KILL_AT");
-                at = e ? atol(e) : 0;
-        }
-        if (at > 0 && ++calls == at)
-                raise(SIGKILL);
-}
-
-#define WRAP(ret, fn, params, args, cond)                                                  \
-        ret fn params                                                                      \
-        {                                                                                  \
-                static __typeof__(fn) *real;                                               \
-                if (!real)                                                                 \
-                        real = (__typeof__(fn) *)dlsym(RTLD_NEXT, #fn);                    \
-                ret r = real args;                                                         \
-                if (cond)                                                                  \
-                        counted();                                                         \
-                return r;                                                                  \
-        }
-
-WRAP(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), fd > 2)
-WRAP(int, renameat, (int a, const char *b, int c, const char *d), (a, b, c, d), 1)
-WRAP(int, renameat2, (int a, const char *b, int c, const char *d, unsigned f), (a, b, c, d, f), 1)
-WRAP(int, rename, (const char *a, const char *b), (a, b), 1)
-WRAP(int, linkat, (int a, const char *b, int c, const char *d, int f), (a, b, c, d, f), 1)
-WRAP(int, unlinkat, (int a, const char *b, int f), (a, b, f), 1)
-WRAP(int, unlink, (const char *a), (a), 1)
-WRAP(int, mkdirat, (int a, const char *b, mode_t m), (a, b, m), 1)
-WRAP(int, mkdir, (const char *a, mode_t m), (a, m), 1)
-WRAP(int, fsync, (int fd), (fd), 1)
-EOF
-cc -shared -fPIC -O2 -Wall -Werror -o "$T/kill_after_shim.so" "$T/kill_after_shim.c" -ldl ||
-	fail "kill_after_shim does not compile"
+. "$TOP/tests/lib/kill_after.sh"
+kill_after_build "$T" || fail "kill_after_shim does not compile"
 # Under SANITIZE=1 the ASan runtime must come first in the preload list; calls still reach the
 # shim (ASan's interceptors pass them on to the next definition).
-PRELOAD=$T/kill_after_shim.so
-[ "${SANITIZE:-0}" = 1 ] && PRELOAD="$(cc -print-file-name=libasan.so) $PRELOAD"
 n=0
 points=0
 old_after=0
@@ -227,7 +178,7 @@ while :; do
 	n=$((n + 1))
 	[ "$n" -le 400 ] || fail "the promotion did not complete within 400 kill points"
 	reset_v1
-	KILL_AT=$n LD_PRELOAD=$PRELOAD ctl firmware promote --from $CANARY >"$T/out" 2>&1
+	KILL_AT=$n LD_PRELOAD=$KILL_PRELOAD ctl firmware promote --from $CANARY >"$T/out" 2>&1
 	rc=$?
 	if [ "$rc" != 137 ]; then
 		[ "$rc" = 0 ] || fail "uninterrupted promote: exit $rc: $(cat "$T/out")"
