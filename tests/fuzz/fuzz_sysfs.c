@@ -184,7 +184,8 @@ static void fuzz_session(const uint8_t *data, size_t size)
         session_assess(&snap, 1, 0, &v);
         FUZZ_CHECK(v.n_reasons <= SESSION_REASONS_MAX, "%u reasons", v.n_reasons);
         for (unsigned i = 0; i < v.n_reasons; i++)
-                FUZZ_TERMINATED(v.reasons[i]);
+                FUZZ_TERMINATED(v.reasons[i].text);
+                FUZZ_TERMINATED(v.reasons[i].code);
         session_describe(&snap, desc, sizeof(desc));
         FUZZ_TERMINATED(desc);
 }

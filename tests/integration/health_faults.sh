@@ -48,7 +48,7 @@ track_pid "$PID"
 
 state_is() { # STATE [REASON-SUBSTRING]
 	local st
-	st=$(jq -r '.state + "|" + (.reasons | join("; "))' "$S/run/netroot/status.json" 2>/dev/null) || return 1
+	st=$(jq -r '.state + "|" + ([.reasons[] | .text] | join("; "))' "$S/run/netroot/status.json" 2>/dev/null) || return 1
 	[ "${st%%|*}" = "$1" ] || return 1
 	[ -z "${2:-}" ] || [[ ${st#*|} == *"$2"* ]]
 }
