@@ -96,15 +96,25 @@ static void set_fields(struct run *u, const char *step)
 }
 
 /* The crash tests need a real, unannounced death (test builds only). */
-static void fault_point(const char *step)
+static void fault_point(const struct run *u, const char *step)
 {
         const char *f = testhook_env("NETROOT_FAULT_STEP");
 
         if (f && streq(f, step)) {
-                fprintf(stderr, "netrootctl: NETROOT_FAULT_STEP=%s: killing myself\n", step);
-                fflush(stderr);
+                report_notef(u->rep, "NETROOT_FAULT_STEP=%s: killing myself", step);
                 raise(SIGKILL);
         }
+}
+
+/* The unit tests fail each step in turn as it returns (test builds only): the rollback and the
+ * report must follow. */
+static int injected_failure(struct run *u, const char *step)
+{
+        const char *f = testhook_env("NETROOT_FAULT_FAIL_STEP");
+
+        if (f && streq(f, step))
+                return step_fail(u, "injected failure (NETROOT_FAULT_FAIL_STEP=%s)", step);
+        return 0;
 }
 
 static void read_boot_id(const char *root, char *buf, size_t size)
@@ -876,12 +886,14 @@ static int run_steps(struct run *u, struct upgrade_result *r)
                 if (s->skip && s->skip(u, why, sizeof(why))) {
                         snprintf(what, sizeof(what), "skipped: %s", why);
                         begin(u, (unsigned)(N_PRE + i), what);
-                        fault_point(s->name);
+                        fault_point(u, s->name);
                         continue;
                 }
                 s->describe(u, what, sizeof(what));
                 begin(u, (unsigned)(N_PRE + i), what);
                 k = s->run(u);
+                if (k == 0)
+                        k = injected_failure(u, s->name);
                 if (k == -EBUSY && i == 0) {
                         /* The backup failed before it changed anything. */
                         r->outcome = UPGRADE_REFUSED;
@@ -894,7 +906,7 @@ static int run_steps(struct run *u, struct upgrade_result *r)
                         rollback_now(u, s->name, r);
                         return -EIO;
                 }
-                fault_point(s->name);
+                fault_point(u, s->name);
         }
         r->outcome = UPGRADE_DONE;
         r->gen = u->gen;
@@ -975,7 +987,7 @@ int upgrade_run(const struct upgrade_options *o, const struct report *rep, struc
         begin(&u, 0, "reading config.txt and the installed kernels");
         if (rep && rep->ops && rep->ops->plan)
                 rep->ops->plan(rep->userdata, p);
-        fault_point("plan");
+        fault_point(&u, "plan");
         if (!p->refusal[0]) {
                 begin(&u, 1, "checking before anything changes");
                 upgrade_preflight(p);
@@ -998,7 +1010,7 @@ int upgrade_run(const struct upgrade_options *o, const struct report *rep, struc
                 k = 0;
                 goto out;
         }
-        fault_point("preflight");
+        fault_point(&u, "preflight");
         k = run_steps(&u, r);
 out:
         if (rep && rep->ops && rep->ops->result)
