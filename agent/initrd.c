@@ -929,35 +929,22 @@ static void module_item(struct initrd_report *rep, const struct check_state *s, 
         }
 }
 
-int initrd_check(const char *file, const struct initrd_check_options *opt,
-                 struct initrd_report *rep)
+/* The options, validated: the root fs type, the NIC modules ("none": not checked), the kernel. */
+static int check_options(const struct initrd_check_options *opt, const char **rootfs,
+                         const char **nic, struct initrd_report *rep)
 {
-        static const struct initrd_check_options defaults = {0};
-        struct cpio_callbacks cb = {.entry = on_entry, .data = on_data};
-        struct check_state s = {0};
-        struct initrd_scan_info info;
-        _cleanup_free_ char *conf_path = NULL;
-        const char *rootfs, *nic;
-        char why[320], *tok, *save = NULL;
-        bool nic_none, need_conf;
-        int r;
-
-        if (!opt)
-                opt = &defaults;
-        memset(rep, 0, sizeof(*rep));
-        rep->ok = true;
-        rootfs = str_empty(opt->rootfs) ? "ext4" : opt->rootfs;
-        nic = str_empty(opt->nic) ? INITRD_DEFAULT_NIC : opt->nic;
-        nic_none = streq(nic, "none");
-        if (!valid_module_list(rootfs) || strchr(rootfs, ',') ||
-            strlen(rootfs) >= sizeof(s.rootfs_names[0])) {
-                snprintf(rep->error, sizeof(rep->error), "bad root filesystem type '%s'", rootfs);
+        *rootfs = str_empty(opt->rootfs) ? "ext4" : opt->rootfs;
+        *nic = str_empty(opt->nic) ? INITRD_DEFAULT_NIC : opt->nic;
+        if (!valid_module_list(*rootfs) || strchr(*rootfs, ',') ||
+            strlen(*rootfs) >= sizeof(((struct check_state *)0)->rootfs_names[0])) {
+                snprintf(rep->error, sizeof(rep->error), "bad root filesystem type '%s'", *rootfs);
                 return -EINVAL;
         }
-        if (!nic_none && (!valid_module_list(nic) || strlen(nic) >= sizeof(s.nic_list))) {
+        if (!streq(*nic, "none") && (!valid_module_list(*nic) ||
+                                     strlen(*nic) >= sizeof(((struct check_state *)0)->nic_list))) {
                 snprintf(rep->error, sizeof(rep->error),
                          "bad NIC module list '%s' (module names separated by commas, or none)",
-                         nic);
+                         *nic);
                 return -EINVAL;
         }
         if (opt->kver && (str_empty(opt->kver) || strchr(opt->kver, '/') ||
@@ -965,29 +952,133 @@ int initrd_check(const char *file, const struct initrd_check_options *opt,
                 snprintf(rep->error, sizeof(rep->error), "bad kernel version '%s'", opt->kver);
                 return -EINVAL;
         }
+        return 0;
+}
 
-        need(&s, NEED_ISCSI_TCP, "iSCSI over TCP", "iscsi_tcp");
-        need(&s, NEED_LIBISCSI, "iSCSI library (iscsi_tcp needs it)", "libiscsi");
-        need(&s, NEED_LIBISCSI_TCP, "iSCSI TCP library (iscsi_tcp needs it)", "libiscsi_tcp");
-        need(&s, NEED_SCSI_TRANSPORT_ISCSI, "iSCSI transport class", "scsi_transport_iscsi");
-        need(&s, NEED_SD_MOD, "SCSI disk driver (without it no disk appears)", "sd_mod");
+/* The modules an iSCSI root needs in the archive (or built into the kernel). */
+static void need_modules(struct check_state *s, const char *rootfs, const char *nic)
+{
+        char *tok, *save = NULL;
+
+        need(s, NEED_ISCSI_TCP, "iSCSI over TCP", "iscsi_tcp");
+        need(s, NEED_LIBISCSI, "iSCSI library (iscsi_tcp needs it)", "libiscsi");
+        need(s, NEED_LIBISCSI_TCP, "iSCSI TCP library (iscsi_tcp needs it)", "libiscsi_tcp");
+        need(s, NEED_SCSI_TRANSPORT_ISCSI, "iSCSI transport class", "scsi_transport_iscsi");
+        need(s, NEED_SD_MOD, "SCSI disk driver (without it no disk appears)", "sd_mod");
         for (size_t i = 0; rootfs[i]; i++)
-                s.rootfs_names[0][i] = rootfs[i] == '-' ? '_' : rootfs[i];
-        need(&s, NEED_ROOTFS, "root file system driver", s.rootfs_names[0]);
+                s->rootfs_names[0][i] = rootfs[i] == '-' ? '_' : rootfs[i];
+        need(s, NEED_ROOTFS, "root file system driver", s->rootfs_names[0]);
         /* The ext4 driver also mounts ext2 and ext3. */
         if (streq(rootfs, "ext2") || streq(rootfs, "ext3"))
-                need(&s, NEED_ROOTFS, NULL, "ext4");
-        if (!nic_none) {
-                snprintf(s.nic_list, sizeof(s.nic_list), "%s", nic);
-                for (size_t i = 0; s.nic_list[i]; i++)
-                        if (s.nic_list[i] == '-')
-                                s.nic_list[i] = '_';
-                for (tok = strtok_r(s.nic_list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-                        need(&s, NEED_NIC, "network driver", tok);
+                need(s, NEED_ROOTFS, NULL, "ext4");
+        if (!streq(nic, "none")) {
+                snprintf(s->nic_list, sizeof(s->nic_list), "%s", nic);
+                for (size_t i = 0; s->nic_list[i]; i++)
+                        if (s->nic_list[i] == '-')
+                                s->nic_list[i] = '_';
+                for (tok = strtok_r(s->nic_list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+                        need(s, NEED_NIC, "network driver", tok);
         }
-        need(&s, NEED_CRC32C, "CRC32C for iSCSI digests", "crc32c");
-        s.mods[NEED_CRC32C].prefix = true;
+        need(s, NEED_CRC32C, "CRC32C for iSCSI digests", "crc32c");
+        s->mods[NEED_CRC32C].prefix = true;
+}
 
+/* lib/modules/VERSION: the kernel checked (given, else the newest in the archive). */
+static void versions_item(struct initrd_report *rep, const struct check_state *s)
+{
+        char name[160], others[200] = "";
+        bool have = false;
+
+        for (size_t i = 0; i < s->n_versions; i++) {
+                if (rep->kernel[0] && streq(s->versions[i], rep->kernel))
+                        have = true;
+                else
+                        snprintf(others + strlen(others), sizeof(others) - strlen(others), "%s%s",
+                                 others[0] ? ", " : "", s->versions[i]);
+        }
+        snprintf(name, sizeof(name), "lib/modules/%s", rep->kernel[0] ? rep->kernel : "VERSION");
+        if (have)
+                item(rep, name, true, "modules for kernel %s%s%s%s", rep->kernel,
+                     others[0] ? " (also: " : "", others, others[0] ? ")" : "");
+        else if (!rep->kernel[0])
+                item(rep, name, false, "no lib/modules/ folder in the archive");
+        else
+                item(rep, name, false, "no modules for kernel %s in the archive%s%s%s", rep->kernel,
+                     others[0] ? " (it has: " : "", others, others[0] ? ")" : "");
+}
+
+/* etc/iscsi.initramfs: needed in the archive when the system has one. */
+static int conf_item(struct initrd_report *rep, const struct check_state *s, const char *root)
+{
+        _cleanup_free_ char *conf_path = root_path(root, "/etc/iscsi/iscsi.initramfs");
+
+        if (!conf_path)
+                return -ENOMEM;
+        if (access(conf_path, F_OK) != 0)
+                item(rep, "etc/iscsi.initramfs", true,
+                     "not needed: %s does not exist, the target comes from the kernel command line",
+                     conf_path);
+        else if (s->iscsi_conf)
+                item(rep, "etc/iscsi.initramfs", true, "iSCSI settings from %s are in the archive",
+                     conf_path);
+        else
+                item(rep, "etc/iscsi.initramfs", false,
+                     "%s exists but the archive lacks its copy etc/iscsi.initramfs (rebuild the "
+                     "initramfs)",
+                     conf_path);
+        return 0;
+}
+
+/* The items after the scan: archive, modules folder, iscsistart, each module. */
+static void report_items(struct initrd_report *rep, const struct check_state *s,
+                         const struct initrd_scan_info *info, int scan_r, const char *why,
+                         const char *rootfs, const char *nic)
+{
+        if (scan_r == 0)
+                item(rep, "archive complete", true, "%u entries, %" PRIu64 " bytes unpacked%s%s",
+                     info->entries, info->bytes, streq(info->compression, "none") ? "" : ", ",
+                     streq(info->compression, "none") ? "" : info->compression);
+        else
+                item(rep, "archive complete", false, "archive incomplete: %s", why);
+        versions_item(rep, s);
+        if (s->iscsistart[0])
+                item(rep, "iscsistart", true, "iSCSI login program: %s", s->iscsistart);
+        else
+                item(rep, "iscsistart", false,
+                     "iSCSI login program: no sbin/iscsistart (open-iscsi's initramfs hook did not "
+                     "run)");
+        module_item(rep, s, NEED_ISCSI_TCP, "iscsi_tcp");
+        module_item(rep, s, NEED_LIBISCSI, "libiscsi");
+        module_item(rep, s, NEED_LIBISCSI_TCP, "libiscsi_tcp");
+        module_item(rep, s, NEED_SCSI_TRANSPORT_ISCSI, "scsi_transport_iscsi");
+        module_item(rep, s, NEED_SD_MOD, "sd_mod");
+        module_item(rep, s, NEED_ROOTFS, rootfs);
+        if (streq(nic, "none"))
+                item(rep, "nic", true, "not checked (--nic none: no Pi network driver asked for)");
+        else
+                module_item(rep, s, NEED_NIC, nic);
+        module_item(rep, s, NEED_CRC32C, "crc32c");
+}
+
+int initrd_check(const char *file, const struct initrd_check_options *opt,
+                 struct initrd_report *rep)
+{
+        static const struct initrd_check_options defaults = {0};
+        struct cpio_callbacks cb = {.entry = on_entry, .data = on_data};
+        struct check_state s = {0};
+        struct initrd_scan_info info;
+        const char *rootfs, *nic;
+        char why[320];
+        int r;
+
+        if (!opt)
+                opt = &defaults;
+        memset(rep, 0, sizeof(*rep));
+        rep->ok = true;
+        r = check_options(opt, &rootfs, &nic, rep);
+        if (r < 0)
+                return r;
+        need_modules(&s, rootfs, nic);
         r = initrd_scan(file, &cb, &s, &info, why, sizeof(why));
         if (r < 0 && r != -ENODATA) {
                 snprintf(rep->error, sizeof(rep->error), "%s", why);
@@ -997,83 +1088,16 @@ int initrd_check(const char *file, const struct initrd_check_options *opt,
         snprintf(rep->compression, sizeof(rep->compression), "%s", info.compression);
         rep->bytes = info.bytes;
         rep->entries = info.entries;
-
         if (opt->kver)
                 snprintf(rep->kernel, sizeof(rep->kernel), "%s", opt->kver);
         else
                 for (size_t i = 0; i < s.n_versions; i++)
                         if (!rep->kernel[0] || strverscmp(s.versions[i], rep->kernel) > 0)
                                 snprintf(rep->kernel, sizeof(rep->kernel), "%s", s.versions[i]);
-
-        if (r == 0)
-                item(rep, "archive complete", true, "%u entries, %" PRIu64 " bytes unpacked%s%s",
-                     info.entries, info.bytes, streq(info.compression, "none") ? "" : ", ",
-                     streq(info.compression, "none") ? "" : info.compression);
-        else
-                item(rep, "archive complete", false, "archive incomplete: %s", why);
-
-        {
-                char name[160], others[200] = "";
-                bool have = false;
-
-                for (size_t i = 0; i < s.n_versions; i++) {
-                        if (rep->kernel[0] && streq(s.versions[i], rep->kernel))
-                                have = true;
-                        else
-                                snprintf(others + strlen(others), sizeof(others) - strlen(others),
-                                         "%s%s", others[0] ? ", " : "", s.versions[i]);
-                }
-                snprintf(name, sizeof(name), "lib/modules/%s",
-                         rep->kernel[0] ? rep->kernel : "VERSION");
-                if (have)
-                        item(rep, name, true, "modules for kernel %s%s%s%s", rep->kernel,
-                             others[0] ? " (also: " : "", others, others[0] ? ")" : "");
-                else if (!rep->kernel[0])
-                        item(rep, name, false, "no lib/modules/ folder in the archive");
-                else
-                        item(rep, name, false, "no modules for kernel %s in the archive%s%s%s",
-                             rep->kernel, others[0] ? " (it has: " : "", others,
-                             others[0] ? ")" : "");
-        }
-
-        if (s.iscsistart[0])
-                item(rep, "iscsistart", true, "iSCSI login program: %s", s.iscsistart);
-        else
-                item(rep, "iscsistart", false,
-                     "iSCSI login program: no sbin/iscsistart (open-iscsi's initramfs hook did not "
-                     "run)");
-        module_item(rep, &s, NEED_ISCSI_TCP, "iscsi_tcp");
-        module_item(rep, &s, NEED_LIBISCSI, "libiscsi");
-        module_item(rep, &s, NEED_LIBISCSI_TCP, "libiscsi_tcp");
-        module_item(rep, &s, NEED_SCSI_TRANSPORT_ISCSI, "scsi_transport_iscsi");
-        module_item(rep, &s, NEED_SD_MOD, "sd_mod");
-        module_item(rep, &s, NEED_ROOTFS, rootfs);
-        if (nic_none)
-                item(rep, "nic", true, "not checked (--nic none: no Pi network driver asked for)");
-        else
-                module_item(rep, &s, NEED_NIC, nic);
-        module_item(rep, &s, NEED_CRC32C, "crc32c");
-
-        conf_path = root_path(opt->root, "/etc/iscsi/iscsi.initramfs");
-        if (!conf_path) {
-                check_state_free(&s);
-                return -ENOMEM;
-        }
-        need_conf = access(conf_path, F_OK) == 0;
-        if (!need_conf)
-                item(rep, "etc/iscsi.initramfs", true,
-                     "not needed: %s does not exist, the target comes from the kernel command line",
-                     conf_path);
-        else if (s.iscsi_conf)
-                item(rep, "etc/iscsi.initramfs", true, "iSCSI settings from %s are in the archive",
-                     conf_path);
-        else
-                item(rep, "etc/iscsi.initramfs", false,
-                     "%s exists but the archive lacks its copy etc/iscsi.initramfs (rebuild the "
-                     "initramfs)",
-                     conf_path);
+        report_items(rep, &s, &info, r, why, rootfs, nic);
+        r = conf_item(rep, &s, opt->root);
         check_state_free(&s);
-        return 0;
+        return r;
 }
 
 int initrd_passes_check(const char *root, const char *file, const char *kver, char *why,
