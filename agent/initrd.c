@@ -200,10 +200,85 @@ static ssize_t cpio_settle(struct cpio_parser *p)
         }
 }
 
+/* One byte of the magic at B. Returns 0 to go on, 1 when the rest is a compressed archive to
+ * hand back (its magic included), or a negative errno for what is no newc archive. */
+static int feed_magic(struct cpio_parser *p, unsigned char byte)
+{
+        p->hdr[p->hdr_len++] = byte;
+        p->offset++;
+        if (p->hdr_len < 6)
+                return 0;
+        if (cpio_magic_ok(p->hdr)) {
+                p->in_archive = true;
+                p->state = CPIO_HEADER;
+                return 0;
+        }
+        if (!p->in_archive && p->outer) {
+                p->compressed_at = p->offset - 6;
+                p->state = CPIO_COMPRESSED;
+                return 1;
+        }
+        if (memcmp(p->hdr, "070707", 6) == 0)
+                return cpio_fail(
+                    p, "old (odc) cpio format at byte %" PRIu64 ", the kernel reads only newc",
+                    p->offset - 6);
+        return cpio_fail(p, "%s at byte %" PRIu64,
+                         p->in_archive ? "no cpio header" : "unexpected data after archive",
+                         p->offset - 6);
+}
+
+/* Copies what B[*I..LEN) has of a field of SIZE bytes into DST (HAVE so far). True when full. */
+static bool feed_field(struct cpio_parser *p, void *dst, size_t *have, size_t size,
+                       const unsigned char *b, size_t len, size_t *i)
+{
+        size_t n = MIN(len - *i, size - *have);
+
+        memcpy((char *)dst + *have, b + *i, n);
+        *have += n;
+        *i += n;
+        p->offset += n;
+        return *have == size;
+}
+
+/* What follows the magic: header, name, data and their padding. */
+static ssize_t feed_body(struct cpio_parser *p, const unsigned char *b, size_t len, size_t *i)
+{
+        size_t n;
+
+        switch (p->state) {
+        case CPIO_HEADER:
+                if (feed_field(p, p->hdr, &p->hdr_len, CPIO_HEADER_SIZE, b, len, i))
+                        return cpio_header_done(p);
+                return 0;
+        case CPIO_NAME:
+                if (feed_field(p, p->name, &p->name_len, p->name_size, b, len, i))
+                        return cpio_name_done(p);
+                return 0;
+        case CPIO_NAME_PAD:
+        case CPIO_DATA_PAD:
+                n = MIN(len - *i, pad4(p->offset));
+                *i += n;
+                p->offset += n;
+                return 0;
+        case CPIO_DATA:
+                n = (size_t)MIN((uint64_t)(len - *i), p->remaining);
+                if (p->want_data) {
+                        memcpy(p->data + p->data_len, b + *i, n);
+                        p->data_len += n;
+                }
+                *i += n;
+                p->offset += n;
+                p->remaining -= n;
+                return 0;
+        default:
+                return -EBADMSG;
+        }
+}
+
 ssize_t cpio_parser_feed(struct cpio_parser *p, const void *buf, size_t len)
 {
         const unsigned char *b = buf;
-        size_t i = 0, n;
+        size_t i = 0;
         ssize_t r;
 
         while (i < len) {
@@ -218,74 +293,18 @@ ssize_t cpio_parser_feed(struct cpio_parser *p, const void *buf, size_t len)
                         }
                         break;
                 case CPIO_MAGIC:
-                        p->hdr[p->hdr_len++] = b[i++];
-                        p->offset++;
-                        if (p->hdr_len < 6)
-                                break;
-                        if (cpio_magic_ok(p->hdr)) {
-                                p->in_archive = true;
-                                p->state = CPIO_HEADER;
-                                break;
-                        }
-                        if (!p->in_archive && p->outer) {
-                                /* Hand the compressed rest back, its magic included. */
-                                p->compressed_at = p->offset - 6;
-                                p->state = CPIO_COMPRESSED;
-                                return (ssize_t)i;
-                        }
-                        if (memcmp(p->hdr, "070707", 6) == 0)
-                                return cpio_fail(p,
-                                                 "old (odc) cpio format at byte %" PRIu64
-                                                 ", the kernel reads only newc",
-                                                 p->offset - 6);
-                        return cpio_fail(p, "%s at byte %" PRIu64,
-                                         p->in_archive ? "no cpio header"
-                                                       : "unexpected data after archive",
-                                         p->offset - 6);
-                case CPIO_HEADER:
-                        n = MIN(len - i, CPIO_HEADER_SIZE - p->hdr_len);
-                        memcpy(p->hdr + p->hdr_len, b + i, n);
-                        p->hdr_len += n;
-                        i += n;
-                        p->offset += n;
-                        if (p->hdr_len == CPIO_HEADER_SIZE) {
-                                r = cpio_header_done(p);
-                                if (r < 0)
-                                        return r;
-                        }
-                        break;
-                case CPIO_NAME:
-                        n = MIN(len - i, p->name_size - p->name_len);
-                        memcpy(p->name + p->name_len, b + i, n);
-                        p->name_len += n;
-                        i += n;
-                        p->offset += n;
-                        if (p->name_len == p->name_size) {
-                                r = cpio_name_done(p);
-                                if (r < 0)
-                                        return r;
-                        }
-                        break;
-                case CPIO_NAME_PAD:
-                case CPIO_DATA_PAD:
-                        n = MIN(len - i, pad4(p->offset));
-                        i += n;
-                        p->offset += n;
-                        break;
-                case CPIO_DATA:
-                        n = (size_t)MIN((uint64_t)(len - i), p->remaining);
-                        if (p->want_data) {
-                                memcpy(p->data + p->data_len, b + i, n);
-                                p->data_len += n;
-                        }
-                        i += n;
-                        p->offset += n;
-                        p->remaining -= n;
+                        r = feed_magic(p, b[i++]);
+                        if (r != 0)
+                                return r > 0 ? (ssize_t)i : r;
                         break;
                 case CPIO_COMPRESSED:
                         return (ssize_t)i;
                 case CPIO_FAILED:
                         return -EBADMSG;
+                default:
+                        r = feed_body(p, b, len, &i);
+                        if (r < 0)
+                                return r;
                 }
                 /* Done here, not when the next byte comes: an archive may end right after. */
                 r = cpio_settle(p);
