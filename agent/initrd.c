@@ -534,16 +534,98 @@ static int scan_compressed(int fd, const struct decompressor *d, struct cpio_par
         return -ENODATA;
 }
 
+/* Feeds FILE (open as FD) to OUTER until it ends or hands back a compressed rest. *IO_ERROR:
+ * the file could not be read (WHY says so), not what it holds. */
+static int scan_outer(int fd, const char *file, struct cpio_parser *outer, bool *io_error,
+                      char *why, size_t why_size)
+{
+        _cleanup_free_ unsigned char *buf = malloc(SCAN_CHUNK);
+        bool stop = false;
+        int r = 0;
+
+        *io_error = true;
+        if (!buf)
+                return -ENOMEM;
+        while (!stop) {
+                ssize_t n = read(fd, buf, SCAN_CHUNK);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        snprintf(why, why_size, "reading %s: %s", file, strerror(errno));
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                r = feed_all(outer, buf, (size_t)n, &stop);
+                if (r < 0)
+                        break;
+        }
+        *io_error = false;
+        return r;
+}
+
+/* The compressed main archive after OUTER's early ones, through INNER. */
+static int scan_inner(int fd, const struct cpio_parser *outer, struct cpio_parser *inner,
+                      struct initrd_scan_info *info, char *why, size_t why_size)
+{
+        const struct decompressor *d = decompressor_find(outer->hdr, outer->hdr_len);
+        int r;
+
+        if (!d) {
+                snprintf(why, why_size,
+                         "%s at byte %" PRIu64 ": neither a cpio archive nor a known compression",
+                         outer->entries ? "unexpected data" : "not an initramfs",
+                         outer->compressed_at);
+                return outer->entries ? -ENODATA : -EBADMSG;
+        }
+        snprintf(info->compression, sizeof(info->compression), "%s", d->name);
+        if (lseek(fd, (off_t)outer->compressed_at, SEEK_SET) < 0)
+                return -errno;
+        r = scan_compressed(fd, d, inner, why, why_size);
+        info->entries += inner->entries;
+        info->bytes += inner->offset;
+        if (r == 0 && cpio_parser_finish(inner) < 0) {
+                snprintf(why, why_size, "%s archive: %s", d->name, inner->error);
+                r = -ENODATA;
+        }
+        if (r == -ENOEXEC || r == -ENOMEM)
+                return r;
+        r = r < 0 ? (info->entries ? -ENODATA : -EBADMSG) : 0;
+        if (r == -EBADMSG)
+                snprintf(why, why_size, "not an initramfs: the %s data holds no cpio archive",
+                         d->name);
+        return r;
+}
+
+/* An archive that is not compressed: did OUTER end well (R: what feeding it returned)? */
+static int judge_outer(struct cpio_parser *outer, int r, char *why, size_t why_size)
+{
+        if (r < 0) {
+                snprintf(why, why_size, "%s", outer->error[0] ? outer->error : strerror(-r));
+                r = (r == -EBADMSG && outer->entries) ? -ENODATA : r;
+                if (r == -EBADMSG)
+                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
+                return r;
+        }
+        if (cpio_parser_finish(outer) < 0) {
+                r = outer->entries ? -ENODATA : -EBADMSG;
+                if (r == -EBADMSG)
+                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
+                else
+                        snprintf(why, why_size, "%s", outer->error);
+        }
+        return r;
+}
+
 int initrd_scan(const char *file, const struct cpio_callbacks *cb, void *userdata,
                 struct initrd_scan_info *info, char *why, size_t why_size)
 {
-        _cleanup_free_ unsigned char *buf = NULL;
         _cleanup_close_ int fd = -1;
         struct cpio_parser *outer = NULL, *inner = NULL;
-        const struct decompressor *d = NULL;
         struct stat st;
-        bool stop = false;
-        int r = 0, r_inner = 0;
+        bool io_error;
+        int r;
 
         memset(info, 0, sizeof(*info));
         snprintf(info->compression, sizeof(info->compression), "none");
@@ -558,88 +640,25 @@ int initrd_scan(const char *file, const struct cpio_callbacks *cb, void *userdat
                 snprintf(why, why_size, "%s is not a regular file", file);
                 return -EBADMSG;
         }
-        buf = malloc(SCAN_CHUNK);
         /* The parsers carry a PATH_MAX-sized name each: keep them off the stack. */
         outer = calloc(1, sizeof(*outer));
         inner = calloc(1, sizeof(*inner));
-        if (!buf || !outer || !inner) {
-                r = -ENOMEM;
-                goto out;
+        if (!outer || !inner) {
+                free(outer);
+                free(inner);
+                return -ENOMEM;
         }
         cpio_parser_init(outer, true, cb, userdata);
         cpio_parser_init(inner, false, cb, userdata);
-        while (!stop) {
-                ssize_t n = read(fd, buf, SCAN_CHUNK);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        snprintf(why, why_size, "reading %s: %s", file, strerror(errno));
-                        goto out;
-                }
-                if (n == 0)
-                        break;
-                r = feed_all(outer, buf, (size_t)n, &stop);
-                if (r < 0)
-                        break;
-        }
+        r = scan_outer(fd, file, outer, &io_error, why, why_size);
         info->entries = outer->entries;
         info->bytes = outer->offset;
-        if (r == 0 && outer->state == CPIO_COMPRESSED) {
-                d = decompressor_find(outer->hdr, outer->hdr_len);
-                if (!d) {
-                        snprintf(why, why_size,
-                                 "%s at byte %" PRIu64
-                                 ": neither a cpio archive nor a known compression",
-                                 outer->entries ? "unexpected data" : "not an initramfs",
-                                 outer->compressed_at);
-                        r = outer->entries ? -ENODATA : -EBADMSG;
-                        goto out;
-                }
-                snprintf(info->compression, sizeof(info->compression), "%s", d->name);
-                if (lseek(fd, (off_t)outer->compressed_at, SEEK_SET) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                r_inner = scan_compressed(fd, d, inner, why, why_size);
-                info->entries += inner->entries;
-                info->bytes += inner->offset;
-                if (r_inner == 0 && cpio_parser_finish(inner) < 0) {
-                        snprintf(why, why_size, "%s archive: %s", d->name, inner->error);
-                        r_inner = -ENODATA;
-                }
-                if (r_inner == -ENOEXEC || r_inner == -ENOMEM) {
-                        r = r_inner;
-                        goto out;
-                }
-                r = r_inner < 0 ? (info->entries ? -ENODATA : -EBADMSG) : 0;
-                if (r == -EBADMSG)
-                        snprintf(why, why_size,
-                                 "not an initramfs: the %s data holds no cpio "
-                                 "archive",
-                                 d->name);
-                goto out;
-        }
-        if (r < 0) {
-                snprintf(why, why_size, "%s", outer->error[0] ? outer->error : strerror(-r));
-                r = (r == -EBADMSG && outer->entries) ? -ENODATA : r;
-                if (r == -EBADMSG)
-                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
-                goto out;
-        }
-        if (cpio_parser_finish(outer) < 0) {
-                r = outer->entries ? -ENODATA : -EBADMSG;
-                if (r == -EBADMSG)
-                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
-                else
-                        snprintf(why, why_size, "%s", outer->error);
-        }
-out:
-        if (outer)
-                cpio_parser_free(outer);
-        if (inner)
-                cpio_parser_free(inner);
+        if (r == 0 && outer->state == CPIO_COMPRESSED)
+                r = scan_inner(fd, outer, inner, info, why, why_size);
+        else if (!io_error)
+                r = judge_outer(outer, r, why, why_size);
+        cpio_parser_free(outer);
+        cpio_parser_free(inner);
         free(outer);
         free(inner);
         return r;
