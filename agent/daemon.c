@@ -47,25 +47,20 @@ static int open_led(const char *root, const struct netroot_config *cfg, const ch
         return led_validate(led, &cfg->led, config_path, err, errsize);
 }
 
-int daemon_check_config(const struct daemon_options *opt)
+int daemon_check_config(const struct daemon_options *opt, struct daemon_config_check *out)
 {
         struct netroot_config cfg;
         struct config_diag diag;
         struct led led;
-        char path[PATH_MAX], err[CONFIG_MESSAGE_MAX];
-        bool missing;
 
-        if (load_config(opt, path, sizeof(path), &cfg, &diag, &missing) < 0) {
-                fprintf(stderr, "netrootd: %s\n", diag.error);
+        memset(out, 0, sizeof(*out));
+        if (load_config(opt, out->path, sizeof(out->path), &cfg, &diag, &out->missing) < 0) {
+                snprintf(out->error, sizeof(out->error), "%s", diag.error);
                 return -EINVAL;
         }
-        if (diag.warning[0])
-                fprintf(stderr, "netrootd: warning: %s\n", diag.warning);
-        if (open_led(opt->root, &cfg, path, &led, err, sizeof(err)) < 0) {
-                fprintf(stderr, "netrootd: %s\n", err);
+        snprintf(out->warning, sizeof(out->warning), "%s", diag.warning);
+        if (open_led(opt->root, &cfg, out->path, &led, out->error, sizeof(out->error)) < 0)
                 return -EINVAL;
-        }
-        printf("%s: %s\n", path, missing ? "not present, built-in defaults are valid" : "valid");
         return 0;
 }
 
