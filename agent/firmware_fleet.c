@@ -354,34 +354,16 @@ static bool set_equal_live(const struct firmware_set *set, const struct firmware
 }
 
 /* The checks of a promotion, made under the lock. */
-static int promote_checks(const struct fleet_options *o, const char *pi_dir,
-                          struct firmware_set *set, struct fleet_result *res, char *err,
-                          size_t err_size)
+/* The newest generation of the canary says good. Sets RES->gen. */
+static int canary_confirmed(const struct fleet_options *o, const char *pi_dir,
+                            struct fleet_result *res, char *err, size_t err_size)
 {
         _cleanup_free_ unsigned *gens = NULL;
-        _cleanup_free_ char *record = NULL;
-        struct fleet_status st;
         struct gen_record rec;
-        struct stat rs;
         struct error why = {0};
         size_t n = 0;
         int r;
 
-        r = firmware_set_scan_err(pi_dir, set, err, err_size);
-        if (r < 0)
-                return r;
-        {
-                bool has_start = false;
-
-                for (unsigned i = 0; i < set->n; i++)
-                        has_start |= streq(set->files[i].name, "start.elf");
-                if (!has_start)
-                        return fail(err, err_size, -EPERM,
-                                    "%s has no start.elf: that Pi boots the root's set, there is "
-                                    "nothing to promote",
-                                    pi_dir);
-        }
-        /* Confirmed: the newest generation says good. */
         r = gen_list(pi_dir, &gens, &n);
         if (r < 0 || n == 0)
                 return fail(err, err_size, -EPERM,
@@ -398,38 +380,55 @@ static int promote_checks(const struct fleet_options *o, const char *pi_dir,
                             "%s: the newest generation %u is %s, not good: the Pi's boot with "
                             "this firmware is not confirmed",
                             o->serial, res->gen, gen_status_to_string(rec.status));
-        /* ...and confirmed after the firmware was there: the record was last written (marked
-         * good) no earlier than every file of the set was last changed. ctime too: cp -p and
-         * touch can set an mtime, nothing but the file system sets a ctime. */
-        if (asprintf(&record, "%s/%s/gen-%u/%s", pi_dir, GEN_STORE, res->gen, GEN_RECORD) < 0)
+        return 0;
+}
+
+/* True when A is strictly later than B. */
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+        return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/* ...and confirmed after the firmware was there: the record was last written (marked good) no
+ * earlier than every file of the set was last changed. ctime too: cp -p and touch can set an
+ * mtime, nothing but the file system sets a ctime. */
+static int confirmed_after_set(const char *pi_dir, const struct firmware_set *set, unsigned gen,
+                               char *err, size_t err_size)
+{
+        _cleanup_free_ char *record = NULL;
+        struct stat rs;
+
+        if (asprintf(&record, "%s/%s/gen-%u/%s", pi_dir, GEN_STORE, gen, GEN_RECORD) < 0)
                 return -ENOMEM;
         if (lstat(record, &rs) < 0)
                 return fail(err, err_size, -errno, "%s: %m", record);
         for (unsigned i = 0; i < set->n; i++) {
                 _cleanup_free_ char *path = NULL;
-                struct stat fs;
                 const struct timespec *late;
+                struct stat fs;
 
                 if (asprintf(&path, "%s/%s", pi_dir, set->files[i].name) < 0)
                         return -ENOMEM;
                 if (lstat(path, &fs) < 0)
                         return fail(err, err_size, -errno, "%s: %m", path);
-                late = (fs.st_ctim.tv_sec > fs.st_mtim.tv_sec ||
-                        (fs.st_ctim.tv_sec == fs.st_mtim.tv_sec &&
-                         fs.st_ctim.tv_nsec > fs.st_mtim.tv_nsec))
-                           ? &fs.st_ctim
-                           : &fs.st_mtim;
-                if (late->tv_sec > rs.st_mtim.tv_sec ||
-                    (late->tv_sec == rs.st_mtim.tv_sec && late->tv_nsec > rs.st_mtim.tv_nsec))
+                late = ts_after(&fs.st_ctim, &fs.st_mtim) ? &fs.st_ctim : &fs.st_mtim;
+                if (ts_after(late, &rs.st_mtim))
                         return fail(err, err_size, -EPERM,
                                     "%s changed after generation %u was confirmed good (%s): "
                                     "the Pi has not been seen booting it; boot it and confirm "
                                     "again",
-                                    path, res->gen, record);
+                                    path, gen, record);
         }
-        /* No mismatched start/fixup pair anywhere: not in the canary's set, not at the root,
-         * not in any other Pi's folder. */
-        r = firmware_fleet_status(o->tftp_root, &st, err, err_size);
+        return 0;
+}
+
+/* No mismatched start/fixup pair anywhere: not in the canary's set, not at the root, not in any
+ * other Pi's folder. */
+static int no_mismatch(const struct fleet_options *o, char *err, size_t err_size)
+{
+        struct fleet_status st;
+        int r = firmware_fleet_status(o->tftp_root, &st, err, err_size);
+
         if (r < 0)
                 return r;
         if (st.mismatched) {
@@ -445,6 +444,29 @@ static int promote_checks(const struct fleet_options *o, const char *pi_dir,
                         r = fail(err, err_size, st.pis[i].pairs, "%s", st.pis[i].pairs_why);
         firmware_fleet_status_free(&st);
         return r;
+}
+
+static int promote_checks(const struct fleet_options *o, const char *pi_dir,
+                          struct firmware_set *set, struct fleet_result *res, char *err,
+                          size_t err_size)
+{
+        bool has_start = false;
+        int r;
+
+        r = firmware_set_scan_err(pi_dir, set, err, err_size);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < set->n; i++)
+                has_start |= streq(set->files[i].name, "start.elf");
+        if (!has_start)
+                return fail(err, err_size, -EPERM,
+                            "%s has no start.elf: that Pi boots the root's set, there is nothing "
+                            "to promote",
+                            pi_dir);
+        r = canary_confirmed(o, pi_dir, res, err, err_size);
+        if (r >= 0)
+                r = confirmed_after_set(pi_dir, set, res->gen, err, err_size);
+        return r < 0 ? r : no_mismatch(o, err, err_size);
 }
 
 int firmware_fleet_promote(const struct fleet_options *o, struct fleet_result *res, char *err,
