@@ -6,6 +6,7 @@
 #include "fileio.h"
 #include "iscsi_boot.h"
 #include "rootpath.h"
+#include "status_doc.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -162,6 +163,24 @@ bool doctor_path_ends_in(const char *path, const char *last)
         return len > ll && path[len - ll - 1] == '/' && strncmp(path + len - ll, last, ll) == 0;
 }
 
+const char *doctor_disk_link(const char *spec, const char **key)
+{
+        static const struct {
+                const char *prefix, *dir;
+        } links[] = {
+            {"UUID=", "/dev/disk/by-uuid/"},
+            {"PARTUUID=", "/dev/disk/by-partuuid/"},
+            {"LABEL=", "/dev/disk/by-label/"},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+                if (strncmp(spec, links[i].prefix, strlen(links[i].prefix)) == 0) {
+                        *key = spec + strlen(links[i].prefix);
+                        return links[i].dir;
+                }
+        return NULL;
+}
+
 static void load_kver(struct doctor_ctx *c)
 {
         _cleanup_free_ char *p = root_path(c->root, "/proc/sys/kernel/osrelease");
@@ -212,24 +231,14 @@ static void load_session(struct doctor_ctx *c)
         c->snap_r = session_read(c->root, &c->loc, &c->snap);
 }
 
+/* netrootd's status.json through the one reader of its schema; none (or unreadable) leaves
+ * c->status NULL and the checks read sysfs and procfs instead. */
 static void load_status(struct doctor_ctx *c)
 {
-        _cleanup_free_ char *p = NULL, *text = NULL;
         char err[128];
-        size_t len;
 
-        if (asprintf(&p, "%s/status.json", c->cfg->agent.run_dir) < 0) {
-                p = NULL;
-                return;
-        }
-        {
-                _cleanup_free_ char *rp = root_path(c->root, p);
-
-                if (!rp || file_read_all(rp, DOCTOR_SMALL_FILE_MAX, &text, &len) < 0)
-                        return;
-        }
-        if (json_parse(text, len, &c->status, err, sizeof(err)) < 0)
-                c->status = NULL;
+        if (status_doc_load(c->root, c->cfg->agent.run_dir, &c->sdoc, err, sizeof(err)) == 0)
+                c->status = c->sdoc.json;
 }
 
 static int ctx_load(struct doctor_ctx *c, const struct doctor_options *opt)
@@ -270,7 +279,7 @@ static void ctx_free(struct doctor_ctx *c)
                 cmdline_free(&c->cl);
         if (c->pcl_ok)
                 cmdline_free(&c->pcl);
-        json_free(c->status);
+        status_doc_free(&c->sdoc);
 }
 
 const char *doctor_result_to_string(enum doctor_result r)

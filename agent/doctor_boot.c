@@ -396,12 +396,7 @@ static bool sd_entry(const struct fstab_line *l, void *userdata)
             has_option(opts, "nofail") ||
             (l->n >= 3 && (doctor_is_nfs(l->w[2]) || streq(l->w[2], "swap"))))
                 return true;
-        if (strncmp(spec, "UUID=", 5) == 0)
-                by = "/dev/disk/by-uuid/", key = spec + 5;
-        else if (strncmp(spec, "PARTUUID=", 9) == 0)
-                by = "/dev/disk/by-partuuid/", key = spec + 9;
-        else if (strncmp(spec, "LABEL=", 6) == 0)
-                by = "/dev/disk/by-label/", key = spec + 6;
+        by = doctor_disk_link(spec, &key);
         if (by && *key && !strchr(key, '/')) {
                 _cleanup_free_ char *p = root_pathf(s->c->root, "%s%s", by, key);
                 struct stat st;

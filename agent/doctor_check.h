@@ -14,6 +14,7 @@
 #include "json.h"
 #include "mounts.h"
 #include "session.h"
+#include "status_doc.h"
 #include "util.h"
 
 #define DOCTOR_SMALL_FILE_MAX (1024 * 1024)
@@ -51,7 +52,8 @@ struct doctor_ctx {
         char *fstab;
         int fstab_r;
 
-        struct json_value *status; /* netrootd's status.json, NULL when there is none */
+        struct status_doc sdoc;
+        const struct json_value *status; /* sdoc's document, NULL when there is none */
 };
 
 /* ---- results (doctor.c) ---- */
@@ -75,6 +77,9 @@ bool doctor_is_nfs(const char *type);
 /* "host:/tftpboot/511e57f7" -> "/tftpboot/511e57f7"; IPv6 servers come in brackets. */
 const char *doctor_nfs_export_path(const char *src);
 bool doctor_path_ends_in(const char *path, const char *last);
+/* UUID=, PARTUUID= or LABEL= in SPEC: the /dev/disk/by-… folder udev links it in ("…/"), with
+ * *KEY at the value; NULL for any other SPEC. */
+const char *doctor_disk_link(const char *spec, const char **key);
 
 /* ---- text (doctor_parse.c) ---- */
 

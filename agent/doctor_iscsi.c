@@ -256,12 +256,7 @@ static bool resolve_root_arg(struct doctor_ctx *c, struct doctor_check *ck, cons
         _cleanup_free_ char *link = NULL;
         ssize_t n;
 
-        if (strncmp(root_arg, "UUID=", 5) == 0)
-                by = "/dev/disk/by-uuid/", key = root_arg + 5;
-        else if (strncmp(root_arg, "PARTUUID=", 9) == 0)
-                by = "/dev/disk/by-partuuid/", key = root_arg + 9;
-        else if (strncmp(root_arg, "LABEL=", 6) == 0)
-                by = "/dev/disk/by-label/", key = root_arg + 6;
+        by = doctor_disk_link(root_arg, &key);
         if (!by) {
                 snprintf(target, size, "%s", root_arg);
                 return true;
