@@ -386,23 +386,11 @@ static void remove_asides(int dirfd)
         closedir(d);
 }
 
-int cluster_lock_acquire(struct cluster_lock *l, const char *dir, const char *serial,
-                         unsigned ttl_sec, unsigned wait_sec, struct cluster_lock_holder *holder)
+/* L's path and who we are, as the lock file will say. */
+static int lock_init(struct cluster_lock *l, const char *dir, const char *serial)
 {
-        _cleanup_close_ int dirfd = -1;
-        struct nas_clock clk = {0};
-        struct lock_seen watched = {0};
-        int64_t deadline, watched_since = 0;
-        unsigned fast = 0;
-        int n;
+        int n = snprintf(l->path, sizeof(l->path), "%s/%s", dir, CLUSTER_LOCK_NAME);
 
-        if (!l || !dir || !serial || !serial_valid(serial) || ttl_sec == 0)
-                return -EINVAL;
-        if (l->held)
-                return -EALREADY;
-        if (ttl_sec > CLUSTER_LOCK_TTL_MAX)
-                ttl_sec = CLUSTER_LOCK_TTL_MAX;
-        n = snprintf(l->path, sizeof(l->path), "%s/%s", dir, CLUSTER_LOCK_NAME);
         if (n < 0 || (size_t)n >= sizeof(l->path))
                 return -ENAMETOOLONG;
         memset(&l->me, 0, sizeof(l->me));
@@ -414,68 +402,109 @@ int cluster_lock_acquire(struct cluster_lock *l, const char *dir, const char *se
                 if (*p == '\n' || *p == '=')
                         *p = '_';
         l->me.pid = (long)getpid();
+        return 0;
+}
+
+/* Creates the lock file. 0: the lock is ours; -EEXIST or -EAGAIN: another's. */
+static int try_create(int dirfd, struct cluster_lock *l, unsigned ttl_sec)
+{
+        int r = create_named(dirfd, CLUSTER_LOCK_NAME, &l->me, ttl_sec, &l->dev, &l->ino);
+
+        if (r < 0)
+                return r;
+        /* Ours only if what the lock path names now is the file we created. */
+        if (!is_at_name(dirfd, CLUSTER_LOCK_NAME, l->dev, l->ino))
+                return -EAGAIN;
+        l->me.refreshed = time(NULL);
+        l->held = true;
+        remove_asides(dirfd);
+        return 0;
+}
+
+/* What a waiter keeps between its looks at the lock. */
+struct lock_wait {
+        struct nas_clock clk;
+        struct lock_seen watched;
+        int64_t watched_since;
+};
+
+/* SEEN holds the lock: stale ones are taken over. Returns 1 when the lock path may be free now,
+ * 0 when SEEN holds it, or a negative errno. */
+static int judge_holder(int dirfd, const struct cluster_lock *l, struct lock_wait *w,
+                        const struct lock_seen *seen)
+{
+        bool stale;
+        int r;
+
+        if (!w->clk.known) {
+                r = nas_clock_read(dirfd, &w->clk);
+                if (r < 0)
+                        return r;
+        }
+        /* A file that has not changed at all for its whole TTL (plus the second the mtime
+         * comparison rounds away), watched on our own monotonic clock, is stale too, whatever
+         * its mtime claims (a NAS whose clock was set back). */
+        if (w->watched_since == 0 || !same_file(seen, &w->watched)) {
+                w->watched = *seen;
+                w->watched_since = mono_ns();
+        }
+        stale = lock_is_stale(seen, nas_now(&w->clk)) ||
+                mono_ns() - w->watched_since > ((int64_t)seen->h.ttl + 1) * 1000000000;
+        if (!stale)
+                return 0;
+        r = take_over(dirfd, l, seen, &w->clk);
+        return r < 0 && r != -EAGAIN ? r : 1;
+}
+
+int cluster_lock_acquire(struct cluster_lock *l, const char *dir, const char *serial,
+                         unsigned ttl_sec, unsigned wait_sec, struct cluster_lock_holder *holder)
+{
+        _cleanup_close_ int dirfd = -1;
+        struct lock_wait w = {0};
+        int64_t deadline;
+        unsigned fast = 0;
+        int r;
+
+        if (!l || !dir || !serial || !serial_valid(serial) || ttl_sec == 0)
+                return -EINVAL;
+        if (l->held)
+                return -EALREADY;
+        if (ttl_sec > CLUSTER_LOCK_TTL_MAX)
+                ttl_sec = CLUSTER_LOCK_TTL_MAX;
+        r = lock_init(l, dir, serial);
+        if (r < 0)
+                return r;
         dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0)
                 return -errno;
         deadline = mono_ns() + (int64_t)wait_sec * 1000000000;
-
         for (;;) {
                 struct lock_seen seen;
-                int r;
+                int64_t left;
 
-                r = create_named(dirfd, CLUSTER_LOCK_NAME, &l->me, ttl_sec, &l->dev, &l->ino);
-                if (r == 0) {
-                        /* Ours only if what the lock path names now is the file we created. */
-                        if (is_at_name(dirfd, CLUSTER_LOCK_NAME, l->dev, l->ino)) {
-                                l->me.refreshed = time(NULL);
-                                l->held = true;
-                                remove_asides(dirfd);
-                                return 0;
-                        }
-                        r = -EAGAIN;
-                }
+                r = try_create(dirfd, l, ttl_sec);
                 if (r != -EEXIST && r != -EAGAIN)
                         return r;
-
                 r = read_lock_at(dirfd, CLUSTER_LOCK_NAME, ttl_sec, &seen);
                 if (r == -ENOENT && ++fast < FAST_RETRIES)
                         continue; /* released in between: try again at once */
                 if (r < 0 && r != -ENOENT)
                         return r;
                 if (r == 0) {
-                        bool stale;
-
-                        if (!clk.known) {
-                                r = nas_clock_read(dirfd, &clk);
-                                if (r < 0)
-                                        return r;
-                        }
-                        /* A file that has not changed at all for its whole TTL (plus the second
-                         * the mtime comparison rounds away), watched on our own monotonic clock,
-                         * is stale too, whatever its mtime claims (a NAS whose clock was set
-                         * back). */
-                        if (watched_since == 0 || !same_file(&seen, &watched)) {
-                                watched = seen;
-                                watched_since = mono_ns();
-                        }
-                        stale = lock_is_stale(&seen, nas_now(&clk)) ||
-                                mono_ns() - watched_since > ((int64_t)seen.h.ttl + 1) * 1000000000;
-                        if (stale) {
-                                r = take_over(dirfd, l, &seen, &clk);
-                                if (r < 0 && r != -EAGAIN)
-                                        return r;
-                                if (++fast < FAST_RETRIES)
-                                        continue;
-                        }
+                        r = judge_holder(dirfd, l, &w, &seen);
+                        if (r < 0)
+                                return r;
+                        if (r > 0 && ++fast < FAST_RETRIES)
+                                continue;
                         if (holder)
                                 *holder = seen.h;
                 }
-
-                int64_t left = deadline - mono_ns();
+                left = deadline - mono_ns();
                 if (left <= 0)
                         return -EBUSY;
-                struct timespec ts = {0, left < POLL_INTERVAL_NSEC ? left : POLL_INTERVAL_NSEC};
-                nanosleep(&ts, NULL);
+                nanosleep(
+                    &(struct timespec){0, left < POLL_INTERVAL_NSEC ? left : POLL_INTERVAL_NSEC},
+                    NULL);
                 fast = 0;
         }
 }

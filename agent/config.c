@@ -313,10 +313,64 @@ static bool iscsi_name_valid(const char *s)
         return true;
 }
 
+/* KEY_PATH, KEY_OPT_PATH, KEY_PATH_OR_AUTO and KEY_STRING. */
+static int store_string(struct parse_state *st, const struct key_def *k, const char *value,
+                        char *field)
+{
+        bool path = k->type != KEY_STRING;
+
+        if (k->type == KEY_PATH_OR_AUTO && streq(value, "auto")) {
+                strcpy(field, value);
+                return 1;
+        }
+        if (k->type == KEY_OPT_PATH && str_empty(value)) {
+                field[0] = '\0';
+                return 1;
+        }
+        if (path && value[0] != '/')
+                return fail(st, "[%s] %s=%s: must be an absolute path%s", k->section, k->name,
+                            value, k->type == KEY_PATH_OR_AUTO ? " or auto" : "");
+        if (strlen(value) >= CONFIG_VALUE_MAX)
+                return fail(st, "[%s] %s: value longer than %d characters", k->section, k->name,
+                            CONFIG_VALUE_MAX - 1);
+        strcpy(field, value);
+        return 1;
+}
+
+/* KEY_UINT and KEY_DURATION. */
+static int store_number(struct parse_state *st, const struct key_def *k, const char *value,
+                        char *field)
+{
+        char lo[32], hi[32];
+        unsigned long u;
+        uint64_t v;
+
+        if (k->type == KEY_UINT) {
+                if (parse_uint(value, &u) < 0 || u < k->min || u > k->max)
+                        return fail(st, "[%s] %s=%s: not a whole number from %llu to %llu",
+                                    k->section, k->name, value, (unsigned long long)k->min,
+                                    (unsigned long long)k->max);
+                *(unsigned *)field = (unsigned)u;
+                return 1;
+        }
+        format_duration(k->min, lo, sizeof(lo));
+        format_duration(k->max, hi, sizeof(hi));
+        if (config_parse_duration(value, &v) < 0)
+                return fail(st,
+                            "[%s] %s=%s: not a duration; allowed: a number with ms, s, m or h "
+                            "(e.g. 500ms, 5s, 2m), from %s to %s",
+                            k->section, k->name, value, lo, hi);
+        if (v < k->min || v > k->max)
+                return fail(st, "[%s] %s=%s: out of range; allowed: %s to %s", k->section, k->name,
+                            value, lo, hi);
+        *(uint64_t *)field = v;
+        return 1;
+}
+
 static int store_value(struct parse_state *st, const struct key_def *k, const char *value)
 {
         char *field = (char *)st->cfg + k->offset;
-        char allowed[256], lo[32], hi[32];
+        char allowed[256];
 
         switch (k->type) {
         case KEY_PORTAL:
@@ -331,27 +385,10 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                 strcpy(field, value);
                 return 1;
         case KEY_PATH_OR_AUTO:
-                if (streq(value, "auto")) {
-                        strcpy(field, value);
-                        return 1;
-                }
-                /* fall through */
         case KEY_PATH:
         case KEY_OPT_PATH:
-                if (str_empty(value) && k->type == KEY_OPT_PATH) {
-                        field[0] = '\0';
-                        return 1;
-                }
-                if (value[0] != '/')
-                        return fail(st, "[%s] %s=%s: must be an absolute path%s", k->section,
-                                    k->name, value, k->type == KEY_PATH_OR_AUTO ? " or auto" : "");
-                /* fall through */
         case KEY_STRING:
-                if (strlen(value) >= CONFIG_VALUE_MAX)
-                        return fail(st, "[%s] %s: value longer than %d characters", k->section,
-                                    k->name, CONFIG_VALUE_MAX - 1);
-                strcpy(field, value);
-                return 1;
+                return store_string(st, k, value, field);
         case KEY_BOOL:
                 if (config_parse_bool(value, (bool *)field) < 0)
                         return fail(st,
@@ -368,30 +405,9 @@ static int store_value(struct parse_state *st, const struct key_def *k, const ch
                 join_choices(k->choices, allowed, sizeof(allowed));
                 return fail(st, "[%s] %s=%s: unknown value; allowed: %s", k->section, k->name,
                             value, allowed);
-        case KEY_UINT: {
-                unsigned long v;
-                if (parse_uint(value, &v) < 0 || v < k->min || v > k->max)
-                        return fail(st, "[%s] %s=%s: not a whole number from %llu to %llu",
-                                    k->section, k->name, value, (unsigned long long)k->min,
-                                    (unsigned long long)k->max);
-                *(unsigned *)field = (unsigned)v;
-                return 1;
-        }
-        case KEY_DURATION: {
-                uint64_t v;
-                format_duration(k->min, lo, sizeof(lo));
-                format_duration(k->max, hi, sizeof(hi));
-                if (config_parse_duration(value, &v) < 0)
-                        return fail(st,
-                                    "[%s] %s=%s: not a duration; allowed: a number with ms, "
-                                    "s, m or h (e.g. 500ms, 5s, 2m), from %s to %s",
-                                    k->section, k->name, value, lo, hi);
-                if (v < k->min || v > k->max)
-                        return fail(st, "[%s] %s=%s: out of range; allowed: %s to %s", k->section,
-                                    k->name, value, lo, hi);
-                *(uint64_t *)field = v;
-                return 1;
-        }
+        case KEY_UINT:
+        case KEY_DURATION:
+                return store_number(st, k, value, field);
         }
         return fail(st, "[%s] %s: internal error", k->section, k->name);
 }

@@ -55,18 +55,13 @@ static _printf_(3, 4) void set_reason(struct ctx *c, enum confirm_outcome out, c
 
 static void event(struct ctx *c, int prio, const char *msgid, const char *status, const char *verb)
 {
-        char f_gen[32], f_kernel[160], f_status[32];
-        const char *fields[] = {f_gen, f_kernel, f_status,
-                                c->trial ? "NETROOT_TRIAL=tryboot" : NULL, NULL};
-
         if (!c->o->events)
                 return;
-        snprintf(f_gen, sizeof(f_gen), "NETROOT_GENERATION=%u", c->pending.gen);
-        snprintf(f_kernel, sizeof(f_kernel), "NETROOT_KERNEL=%s", c->pending.kernel);
-        snprintf(f_status, sizeof(f_status), "NETROOT_BOOT=%s", status);
-        log_event(c->o->events, prio, msgid, fields, "generation %u (kernel %s)%s %s: %s",
-                  c->pending.gen, c->pending.kernel, c->trial ? " (tryboot trial)" : "", verb,
-                  c->r->reason);
+        log_eventf(c->o->events, prio, msgid, "MESSAGE=generation %u (kernel %s)%s %s: %s",
+                   c->pending.gen, c->pending.kernel, c->trial ? " (tryboot trial)" : "", verb,
+                   c->r->reason, "NETROOT_GENERATION=%u", c->pending.gen, "NETROOT_KERNEL=%s",
+                   c->pending.kernel, "NETROOT_BOOT=%s", status,
+                   c->trial ? "NETROOT_TRIAL=tryboot" : NULL, NULL);
 }
 
 static void read_running_kernel(struct ctx *c)

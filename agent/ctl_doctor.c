@@ -11,12 +11,13 @@ static void doctor_usage(FILE *out)
 {
         fprintf(
             out,
-            "Usage: netrootctl doctor [--json] [--model M] [--serial S]\n\n"
+            "Usage: netrootctl doctor [--json] [--only NAME] [--model M] [--serial S]\n\n"
             "Checks each step of the network boot and iSCSI root setup that can be checked\n"
             "from the Pi: OTP boot bit, /boot on NFS from this Pi's TFTP folder, the initramfs\n"
             "config.txt loads, cmdline.txt against the running session and root, fstab, the\n"
             "DHCP client, iscsid and its recovery timeout, kernel packaging, LED and IPv6.\n"
             "  --json       machine-readable output\n"
+            "  --only NAME  run only the check NAME, or the checks of the group NAME\n"
             "  --model M    model string instead of /proc/device-tree/model\n"
             "  --serial S   serial instead of the one in /proc/cpuinfo\n"
             "Exit status: 0 no check failed (warnings allowed), 1 a check failed, 2 usage or\n"
@@ -33,6 +34,8 @@ static void print_json(const struct doctor_report *rep)
 
                 sb_puts(&sb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
                 json_put_string(&sb, ck->name);
+                sb_puts(&sb, ", \"group\": ");
+                json_put_string(&sb, ck->group);
                 sb_puts(&sb, ", \"result\": ");
                 json_put_string(&sb, doctor_result_to_string(ck->result));
                 sb_puts(&sb, ", \"detail\": ");
@@ -72,14 +75,32 @@ static void print_human(const struct doctor_report *rep)
                counts[DOCTOR_FAIL], counts[DOCTOR_SKIP]);
 }
 
+/* The names --only takes: every check, then every group. */
+static void unknown_check(const char *only)
+{
+        const struct doctor_check_def *d;
+
+        fprintf(stderr, "netrootctl doctor: no check or group named '%s'; checks:", only);
+        for (size_t i = 0; (d = doctor_check_def(i)); i++)
+                fprintf(stderr, "%s %s", i ? "," : "", d->name);
+        fprintf(stderr, "; groups:");
+        for (size_t i = 0; (d = doctor_check_def(i)); i++) {
+                bool seen = false;
+
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = streq(doctor_check_def(j)->group, d->group);
+                if (!seen)
+                        fprintf(stderr, " %s", d->group);
+        }
+        fputc('\n', stderr);
+}
+
 int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"model", required_argument, NULL, 'm'},
-            {"serial", required_argument, NULL, 's'},
-            {"help", no_argument, NULL, 'h'},
-            {},
+            {"json", no_argument, NULL, 'j'},         {"model", required_argument, NULL, 'm'},
+            {"serial", required_argument, NULL, 's'}, {"only", required_argument, NULL, 'o'},
+            {"help", no_argument, NULL, 'h'},         {},
         };
         struct doctor_options opt = {.root = ctx->root, .cfg = &ctx->cfg};
         _cleanup_free_ struct doctor_report *rep = NULL;
@@ -97,6 +118,9 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
                         break;
                 case 's':
                         opt.serial = optarg;
+                        break;
+                case 'o':
+                        opt.only = optarg;
                         break;
                 case 'h':
                         doctor_usage(stdout);
@@ -117,6 +141,10 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
         if (opt.serial && (str_empty(opt.serial) || strlen(opt.serial) > 18 ||
                            strspn(opt.serial, "0123456789abcdefABCDEFx") != strlen(opt.serial))) {
                 fprintf(stderr, "netrootctl doctor: --serial must be hex digits\n");
+                return CTL_EXIT_USAGE;
+        }
+        if (opt.only && !doctor_known(opt.only)) {
+                unknown_check(opt.only);
                 return CTL_EXIT_USAGE;
         }
         rep = malloc(sizeof(*rep));

@@ -289,7 +289,53 @@ static int parse_secs(const char *opt, const char *arg, unsigned max, unsigned *
         return 0;
 }
 
-int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
+/* One option C with ARG into O (or ROOT_ARG, JSON). Returns -1 to go on, or the exit code. */
+static int take_option(int c, const char *arg, struct fleet_options *o, const char **root_arg,
+                       bool *json)
+{
+        switch (c) {
+        case 'R':
+                *root_arg = arg;
+                return -1;
+        case 'j':
+                *json = true;
+                return -1;
+        case 'f':
+                o->serial = arg;
+                return -1;
+        case 't':
+                o->tftp_server = arg;
+                return -1;
+        case 'v':
+                if (!streq(arg, "auto") && !streq(arg, "required")) {
+                        fprintf(stderr, "netrootctl: --verify-tftp %s: expected auto or required\n",
+                                arg);
+                        return CTL_EXIT_USAGE;
+                }
+                o->verify_required = streq(arg, "required");
+                return -1;
+        case 'w':
+                return parse_secs("--lock-wait", arg, 3600, &o->lock_wait_sec) < 0 ? CTL_EXIT_USAGE
+                                                                                   : -1;
+        case 'T':
+                if (parse_secs("--lock-ttl", arg, 86400, &o->lock_ttl_sec) < 0 ||
+                    o->lock_ttl_sec == 0) {
+                        fprintf(stderr, "netrootctl: --lock-ttl: at least 1 s\n");
+                        return CTL_EXIT_USAGE;
+                }
+                return -1;
+        case 'h':
+                usage(stdout);
+                return CTL_EXIT_OK;
+        default:
+                usage(stderr);
+                return CTL_EXIT_USAGE;
+        }
+}
+
+/* The options after the subcommand WHAT. Returns -1 to go on, or the exit code. */
+static int parse_options(int argc, char **argv, const char *what, struct fleet_options *o,
+                         const char **root_arg, bool *json)
 {
         static const struct option options[] = {
             {"tftp-root", required_argument, NULL, 'R'},
@@ -302,11 +348,29 @@ int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {},
         };
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+                r = take_option(c, optarg, o, root_arg, json);
+                if (r >= 0)
+                        return r;
+        }
+        if (optind != argc || (streq(what, "promote") != (o->serial != NULL)) ||
+            (*json && !streq(what, "status"))) {
+                usage(stderr);
+                return CTL_EXIT_USAGE;
+        }
+        return -1;
+}
+
+int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
+{
         struct fleet_options o = {.lock_wait_sec = 10, .fetch = tftp_fetch_sha256};
         _cleanup_free_ char *root = NULL;
         const char *root_arg = NULL, *what;
         bool json = false;
-        int c;
+        int r;
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
                 usage(argc < 2 ? stderr : stdout);
@@ -320,57 +384,9 @@ int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
                         what);
                 return CTL_EXIT_USAGE;
         }
-        argc--;
-        argv++;
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-                switch (c) {
-                case 'R':
-                        root_arg = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'f':
-                        o.serial = optarg;
-                        break;
-                case 't':
-                        o.tftp_server = optarg;
-                        break;
-                case 'v':
-                        if (!streq(optarg, "auto") && !streq(optarg, "required")) {
-                                fprintf(stderr,
-                                        "netrootctl: --verify-tftp %s: expected auto or "
-                                        "required\n",
-                                        optarg);
-                                return CTL_EXIT_USAGE;
-                        }
-                        o.verify_required = streq(optarg, "required");
-                        break;
-                case 'w':
-                        if (parse_secs("--lock-wait", optarg, 3600, &o.lock_wait_sec) < 0)
-                                return CTL_EXIT_USAGE;
-                        break;
-                case 'T':
-                        if (parse_secs("--lock-ttl", optarg, 86400, &o.lock_ttl_sec) < 0 ||
-                            o.lock_ttl_sec == 0) {
-                                fprintf(stderr, "netrootctl: --lock-ttl: at least 1 s\n");
-                                return CTL_EXIT_USAGE;
-                        }
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CTL_EXIT_OK;
-                default:
-                        usage(stderr);
-                        return CTL_EXIT_USAGE;
-                }
-        }
-        if (optind != argc || (streq(what, "promote") != (o.serial != NULL)) ||
-            (json && !streq(what, "status"))) {
-                usage(stderr);
-                return CTL_EXIT_USAGE;
-        }
+        r = parse_options(argc - 1, argv + 1, what, &o, &root_arg, &json);
+        if (r >= 0)
+                return r;
         if (!root_arg && !ctx->cfg.upgrade.shared_dir[0]) {
                 fprintf(stderr, "netrootctl: no TFTP root: give --tftp-root DIR or set [upgrade] "
                                 "shared_dir\n");

@@ -28,7 +28,22 @@ static void json_field(struct strbuf *sb, const char *key, const char *value, bo
         sb_puts(sb, last ? "" : ", ");
 }
 
-int ctl_history(struct ctl_context *ctx, int argc, char **argv)
+/* What history shows: the store, the pending generation, a transaction. */
+struct history {
+        char *boot;
+        unsigned *gens;
+        size_t n;
+        struct gen_pending pend;
+        bool have_pending;
+        struct txn t;
+        char txn_state[900];
+        bool txn_held;
+        bool json, bad;
+        struct strbuf sb;
+};
+
+/* Returns -1 to go on, or the exit code. */
+static int parse_options(int argc, char **argv, bool *json, const char **boot_arg)
 {
         static const struct option options[] = {
             {"json", no_argument, NULL, 'j'},
@@ -36,26 +51,16 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {},
         };
-        _cleanup_free_ unsigned *gens = NULL;
-        _cleanup_free_ char *boot = NULL;
-        const char *boot_arg = NULL;
-        struct gen_pending pend;
-        struct txn t;
-        struct error e;
-        struct strbuf sb = {0};
-        char txn_state[900] = "";
-        bool json = false, first = true, bad = false, have_pending, txn_held = false;
-        size_t n;
-        int c, r;
+        int c;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
                 switch (c) {
                 case 'j':
-                        json = true;
+                        *json = true;
                         break;
                 case 'b':
-                        boot_arg = optarg;
+                        *boot_arg = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -69,105 +74,142 @@ int ctl_history(struct ctl_context *ctx, int argc, char **argv)
                 usage(stderr);
                 return CTL_EXIT_USAGE;
         }
-        boot_arg = boot_arg ? boot_arg : ctx->cfg.agent.boot_dir;
-        boot = root_path_arg(ctx->root, boot_arg);
-        if (!boot)
-                return CTL_EXIT_FAILED;
-        r = gen_list(boot, &gens, &n);
-        if (r < 0) {
-                fprintf(stderr, "netrootctl: %s/%s: %s\n", boot, GEN_STORE, strerror(-r));
-                return CTL_EXIT_FAILED;
-        }
-        r = gen_pending_read(boot, &pend, &e);
-        have_pending = r == 0;
+        return -1;
+}
+
+/* The pending file and the transaction journal, and whether its process still runs. */
+static void read_state(const struct ctl_context *ctx, struct history *h)
+{
+        struct error e;
+        int r;
+
+        r = gen_pending_read(h->boot, &h->pend, &e);
+        h->have_pending = r == 0;
         if (r < 0 && r != -ENOENT) {
                 fprintf(stderr, "netrootctl: %s\n", error_text(&e));
-                bad = true;
+                h->bad = true;
         }
-        r = txn_read(boot, &t, &e);
+        r = txn_read(h->boot, &h->t, &e);
         if (r == 0) {
-                struct boot_lock_holder h;
-                bool held =
-                    boot_lock_holder(ctx->root, ctx->cfg.agent.run_dir, &h) == 1 && h.pid == t.pid;
+                struct boot_lock_holder bh;
+                bool held = boot_lock_holder(ctx->root, ctx->cfg.agent.run_dir, &bh) == 1 &&
+                            bh.pid == h->t.pid;
 
-                snprintf(txn_state, sizeof(txn_state),
+                snprintf(h->txn_state, sizeof(h->txn_state),
                          "%s: upgrade to %s, generation %u, step %s (%s pid %ld, since %s)%s",
-                         held ? "in progress" : "interrupted", t.kernel, t.gen, t.step,
-                         t.command[0] ? t.command : "netrootctl", t.pid, t.started,
+                         held ? "in progress" : "interrupted", h->t.kernel, h->t.gen, h->t.step,
+                         h->t.command[0] ? h->t.command : "netrootctl", h->t.pid, h->t.started,
                          held ? ""
                               : "; the next command that changes the boot folder rolls it "
                                 "back");
-                txn_held = held;
+                h->txn_held = held;
         } else if (r != -ENOENT) {
                 fprintf(stderr, "netrootctl: %s\n", error_text(&e));
-                bad = true;
+                h->bad = true;
         }
+}
 
-        if (json)
-                sb_puts(&sb, "{\"boot_dir\": ");
-        if (json) {
-                json_put_string(&sb, boot);
-                if (have_pending)
-                        sb_printf(&sb, ", \"pending\": %u", pend.gen);
+static void print_head(struct history *h)
+{
+        struct strbuf *sb = &h->sb;
+
+        if (!h->json) {
+                if (h->n == 0)
+                        printf("no generations in %s/%s\n", h->boot, GEN_STORE);
                 else
-                        sb_puts(&sb, ", \"pending\": null");
-                if (txn_state[0]) {
-                        sb_printf(&sb,
-                                  ", \"transaction\": {\"in_progress\": %s, \"gen\": %u, "
-                                  "\"pid\": %ld, \"step\": ",
-                                  txn_held ? "true" : "false", t.gen, t.pid);
-                        json_put_string(&sb, t.step);
-                        sb_puts(&sb, ", \"text\": ");
-                        json_put_string(&sb, txn_state);
-                        sb_puts(&sb, "}");
-                } else {
-                        sb_puts(&sb, ", \"transaction\": null");
-                }
-                sb_puts(&sb, ", \"generations\": [");
-        } else if (n == 0) {
-                printf("no generations in %s/%s\n", boot, GEN_STORE);
+                        printf("%-5s %-20s %-12s %-40s %s\n", "GEN", "CREATED", "STATUS", "KERNEL",
+                               "REASON");
+                if (h->txn_state[0])
+                        printf("transaction %s\n", h->txn_state);
+                return;
+        }
+        sb_puts(sb, "{\"boot_dir\": ");
+        json_put_string(sb, h->boot);
+        if (h->have_pending)
+                sb_printf(sb, ", \"pending\": %u", h->pend.gen);
+        else
+                sb_puts(sb, ", \"pending\": null");
+        if (h->txn_state[0]) {
+                sb_printf(sb,
+                          ", \"transaction\": {\"in_progress\": %s, \"gen\": %u, \"pid\": %ld, "
+                          "\"step\": ",
+                          h->txn_held ? "true" : "false", h->t.gen, h->t.pid);
+                json_put_string(sb, h->t.step);
+                sb_puts(sb, ", \"text\": ");
+                json_put_string(sb, h->txn_state);
+                sb_puts(sb, "}");
         } else {
-                printf("%-5s %-20s %-12s %-40s %s\n", "GEN", "CREATED", "STATUS", "KERNEL",
-                       "REASON");
+                sb_puts(sb, ", \"transaction\": null");
         }
-        if (!json && txn_state[0])
-                printf("transaction %s\n", txn_state);
-        for (size_t i = n; i-- > 0;) {
-                struct gen_record rec;
-                char kern[300];
+        sb_puts(sb, ", \"generations\": [");
+}
 
-                r = gen_record_load(boot, gens[i], &rec, &e);
-                if (r < 0) {
+static void print_generation(struct history *h, const struct gen_record *rec, bool first)
+{
+        struct strbuf *sb = &h->sb;
+        char kern[300];
+
+        snprintf(kern, sizeof(kern), "%s -> %s", rec->kernel_from[0] ? rec->kernel_from : "?",
+                 rec->kernel_to);
+        if (!h->json) {
+                printf("%-5u %-20s %-12s %-40s %s\n", rec->gen, rec->created,
+                       gen_status_to_string(rec->status), kern, rec->reason);
+                return;
+        }
+        sb_printf(sb, "%s\n  {\"gen\": %u, ", first ? "" : ",", rec->gen);
+        json_field(sb, "created", rec->created, false);
+        json_field(sb, "status", gen_status_to_string(rec->status), false);
+        json_field(sb, "kernel_from", rec->kernel_from, false);
+        json_field(sb, "kernel_to", rec->kernel_to, false);
+        json_field(sb, "initramfs_from", rec->initramfs_from, false);
+        json_field(sb, "initramfs_to", rec->initramfs_to, false);
+        json_field(sb, "packaging", rec->packaging, false);
+        json_field(sb, "trial", rec->trial, false);
+        json_field(sb, "host", rec->host, false);
+        json_field(sb, "reason", rec->reason, true);
+        sb_puts(sb, "}");
+}
+
+int ctl_history(struct ctl_context *ctx, int argc, char **argv)
+{
+        struct history h = {0};
+        const char *boot_arg = NULL;
+        bool first = true;
+        int r;
+
+        r = parse_options(argc, argv, &h.json, &boot_arg);
+        if (r >= 0)
+                return r;
+        h.boot = root_path_arg(ctx->root, boot_arg ? boot_arg : ctx->cfg.agent.boot_dir);
+        if (!h.boot)
+                return CTL_EXIT_FAILED;
+        r = gen_list(h.boot, &h.gens, &h.n);
+        if (r < 0) {
+                fprintf(stderr, "netrootctl: %s/%s: %s\n", h.boot, GEN_STORE, strerror(-r));
+                free(h.boot);
+                return CTL_EXIT_FAILED;
+        }
+        read_state(ctx, &h);
+        print_head(&h);
+        for (size_t i = h.n; i-- > 0;) {
+                struct gen_record rec;
+                struct error e;
+
+                if (gen_record_load(h.boot, h.gens[i], &rec, &e) < 0) {
                         fprintf(stderr, "netrootctl: %s\n", error_text(&e));
-                        bad = true;
+                        h.bad = true;
                         continue;
                 }
-                snprintf(kern, sizeof(kern), "%s -> %s", rec.kernel_from[0] ? rec.kernel_from : "?",
-                         rec.kernel_to);
-                if (!json) {
-                        printf("%-5u %-20s %-12s %-40s %s\n", rec.gen, rec.created,
-                               gen_status_to_string(rec.status), kern, rec.reason);
-                        continue;
-                }
-                sb_printf(&sb, "%s\n  {\"gen\": %u, ", first ? "" : ",", rec.gen);
+                print_generation(&h, &rec, first);
                 first = false;
-                json_field(&sb, "created", rec.created, false);
-                json_field(&sb, "status", gen_status_to_string(rec.status), false);
-                json_field(&sb, "kernel_from", rec.kernel_from, false);
-                json_field(&sb, "kernel_to", rec.kernel_to, false);
-                json_field(&sb, "initramfs_from", rec.initramfs_from, false);
-                json_field(&sb, "initramfs_to", rec.initramfs_to, false);
-                json_field(&sb, "packaging", rec.packaging, false);
-                json_field(&sb, "trial", rec.trial, false);
-                json_field(&sb, "host", rec.host, false);
-                json_field(&sb, "reason", rec.reason, true);
-                sb_puts(&sb, "}");
         }
-        if (json) {
-                sb_puts(&sb, "\n]}\n");
-                if (!sb.oom)
-                        fputs(sb_str(&sb), stdout);
-                sb_free(&sb);
+        if (h.json) {
+                sb_puts(&h.sb, "\n]}\n");
+                if (!h.sb.oom)
+                        fputs(sb_str(&h.sb), stdout);
         }
-        return bad ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+        sb_free(&h.sb);
+        free(h.gens);
+        free(h.boot);
+        return h.bad ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }

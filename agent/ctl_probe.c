@@ -174,21 +174,88 @@ static int usage_error(const char *fmt, const char *arg)
         return CTL_EXIT_USAGE;
 }
 
-int ctl_probe(struct ctl_context *ctx, int argc, char **argv)
+enum {
+        OPT_PORTAL = 0x100,
+        OPT_TARGET,
+        OPT_MODE,
+        OPT_TIMEOUT,
+        OPT_COUNT,
+        OPT_INTERVAL,
+        OPT_USER,
+        OPT_PWFILE,
+        OPT_INITIATOR,
+        OPT_LUN,
+        OPT_JSON
+};
+
+/* What the command line asks for; agent.conf fills in the rest. */
+struct probe_args {
+        const char *portal, *target, *username, *pwfile, *initiator;
+        enum probe_mode mode;
+        uint64_t timeout_usec;
+        int lun;
+};
+
+/* One option C with OPTARG. Returns -1 to go on, or the exit code. */
+static int take_option(int c, const char *arg, struct probe_args *a, struct probe_run *run)
 {
-        enum {
-                OPT_PORTAL = 0x100,
-                OPT_TARGET,
-                OPT_MODE,
-                OPT_TIMEOUT,
-                OPT_COUNT,
-                OPT_INTERVAL,
-                OPT_USER,
-                OPT_PWFILE,
-                OPT_INITIATOR,
-                OPT_LUN,
-                OPT_JSON
-        };
+        unsigned long v;
+
+        switch (c) {
+        case OPT_PORTAL:
+                a->portal = arg;
+                return -1;
+        case OPT_TARGET:
+                a->target = arg;
+                return -1;
+        case OPT_MODE:
+                if (streq(arg, "discovery"))
+                        a->mode = PROBE_MODE_DISCOVERY;
+                else if (streq(arg, "login"))
+                        a->mode = PROBE_MODE_LOGIN;
+                else
+                        return usage_error("--mode: '%s' is not discovery or login", arg);
+                return -1;
+        case OPT_TIMEOUT:
+                if (config_parse_duration(arg, &a->timeout_usec) < 0 || a->timeout_usec == 0)
+                        return usage_error("--timeout: bad duration '%s'", arg);
+                return -1;
+        case OPT_COUNT:
+                return parse_uint(arg, &run->count) < 0
+                           ? usage_error("--count: '%s' is not a number", arg)
+                           : -1;
+        case OPT_INTERVAL:
+                return config_parse_duration(arg, &run->interval_usec) < 0
+                           ? usage_error("--interval: bad duration '%s'", arg)
+                           : -1;
+        case OPT_USER:
+                a->username = arg;
+                return -1;
+        case OPT_PWFILE:
+                a->pwfile = arg;
+                return -1;
+        case OPT_INITIATOR:
+                a->initiator = arg;
+                return -1;
+        case OPT_LUN:
+                if (parse_uint(arg, &v) < 0 || v > 16383)
+                        return usage_error("--lun: '%s' is not a LUN (0-16383)", arg);
+                a->lun = (int)v;
+                return -1;
+        case OPT_JSON:
+                run->json = true;
+                return -1;
+        case 'h':
+                usage(stdout);
+                return CTL_EXIT_OK;
+        default:
+                usage(stderr);
+                return CTL_EXIT_USAGE;
+        }
+}
+
+static int parse_args(int argc, char **argv, struct probe_args *a, struct probe_run *run)
+{
         static const struct option options[] = {
             {"portal", required_argument, NULL, OPT_PORTAL},
             {"target", required_argument, NULL, OPT_TARGET},
@@ -204,146 +271,126 @@ int ctl_probe(struct ctl_context *ctx, int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {},
         };
-        const struct iscsi_config *ic = &ctx->cfg.iscsi;
-        const char *portal_arg = NULL, *target = NULL, *username = NULL, *pwfile = NULL;
-        const char *initiator = NULL;
-        char host[256], addr[INET6_ADDRSTRLEN], password[CONFIG_VALUE_MAX];
-        struct probe_run run = {.count = 1, .interval_usec = 1000000};
-        struct probe_params params = {.lun = PROBE_LUN_AUTO};
-        uint64_t timeout_usec = ic->probe_timeout_usec;
-        enum probe_mode mode = ic->probe == PROBE_MODE_OFF ? PROBE_MODE_DISCOVERY : ic->probe;
-        unsigned long v;
-        uint16_t port;
-        int c, r, exit_code;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-                switch (c) {
-                case OPT_PORTAL:
-                        portal_arg = optarg;
-                        break;
-                case OPT_TARGET:
-                        target = optarg;
-                        break;
-                case OPT_MODE:
-                        if (streq(optarg, "discovery"))
-                                mode = PROBE_MODE_DISCOVERY;
-                        else if (streq(optarg, "login"))
-                                mode = PROBE_MODE_LOGIN;
-                        else
-                                return usage_error("--mode: '%s' is not discovery or login",
-                                                   optarg);
-                        break;
-                case OPT_TIMEOUT:
-                        if (config_parse_duration(optarg, &timeout_usec) < 0 || timeout_usec == 0)
-                                return usage_error("--timeout: bad duration '%s'", optarg);
-                        break;
-                case OPT_COUNT:
-                        if (parse_uint(optarg, &run.count) < 0)
-                                return usage_error("--count: '%s' is not a number", optarg);
-                        break;
-                case OPT_INTERVAL:
-                        if (config_parse_duration(optarg, &run.interval_usec) < 0)
-                                return usage_error("--interval: bad duration '%s'", optarg);
-                        break;
-                case OPT_USER:
-                        username = optarg;
-                        break;
-                case OPT_PWFILE:
-                        pwfile = optarg;
-                        break;
-                case OPT_INITIATOR:
-                        initiator = optarg;
-                        break;
-                case OPT_LUN:
-                        if (parse_uint(optarg, &v) < 0 || v > 16383)
-                                return usage_error("--lun: '%s' is not a LUN (0-16383)", optarg);
-                        params.lun = (int)v;
-                        break;
-                case OPT_JSON:
-                        run.json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return CTL_EXIT_OK;
-                default:
-                        usage(stderr);
-                        return CTL_EXIT_USAGE;
-                }
+                r = take_option(c, optarg, a, run);
+                if (r >= 0)
+                        return r;
         }
         if (optind < argc)
                 return usage_error("unexpected argument '%s'", argv[optind]);
+        return -1;
+}
 
-        if (!portal_arg && !streq(ic->portal, "auto"))
-                portal_arg = ic->portal;
-        if (!target && !streq(ic->target, "auto"))
-                target = ic->target;
-        if (str_empty(portal_arg))
+/* agent.conf fills what the options left out; the portal is split, the password read.
+ * Returns -1 to go on, or the exit code. */
+static int complete_args(const struct iscsi_config *ic, struct probe_args *a, char *host,
+                         size_t host_size, uint16_t *port, char *password, size_t pw_size)
+{
+        if (!a->portal && !streq(ic->portal, "auto"))
+                a->portal = ic->portal;
+        if (!a->target && !streq(ic->target, "auto"))
+                a->target = ic->target;
+        if (str_empty(a->portal))
                 return usage_error("%s", "no portal: give --portal (the configuration says auto)");
-        if (str_empty(target))
+        if (str_empty(a->target))
                 return usage_error("%s", "no target: give --target (the configuration says auto)");
-        if (probe_parse_portal(portal_arg, host, sizeof(host), &port) < 0)
-                return usage_error("--portal: '%s' is not HOST[:PORT]", portal_arg);
-        if (!username && ic->username[0])
-                username = ic->username;
+        if (probe_parse_portal(a->portal, host, host_size, port) < 0)
+                return usage_error("--portal: '%s' is not HOST[:PORT]", a->portal);
+        if (!a->username && ic->username[0])
+                a->username = ic->username;
         password[0] = '\0';
-        if (pwfile) {
-                if (read_password(pwfile, password, sizeof(password)) < 0)
+        if (a->pwfile) {
+                if (read_password(a->pwfile, password, pw_size) < 0)
                         return CTL_EXIT_USAGE;
         } else {
-                snprintf(password, sizeof(password), "%s", ic->password);
+                snprintf(password, pw_size, "%s", ic->password);
         }
-        if (!str_empty(username) && !password[0])
-                return usage_error("CHAP user '%s' has no password (--password-file)", username);
-        if (resolve_host(host, addr, sizeof(addr)) < 0) {
-                explicit_bzero(password, sizeof(password));
-                return CTL_EXIT_FAILED;
-        }
+        if (!str_empty(a->username) && !password[0])
+                return usage_error("CHAP user '%s' has no password (--password-file)", a->username);
+        return -1;
+}
 
-        params.host = addr;
-        params.port = port;
-        params.target = target;
-        params.initiator = initiator;
-        params.username = username;
-        params.password = str_empty(username) ? NULL : password;
-        params.mode = mode;
-        params.timeout_usec = timeout_usec;
-        probe_format_portal(addr, port, run.portal, sizeof(run.portal));
-        run.target = target;
-        run.mode = mode;
+/* The probes on an event loop until COUNT are done or a signal comes. PASSWORD is wiped. */
+static int run_probes(struct probe_run *run, const struct probe_params *params, char *password,
+                      size_t pw_size)
+{
+        int r, exit_code;
 
-        r = sd_event_new(&run.event);
+        r = sd_event_new(&run->event);
         if (r < 0)
                 goto out;
-        r = probe_new(run.event, &params, on_result, &run, &run.probe);
-        explicit_bzero(password, sizeof(password));
+        r = probe_new(run->event, params, on_result, run, &run->probe);
+        explicit_bzero(password, pw_size);
         if (r == -EINVAL) {
                 fprintf(stderr, "netrootctl probe: invalid target, initiator or CHAP settings\n");
-                sd_event_unref(run.event);
+                sd_event_unref(run->event);
                 return CTL_EXIT_USAGE;
         }
         if (r < 0)
                 goto out;
-        r = sd_event_add_time_relative(run.event, &run.next, CLOCK_MONOTONIC, 0, 1000, on_next,
-                                       &run);
+        r = sd_event_add_time_relative(run->event, &run->next, CLOCK_MONOTONIC, 0, 1000, on_next,
+                                       run);
         if (r < 0)
                 goto out;
-        r = sd_event_add_signal(run.event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal,
-                                &run);
+        r = sd_event_add_signal(run->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal,
+                                run);
         if (r >= 0)
-                r = sd_event_add_signal(run.event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK,
-                                        on_signal, &run);
+                r = sd_event_add_signal(run->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK,
+                                        on_signal, run);
         if (r < 0)
                 goto out;
-        r = sd_event_loop(run.event);
+        r = sd_event_loop(run->event);
         if (r == EINTR)
-                fprintf(stderr, "netrootctl probe: interrupted after %lu attempt(s)\n", run.done);
+                fprintf(stderr, "netrootctl probe: interrupted after %lu attempt(s)\n", run->done);
 out:
-        explicit_bzero(password, sizeof(password));
+        explicit_bzero(password, pw_size);
         if (r < 0)
                 fprintf(stderr, "netrootctl probe: %s\n", strerror(-r));
-        exit_code = r == 0 && run.done > 0 && run.last_ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
-        probe_free(run.probe);
-        sd_event_source_disable_unref(run.next);
-        sd_event_unref(run.event);
+        exit_code = r == 0 && run->done > 0 && run->last_ok ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+        probe_free(run->probe);
+        sd_event_source_disable_unref(run->next);
+        sd_event_unref(run->event);
         return exit_code;
+}
+
+int ctl_probe(struct ctl_context *ctx, int argc, char **argv)
+{
+        const struct iscsi_config *ic = &ctx->cfg.iscsi;
+        char host[256], addr[INET6_ADDRSTRLEN], password[CONFIG_VALUE_MAX];
+        struct probe_run run = {.count = 1, .interval_usec = 1000000};
+        struct probe_params params = {0};
+        struct probe_args a = {
+            .mode = ic->probe == PROBE_MODE_OFF ? PROBE_MODE_DISCOVERY : ic->probe,
+            .timeout_usec = ic->probe_timeout_usec,
+            .lun = PROBE_LUN_AUTO,
+        };
+        uint16_t port;
+        int r;
+
+        r = parse_args(argc, argv, &a, &run);
+        if (r < 0)
+                r = complete_args(ic, &a, host, sizeof(host), &port, password, sizeof(password));
+        if (r >= 0)
+                return r;
+        if (resolve_host(host, addr, sizeof(addr)) < 0) {
+                explicit_bzero(password, sizeof(password));
+                return CTL_EXIT_FAILED;
+        }
+        params = (struct probe_params){
+            .host = addr,
+            .port = port,
+            .target = a.target,
+            .initiator = a.initiator,
+            .username = a.username,
+            .password = str_empty(a.username) ? NULL : password,
+            .mode = a.mode,
+            .timeout_usec = a.timeout_usec,
+            .lun = a.lun,
+        };
+        probe_format_portal(addr, port, run.portal, sizeof(run.portal));
+        run.target = a.target;
+        run.mode = a.mode;
+        return run_probes(&run, &params, password, sizeof(password));
 }

@@ -3,6 +3,7 @@
 #include "ctl.h"
 #include "fileio.h"
 #include "json.h"
+#include "status_doc.h"
 #include "rootpath.h"
 #include "util.h"
 
@@ -49,15 +50,16 @@ static int add_running_member(struct json_value *doc, bool running)
 
 static void print_reasons(const struct json_value *doc)
 {
-        const struct json_value *reasons = json_get(doc, "reasons");
-        bool any = false;
+        /* Through the one reader of the schema: it takes the {code, text} objects and the plain
+         * strings of older daemons. */
+        const struct status_doc d = {.json = (struct json_value *)doc};
+        const char *text, *code;
+        size_t i;
 
-        for (const struct json_value *r = reasons ? reasons->child : NULL; r; r = r->next)
-                if (r->type == JSON_STRING) {
-                        printf("  reason:  %s\n", r->string);
-                        any = true;
-                }
-        if (!any)
+        for (i = 0; (text = status_doc_reason(&d, i, &code)); i++)
+                printf("  reason:  %s%s%s%s\n", text, code[0] ? " [" : "", code,
+                       code[0] ? "]" : "");
+        if (!i)
                 printf("  reasons: none\n");
 }
 

@@ -47,25 +47,20 @@ static int open_led(const char *root, const struct netroot_config *cfg, const ch
         return led_validate(led, &cfg->led, config_path, err, errsize);
 }
 
-int daemon_check_config(const struct daemon_options *opt)
+int daemon_check_config(const struct daemon_options *opt, struct daemon_config_check *out)
 {
         struct netroot_config cfg;
         struct config_diag diag;
         struct led led;
-        char path[PATH_MAX], err[CONFIG_MESSAGE_MAX];
-        bool missing;
 
-        if (load_config(opt, path, sizeof(path), &cfg, &diag, &missing) < 0) {
-                fprintf(stderr, "netrootd: %s\n", diag.error);
+        memset(out, 0, sizeof(*out));
+        if (load_config(opt, out->path, sizeof(out->path), &cfg, &diag, &out->missing) < 0) {
+                snprintf(out->error, sizeof(out->error), "%s", diag.error);
                 return -EINVAL;
         }
-        if (diag.warning[0])
-                fprintf(stderr, "netrootd: warning: %s\n", diag.warning);
-        if (open_led(opt->root, &cfg, path, &led, err, sizeof(err)) < 0) {
-                fprintf(stderr, "netrootd: %s\n", err);
+        snprintf(out->warning, sizeof(out->warning), "%s", diag.warning);
+        if (open_led(opt->root, &cfg, out->path, &led, out->error, sizeof(out->error)) < 0)
                 return -EINVAL;
-        }
-        printf("%s: %s\n", path, missing ? "not present, built-in defaults are valid" : "valid");
         return 0;
 }
 
@@ -123,25 +118,20 @@ static enum health_state current_state(const struct netrootd *d)
 static void announce_state(struct netrootd *d)
 {
         const struct health *h = &d->watch.health;
-        char f_state[48], f_reason[HEALTH_REASON_LEN + 24], f_target[SESSION_NAME_MAX + 16];
-        char f_portal[96];
-        const char *fields[] = {f_state, f_reason, f_target, f_portal, NULL};
+        const struct health_reason *first = h->n_reasons ? &h->reasons[0] : NULL;
 
         if (h->published == d->logged_state)
                 return;
-        snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s",
-                 health_state_to_string(h->published));
-        snprintf(f_reason, sizeof(f_reason), "NETROOT_REASON=%s",
-                 h->n_reasons ? h->reasons[0] : "");
-        snprintf(f_target, sizeof(f_target), "ISCSI_TARGET=%s", d->watch.target);
-        snprintf(f_portal, sizeof(f_portal), "ISCSI_PORTAL=%s", d->watch.portal);
-        log_event(&d->log,
-                  h->published == HEALTH_FAILED     ? LOG_ERR
-                  : h->published == HEALTH_DEGRADED ? LOG_WARNING
-                                                    : LOG_NOTICE,
-                  MSGID_HEALTH_CHANGED, fields, "iSCSI root %s -> %s%s%s",
-                  health_state_to_string(d->logged_state), health_state_to_string(h->published),
-                  h->n_reasons ? ": " : "", h->n_reasons ? h->reasons[0] : "");
+        log_eventf(&d->log,
+                   h->published == HEALTH_FAILED     ? LOG_ERR
+                   : h->published == HEALTH_DEGRADED ? LOG_WARNING
+                                                     : LOG_NOTICE,
+                   MSGID_HEALTH_CHANGED, "MESSAGE=iSCSI root %s -> %s%s%s",
+                   health_state_to_string(d->logged_state), health_state_to_string(h->published),
+                   first ? ": " : "", first ? first->text : "", "NETROOT_STATE=%s",
+                   health_state_to_string(h->published), "NETROOT_REASON=%s",
+                   first ? first->text : "", "NETROOT_REASON_CODE=%s", first ? first->code : "",
+                   "ISCSI_TARGET=%s", d->watch.target, "ISCSI_PORTAL=%s", d->watch.portal, NULL);
         d->logged_state = h->published;
 }
 
@@ -201,14 +191,11 @@ void daemon_publish(struct netrootd *d)
                 log_msg(&d->log, LOG_WARNING, "LED %s: cannot set trigger: %s", d->led.name,
                         strerror(-r));
         else if (r > 0) {
-                char f_trigger[96], f_state[48];
-                const char *fields[] = {f_trigger, f_state, NULL};
+                const char *state = health_state_to_string(current_state(d));
 
-                snprintf(f_trigger, sizeof(f_trigger), "NETROOT_LED_TRIGGER=%s", d->led.current);
-                snprintf(f_state, sizeof(f_state), "NETROOT_STATE=%s",
-                         health_state_to_string(current_state(d)));
-                log_event(&d->log, LOG_INFO, MSGID_LED_SET, fields, "LED %s: trigger %s (%s)",
-                          d->led.name, d->led.current, health_state_to_string(current_state(d)));
+                log_eventf(&d->log, LOG_INFO, MSGID_LED_SET, "MESSAGE=LED %s: trigger %s (%s)",
+                           d->led.name, d->led.current, state, "NETROOT_LED_TRIGGER=%s",
+                           d->led.current, "NETROOT_STATE=%s", state, NULL);
         }
         status_render_body(d, &body);
         if (!body.oom && !streq(sb_str(&body), sb_str(&d->status_body))) {
@@ -489,15 +476,13 @@ static int init_config(struct netrootd *d)
 static void on_log_drained(void *userdata, uint64_t dropped)
 {
         struct netrootd *d = userdata;
-        char f_dropped[48];
-        const char *fields[] = {f_dropped, NULL};
 
-        snprintf(f_dropped, sizeof(f_dropped), "NETROOT_LOG_DROPPED=%llu",
-                 (unsigned long long)dropped);
-        log_event(&d->log, LOG_WARNING, MSGID_LOG_DROPPED, fields,
-                  "%llu log messages dropped while the %s was not reading (%llu since start)",
-                  (unsigned long long)dropped, d->log.journal ? "journal" : "log stream",
-                  (unsigned long long)d->log_sink.dropped);
+        log_eventf(&d->log, LOG_WARNING, MSGID_LOG_DROPPED,
+                   "MESSAGE=%llu log messages dropped while the %s was not reading (%llu since "
+                   "start)",
+                   (unsigned long long)dropped, d->log.journal ? "journal" : "log stream",
+                   (unsigned long long)d->log_sink.dropped, "NETROOT_LOG_DROPPED=%llu",
+                   (unsigned long long)dropped, NULL);
 }
 
 static void init_logging(struct netrootd *d)

@@ -64,8 +64,17 @@ int daemon_init(struct netrootd *d, const struct daemon_options *opt);
 int daemon_run(struct netrootd *d);
 void daemon_done(struct netrootd *d);
 
-/* Validates the configuration as start-up would (file, LED triggers); prints the result. */
-int daemon_check_config(const struct daemon_options *opt);
+/* What netrootd --check-config found. */
+struct daemon_config_check {
+        char path[PATH_MAX];
+        bool missing; /* no file: the built-in defaults */
+        char warning[CONFIG_MESSAGE_MAX];
+        char error[CONFIG_MESSAGE_MAX];
+};
+
+/* Validates the configuration as start-up would (file, LED triggers). Returns 0 (OUT->warning may
+ * be set) or -EINVAL with OUT->error. */
+int daemon_check_config(const struct daemon_options *opt, struct daemon_config_check *out);
 
 /* Re-renders status.json, the LED and sd_notify STATUS= after any change of state. */
 void daemon_publish(struct netrootd *d);

@@ -18,12 +18,13 @@ enum doctor_result {
         DOCTOR_SKIP, /* does not apply here, or cannot be checked from here (counts as ok) */
 };
 
-#define DOCTOR_CHECKS_MAX 24
+#define DOCTOR_CHECKS_MAX 32
 #define DOCTOR_NAME_MAX   32
 #define DOCTOR_TEXT_MAX   512
 
 struct doctor_check {
         char name[DOCTOR_NAME_MAX];
+        char group[DOCTOR_NAME_MAX];
         enum doctor_result result;
         char detail[DOCTOR_TEXT_MAX];
         char fix[DOCTOR_TEXT_MAX]; /* "" for ok and skip */
@@ -37,6 +38,7 @@ struct doctor_options {
         /* Tests only: run this program as vcgencmd, even with ROOT set (it is the caller's
          * program, not one from the tree). NULL: /usr/bin/vcgencmd, and only without ROOT. */
         const char *vcgencmd;
+        const char *only; /* NULL: every check; else the one check, or the group, of that name */
 };
 
 struct doctor_report {
@@ -44,7 +46,25 @@ struct doctor_report {
         struct doctor_check checks[DOCTOR_CHECKS_MAX];
 };
 
-/* Runs every check. Returns 0 (REP holds the results), or -ENOMEM. */
+struct doctor_ctx;
+
+/* A row of the doctor's table (doctor.c): the check's name (what --only and the output show),
+ * its group (boot, iscsi, net, kernel, …) and the function that fills one result. */
+struct doctor_check_def {
+        const char *name;
+        const char *group;
+        void (*fn)(struct doctor_ctx *c, struct doctor_check *ck);
+};
+
+/* The table, in the order the checks run: I from 0 to doctor_check_count() - 1. */
+size_t doctor_check_count(void);
+const struct doctor_check_def *doctor_check_def(size_t i);
+
+/* True when ONLY names a check or a group of the table. */
+bool doctor_known(const char *only);
+
+/* Runs every check (or those opt->only selects). Returns 0 (REP holds the results), -ENOENT when
+ * opt->only names no check or group, or -ENOMEM. */
 int doctor_run(const struct doctor_options *opt, struct doctor_report *rep);
 
 /* True when no check failed (warnings and skips allowed). */

@@ -155,19 +155,57 @@ void firmware_fleet_status_free(struct fleet_status *st)
         st->npis = 0;
 }
 
-int firmware_fleet_status(const char *tftp_root, struct fleet_status *st, char *err,
-                          size_t err_size)
+/* One Pi's folder DIR (named SERIAL): its own set or the root's, its pairs, its skew against
+ * ROOT_START and its newest generation. */
+static void scan_pi(struct fleet_status *st, const struct fleet_file *root_start, const char *dir,
+                    const char *start, const char *serial)
+{
+        struct fleet_pi *pi = &st->pis[st->npis++];
+        const struct fleet_file *s;
+        struct stat sb;
+        int r;
+
+        snprintf(pi->serial, sizeof(pi->serial), "%s", serial);
+        /* bootcode.bin tries <serial>/start.elf; found, everything after comes from the Pi's
+         * folder (FACTS: "How a Pi 3 boots over the network"). */
+        pi->own = lstat(start, &sb) == 0;
+        if (pi->own) {
+                r = scan_folder(dir, false, pi->files, &pi->n, pi->pairs_why,
+                                sizeof(pi->pairs_why));
+                pi->pairs =
+                    r < 0 ? r : firmware_set_pairs_check(dir, pi->pairs_why, sizeof(pi->pairs_why));
+        } else {
+                for (unsigned j = 0; j < st->nroot; j++)
+                        if (!streq(st->root[j].name, "bootcode.bin"))
+                                pi->files[pi->n++] = st->root[j];
+                pi->pairs = st->root_pairs;
+                snprintf(pi->pairs_why, sizeof(pi->pairs_why), "%s", st->root_pairs_why);
+        }
+        if (pi->own && pi->pairs == 0)
+                st->mismatched++;
+        s = find_file(pi->files, pi->n, "start.elf");
+        if (s) {
+                snprintf(pi->start_sha256, sizeof(pi->start_sha256), "%s", s->sha256);
+                snprintf(pi->version, sizeof(pi->version), "%s", s->version.build);
+                add_version(st, s, false);
+        }
+        /* The sets differ: this Pi runs another start.elf than the one the root's bootcode.bin
+         * came with. */
+        pi->skew = pi->own && (!root_start || !s || !streq(s->sha256, root_start->sha256));
+        if (pi->skew)
+                st->skewed++;
+        newest_gen(dir, &pi->gen, pi->gen_status, sizeof(pi->gen_status));
+}
+
+/* The root's own set: its start.elf version, its pairs, a pending transaction. */
+static const struct fleet_file *scan_root(const char *tftp_root, struct fleet_status *st, char *err,
+                                          size_t err_size, int *r)
 {
         const struct fleet_file *root_start;
-        struct dirent **list = NULL;
-        int n, r;
 
-        memset(st, 0, sizeof(*st));
-        if (err && err_size)
-                err[0] = '\0';
-        r = scan_folder(tftp_root, true, st->root, &st->nroot, err, err_size);
-        if (r < 0)
-                return r;
+        *r = scan_folder(tftp_root, true, st->root, &st->nroot, err, err_size);
+        if (*r < 0)
+                return NULL;
         root_start = find_file(st->root, st->nroot, "start.elf");
         if (root_start) {
                 snprintf(st->root_version, sizeof(st->root_version), "%s",
@@ -179,61 +217,39 @@ int firmware_fleet_status(const char *tftp_root, struct fleet_status *st, char *
         if (st->root_pairs == 0)
                 st->mismatched++;
         st->txn = firmware_txn_pending(tftp_root, &st->txn_info, NULL, 0);
+        return root_start;
+}
 
+int firmware_fleet_status(const char *tftp_root, struct fleet_status *st, char *err,
+                          size_t err_size)
+{
+        const struct fleet_file *root_start;
+        struct dirent **list = NULL;
+        int n, r;
+
+        memset(st, 0, sizeof(*st));
+        if (err && err_size)
+                err[0] = '\0';
+        root_start = scan_root(tftp_root, st, err, err_size, &r);
+        if (r < 0)
+                return r;
         n = scandir(tftp_root, &list, NULL, alphasort);
         if (n < 0)
                 return fail(err, err_size, -errno, "%s: %m", tftp_root);
         st->pis = calloc((size_t)n + 1, sizeof(*st->pis));
-        if (!st->pis) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (int i = 0; i < n; i++) {
+        r = st->pis ? 0 : -ENOMEM;
+        for (int i = 0; i < n && r == 0; i++) {
                 _cleanup_free_ char *dir = NULL, *start = NULL;
-                struct fleet_pi *pi;
-                const struct fleet_file *s;
                 struct stat sb;
 
                 if (!firmware_fleet_serial_valid(list[i]->d_name) ||
                     asprintf(&dir, "%s/%s", tftp_root, list[i]->d_name) < 0 || stat(dir, &sb) < 0 ||
                     !S_ISDIR(sb.st_mode) || asprintf(&start, "%s/start.elf", dir) < 0)
                         continue;
-                pi = &st->pis[st->npis++];
-                snprintf(pi->serial, sizeof(pi->serial), "%s", list[i]->d_name);
-                /* bootcode.bin tries <serial>/start.elf; found, everything after comes from the
-                 * Pi's folder (FACTS: "How a Pi 3 boots over the network"). */
-                pi->own = lstat(start, &sb) == 0;
-                if (pi->own) {
-                        r = scan_folder(dir, false, pi->files, &pi->n, pi->pairs_why,
-                                        sizeof(pi->pairs_why));
-                        pi->pairs = r < 0 ? r
-                                          : firmware_set_pairs_check(dir, pi->pairs_why,
-                                                                     sizeof(pi->pairs_why));
-                } else {
-                        for (unsigned j = 0; j < st->nroot; j++)
-                                if (!streq(st->root[j].name, "bootcode.bin"))
-                                        pi->files[pi->n++] = st->root[j];
-                        pi->pairs = st->root_pairs;
-                        snprintf(pi->pairs_why, sizeof(pi->pairs_why), "%s", st->root_pairs_why);
-                }
-                if (pi->own && pi->pairs == 0)
-                        st->mismatched++;
-                s = find_file(pi->files, pi->n, "start.elf");
-                if (s) {
-                        snprintf(pi->start_sha256, sizeof(pi->start_sha256), "%s", s->sha256);
-                        snprintf(pi->version, sizeof(pi->version), "%s", s->version.build);
-                        add_version(st, s, false);
-                }
-                /* The sets differ: this Pi runs another start.elf than the one the root's
-                 * bootcode.bin came with. */
-                pi->skew = pi->own && (!root_start || !s || !streq(s->sha256, root_start->sha256));
-                if (pi->skew)
-                        st->skewed++;
-                newest_gen(dir, &pi->gen, pi->gen_status, sizeof(pi->gen_status));
+                scan_pi(st, root_start, dir, start, list[i]->d_name);
         }
-        qsort(st->pis, st->npis, sizeof(st->pis[0]), cmp_serial);
-        r = 0;
-out:
+        if (r == 0)
+                qsort(st->pis, st->npis, sizeof(st->pis[0]), cmp_serial);
         for (int i = 0; i < n; i++)
                 free(list[i]);
         free(list);
@@ -354,34 +370,16 @@ static bool set_equal_live(const struct firmware_set *set, const struct firmware
 }
 
 /* The checks of a promotion, made under the lock. */
-static int promote_checks(const struct fleet_options *o, const char *pi_dir,
-                          struct firmware_set *set, struct fleet_result *res, char *err,
-                          size_t err_size)
+/* The newest generation of the canary says good. Sets RES->gen. */
+static int canary_confirmed(const struct fleet_options *o, const char *pi_dir,
+                            struct fleet_result *res, char *err, size_t err_size)
 {
         _cleanup_free_ unsigned *gens = NULL;
-        _cleanup_free_ char *record = NULL;
-        struct fleet_status st;
         struct gen_record rec;
-        struct stat rs;
         struct error why = {0};
         size_t n = 0;
         int r;
 
-        r = firmware_set_scan_err(pi_dir, set, err, err_size);
-        if (r < 0)
-                return r;
-        {
-                bool has_start = false;
-
-                for (unsigned i = 0; i < set->n; i++)
-                        has_start |= streq(set->files[i].name, "start.elf");
-                if (!has_start)
-                        return fail(err, err_size, -EPERM,
-                                    "%s has no start.elf: that Pi boots the root's set, there is "
-                                    "nothing to promote",
-                                    pi_dir);
-        }
-        /* Confirmed: the newest generation says good. */
         r = gen_list(pi_dir, &gens, &n);
         if (r < 0 || n == 0)
                 return fail(err, err_size, -EPERM,
@@ -398,38 +396,55 @@ static int promote_checks(const struct fleet_options *o, const char *pi_dir,
                             "%s: the newest generation %u is %s, not good: the Pi's boot with "
                             "this firmware is not confirmed",
                             o->serial, res->gen, gen_status_to_string(rec.status));
-        /* ...and confirmed after the firmware was there: the record was last written (marked
-         * good) no earlier than every file of the set was last changed. ctime too: cp -p and
-         * touch can set an mtime, nothing but the file system sets a ctime. */
-        if (asprintf(&record, "%s/%s/gen-%u/%s", pi_dir, GEN_STORE, res->gen, GEN_RECORD) < 0)
+        return 0;
+}
+
+/* True when A is strictly later than B. */
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+        return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/* ...and confirmed after the firmware was there: the record was last written (marked good) no
+ * earlier than every file of the set was last changed. ctime too: cp -p and touch can set an
+ * mtime, nothing but the file system sets a ctime. */
+static int confirmed_after_set(const char *pi_dir, const struct firmware_set *set, unsigned gen,
+                               char *err, size_t err_size)
+{
+        _cleanup_free_ char *record = NULL;
+        struct stat rs;
+
+        if (asprintf(&record, "%s/%s/gen-%u/%s", pi_dir, GEN_STORE, gen, GEN_RECORD) < 0)
                 return -ENOMEM;
         if (lstat(record, &rs) < 0)
                 return fail(err, err_size, -errno, "%s: %m", record);
         for (unsigned i = 0; i < set->n; i++) {
                 _cleanup_free_ char *path = NULL;
-                struct stat fs;
                 const struct timespec *late;
+                struct stat fs;
 
                 if (asprintf(&path, "%s/%s", pi_dir, set->files[i].name) < 0)
                         return -ENOMEM;
                 if (lstat(path, &fs) < 0)
                         return fail(err, err_size, -errno, "%s: %m", path);
-                late = (fs.st_ctim.tv_sec > fs.st_mtim.tv_sec ||
-                        (fs.st_ctim.tv_sec == fs.st_mtim.tv_sec &&
-                         fs.st_ctim.tv_nsec > fs.st_mtim.tv_nsec))
-                           ? &fs.st_ctim
-                           : &fs.st_mtim;
-                if (late->tv_sec > rs.st_mtim.tv_sec ||
-                    (late->tv_sec == rs.st_mtim.tv_sec && late->tv_nsec > rs.st_mtim.tv_nsec))
+                late = ts_after(&fs.st_ctim, &fs.st_mtim) ? &fs.st_ctim : &fs.st_mtim;
+                if (ts_after(late, &rs.st_mtim))
                         return fail(err, err_size, -EPERM,
                                     "%s changed after generation %u was confirmed good (%s): "
                                     "the Pi has not been seen booting it; boot it and confirm "
                                     "again",
-                                    path, res->gen, record);
+                                    path, gen, record);
         }
-        /* No mismatched start/fixup pair anywhere: not in the canary's set, not at the root,
-         * not in any other Pi's folder. */
-        r = firmware_fleet_status(o->tftp_root, &st, err, err_size);
+        return 0;
+}
+
+/* No mismatched start/fixup pair anywhere: not in the canary's set, not at the root, not in any
+ * other Pi's folder. */
+static int no_mismatch(const struct fleet_options *o, char *err, size_t err_size)
+{
+        struct fleet_status st;
+        int r = firmware_fleet_status(o->tftp_root, &st, err, err_size);
+
         if (r < 0)
                 return r;
         if (st.mismatched) {
@@ -445,6 +460,29 @@ static int promote_checks(const struct fleet_options *o, const char *pi_dir,
                         r = fail(err, err_size, st.pis[i].pairs, "%s", st.pis[i].pairs_why);
         firmware_fleet_status_free(&st);
         return r;
+}
+
+static int promote_checks(const struct fleet_options *o, const char *pi_dir,
+                          struct firmware_set *set, struct fleet_result *res, char *err,
+                          size_t err_size)
+{
+        bool has_start = false;
+        int r;
+
+        r = firmware_set_scan_err(pi_dir, set, err, err_size);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < set->n; i++)
+                has_start |= streq(set->files[i].name, "start.elf");
+        if (!has_start)
+                return fail(err, err_size, -EPERM,
+                            "%s has no start.elf: that Pi boots the root's set, there is nothing "
+                            "to promote",
+                            pi_dir);
+        r = canary_confirmed(o, pi_dir, res, err, err_size);
+        if (r >= 0)
+                r = confirmed_after_set(pi_dir, set, res->gen, err, err_size);
+        return r < 0 ? r : no_mismatch(o, err, err_size);
 }
 
 int firmware_fleet_promote(const struct fleet_options *o, struct fleet_result *res, char *err,

@@ -667,42 +667,21 @@ static int undo_covers(const char *undo, const struct txn *t, char *err, size_t 
         return 0;
 }
 
-int firmware_txn_install(const struct firmware_txn_request *req, char *err, size_t err_size)
+/* 1. Everything checked before anything is written: the source verified against its sha256,
+ *    the live names plain files (a planted symlink or folder wants a human). Fills T; returns 1
+ *    when the live set already is the new one. */
+static int txn_plan(const struct firmware_txn_request *req, int dirfd, int srcfd, struct txn *t,
+                    char *err, size_t err_size)
 {
-        _cleanup_close_ int dirfd = -1, srcfd = -1;
-        char undo[4096] = "", stage_err[512];
         const struct firmware_set *set = req->set;
         bool differs = false;
-        struct txn t = {0};
         int r;
 
-        if (err && err_size)
-                err[0] = '\0';
-        if (req->undo_used && req->undo_used_size)
-                req->undo_used[0] = '\0';
-        if (!req->shared_dir || !req->source_dir || !set || set->n == 0 ||
-            set->n > FIRMWARE_SET_MAX)
-                return fail(err, err_size, -EINVAL, "nothing to install");
-        dirfd = open(req->shared_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dirfd < 0)
-                return fail(err, err_size, -errno, "%s: %m", req->shared_dir);
-        srcfd = open(req->source_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (srcfd < 0)
-                return fail(err, err_size, -errno, "%s: %m", req->source_dir);
-        r = recover_at(dirfd, req->shared_dir, req->lock, err, err_size);
-        if (r < 0)
-                return r;
-        r = check_pairs(dirfd, req->shared_dir, set, err, err_size);
-        if (r < 0)
-                return r;
-
-        /* 1. Everything checked before anything is written: the source verified against its
-         *    sha256, the live names plain files (a planted symlink or folder wants a human). */
-        snprintf(t.op, sizeof(t.op), "%s", req->op ? req->op : "install");
-        snprintf(t.state, sizeof(t.state), STATE_SWITCH);
-        snprintf(t.source, sizeof(t.source), "%s", rel_to(req->shared_dir, req->source_dir));
+        snprintf(t->op, sizeof(t->op), "%s", req->op ? req->op : "install");
+        snprintf(t->state, sizeof(t->state), STATE_SWITCH);
+        snprintf(t->source, sizeof(t->source), "%s", rel_to(req->shared_dir, req->source_dir));
         for (unsigned i = 0; i < set->n; i++) {
-                struct txn_file *f = &t.files[t.n++];
+                struct txn_file *f = &t->files[t->n++];
                 char hex[SHA256_HEX_SIZE];
 
                 if (!firmware_set_name_valid(set->files[i].name) || !is_hex64(set->files[i].sha256))
@@ -733,51 +712,69 @@ int firmware_txn_install(const struct firmware_txn_request *req, char *err, size
         }
         if (!differs)
                 return 1;
-        qsort(t.files, t.n, sizeof(t.files[0]), cmp_order);
+        qsort(t->files, t->n, sizeof(t->files[0]), cmp_order);
+        return 0;
+}
 
-        /* 2. The previous set in a backup, to undo from. */
+/* 2. The previous set in a backup, to undo from: the caller's, one that matches the live set,
+ *    or a new one. UNDO stays "" when there is no live set. */
+static int txn_find_undo(const struct firmware_txn_request *req, char *undo, size_t size, char *err,
+                         size_t err_size)
+{
+        struct firmware_set live;
+        int r;
+
         if (req->undo_dir) {
-                snprintf(undo, sizeof(undo), "%s", req->undo_dir);
-        } else {
-                struct firmware_set live;
-
-                r = firmware_set_scan_err(req->shared_dir, &live, err, err_size);
-                if (r < 0)
-                        return r;
-                r = live.n ? find_matching_backup(req->shared_dir, &live, undo, sizeof(undo)) : 0;
-                if (r < 0)
-                        return fail(err, err_size, r, "%s/%s: %s", req->shared_dir, BACKUP_TOP,
-                                    strerror(-r));
-                if (r == 0 && live.n) {
-                        r = firmware_set_backup_locked(
-                            req->shared_dir, req->serial ? req->serial : "undo", req->lock, undo,
-                            sizeof(undo), NULL, err, err_size);
-                        if (r < 0)
-                                return r;
-                }
+                snprintf(undo, size, "%s", req->undo_dir);
+                return 0;
         }
-        if (undo[0]) {
-                r = undo_covers(undo, &t, err, err_size);
-                if (r < 0)
-                        return r;
-                snprintf(t.undo, sizeof(t.undo), "%s", rel_to(req->shared_dir, undo));
-                if (strncmp(t.undo, BACKUP_TOP "/", strlen(BACKUP_TOP) + 1) != 0)
-                        return fail(err, err_size, -EINVAL,
-                                    "%s is not a backup folder of %s: the journal could not name "
-                                    "it",
-                                    undo, req->shared_dir);
-        } else {
-                for (unsigned i = 0; i < t.n; i++)
-                        if (t.files[i].old_sha[0])
+        r = firmware_set_scan_err(req->shared_dir, &live, err, err_size);
+        if (r < 0)
+                return r;
+        r = live.n ? find_matching_backup(req->shared_dir, &live, undo, size) : 0;
+        if (r < 0)
+                return fail(err, err_size, r, "%s/%s: %s", req->shared_dir, BACKUP_TOP,
+                            strerror(-r));
+        if (r == 0 && live.n)
+                return firmware_set_backup_locked(req->shared_dir,
+                                                  req->serial ? req->serial : "undo", req->lock,
+                                                  undo, size, NULL, err, err_size);
+        return 0;
+}
+
+/* UNDO must hold every live file T replaces, and the journal must be able to name it. */
+static int txn_set_undo(const struct firmware_txn_request *req, const char *undo, struct txn *t,
+                        char *err, size_t err_size)
+{
+        int r;
+
+        if (!undo[0]) {
+                for (unsigned i = 0; i < t->n; i++)
+                        if (t->files[i].old_sha[0])
                                 return fail(err, err_size, -EINVAL, "no backup holds the live %s",
-                                            t.files[i].name);
+                                            t->files[i].name);
+                return 0;
         }
-        if (req->undo_used)
-                snprintf(req->undo_used, req->undo_used_size, "%s", undo);
+        r = undo_covers(undo, t, err, err_size);
+        if (r < 0)
+                return r;
+        snprintf(t->undo, sizeof(t->undo), "%s", rel_to(req->shared_dir, undo));
+        if (strncmp(t->undo, BACKUP_TOP "/", strlen(BACKUP_TOP) + 1) != 0)
+                return fail(err, err_size, -EINVAL,
+                            "%s is not a backup folder of %s: the journal could not name it", undo,
+                            req->shared_dir);
+        return 0;
+}
 
-        /* 3. Stage every file; a failure leaves the live set untouched. */
-        for (unsigned i = 0; i < t.n; i++) {
-                r = stage_from(srcfd, req->source_dir, t.files[i].name, t.files[i].new_sha, dirfd,
+/* 3. Stage every file; a failure leaves the live set untouched. */
+static int txn_stage(const struct firmware_txn_request *req, int dirfd, int srcfd,
+                     const struct txn *t, char *err, size_t err_size)
+{
+        char stage_err[512];
+        int r;
+
+        for (unsigned i = 0; i < t->n; i++) {
+                r = stage_from(srcfd, req->source_dir, t->files[i].name, t->files[i].new_sha, dirfd,
                                err, err_size);
                 if (r < 0) {
                         snprintf(stage_err, sizeof(stage_err), "%s", err ? err : "");
@@ -791,8 +788,16 @@ int firmware_txn_install(const struct firmware_txn_request *req, char *err, size
                 return fail(err, err_size, r, "%s: %s", req->shared_dir, strerror(-r));
         }
         fault_point("staged");
+        return 0;
+}
 
-        /* 4. The commit point: the journal, only while the lock is still ours. */
+/* 4. The commit point: the journal, only while the lock is still ours. 5. The switch: once begun
+ *    it is not stopped half way, the journal decides. */
+static int txn_commit(const struct firmware_txn_request *req, int dirfd, struct txn *t, char *err,
+                      size_t err_size)
+{
+        int r;
+
         if (req->lock && cluster_lock_check(req->lock) < 0) {
                 remove_leftovers(dirfd);
                 return fail(err, err_size, -ESTALE,
@@ -800,16 +805,14 @@ int firmware_txn_install(const struct firmware_txn_request *req, char *err, size
                             "TTL): nothing was switched",
                             req->shared_dir, CLUSTER_LOCK_NAME);
         }
-        r = journal_write(dirfd, &t);
+        r = journal_write(dirfd, t);
         if (r < 0) {
                 remove_leftovers(dirfd);
                 return fail(err, err_size, r, "%s/%s: %s", req->shared_dir, FIRMWARE_TXN_JOURNAL,
                             strerror(-r));
         }
         fault_point("journal");
-
-        /* 5. The switch. Once begun it is not stopped half way: the journal decides. */
-        r = switch_files(dirfd, req->shared_dir, &t, err, err_size);
+        r = switch_files(dirfd, req->shared_dir, t, err, err_size);
         if (r < 0)
                 return r; /* the journal stays: the next run finishes or undoes it */
         fault_point("switched");
@@ -818,6 +821,45 @@ int firmware_txn_install(const struct firmware_txn_request *req, char *err, size
                 return fail(err, err_size, r, "%s/%s: %s", req->shared_dir, FIRMWARE_TXN_JOURNAL,
                             strerror(-r));
         return 0;
+}
+
+int firmware_txn_install(const struct firmware_txn_request *req, char *err, size_t err_size)
+{
+        _cleanup_close_ int dirfd = -1, srcfd = -1;
+        const struct firmware_set *set = req->set;
+        char undo[4096] = "";
+        struct txn t = {0};
+        int r;
+
+        if (err && err_size)
+                err[0] = '\0';
+        if (req->undo_used && req->undo_used_size)
+                req->undo_used[0] = '\0';
+        if (!req->shared_dir || !req->source_dir || !set || set->n == 0 ||
+            set->n > FIRMWARE_SET_MAX)
+                return fail(err, err_size, -EINVAL, "nothing to install");
+        dirfd = open(req->shared_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return fail(err, err_size, -errno, "%s: %m", req->shared_dir);
+        srcfd = open(req->source_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (srcfd < 0)
+                return fail(err, err_size, -errno, "%s: %m", req->source_dir);
+        r = recover_at(dirfd, req->shared_dir, req->lock, err, err_size);
+        if (r >= 0)
+                r = check_pairs(dirfd, req->shared_dir, set, err, err_size);
+        if (r >= 0)
+                r = txn_plan(req, dirfd, srcfd, &t, err, err_size);
+        if (r != 0)
+                return r; /* an error, or 1: nothing differs */
+        r = txn_find_undo(req, undo, sizeof(undo), err, err_size);
+        if (r >= 0)
+                r = txn_set_undo(req, undo, &t, err, err_size);
+        if (r < 0)
+                return r;
+        if (req->undo_used)
+                snprintf(req->undo_used, req->undo_used_size, "%s", undo);
+        r = txn_stage(req, dirfd, srcfd, &t, err, err_size);
+        return r < 0 ? r : txn_commit(req, dirfd, &t, err, err_size);
 }
 
 int firmware_txn_restore(const char *shared_dir, const char *backup_dir, const char *serial,

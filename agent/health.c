@@ -1,6 +1,18 @@
 #include "health.h"
 #include "util.h"
 
+#include <stdarg.h>
+
+void health_reason_set(struct health_reason *r, const char *code, const char *fmt, ...)
+{
+        va_list ap;
+
+        snprintf(r->code, sizeof(r->code), "%s", code);
+        va_start(ap, fmt);
+        vsnprintf(r->text, sizeof(r->text), fmt, ap);
+        va_end(ap);
+}
+
 void health_init(struct health *h, unsigned fail_after, unsigned recover_after,
                  uint64_t slow_rtt_usec)
 {
@@ -16,7 +28,7 @@ void health_source_unused(struct health *h, enum health_source src)
 }
 
 void health_source_set(struct health *h, enum health_source src, enum health_state state,
-                       const char *const *reasons, unsigned n)
+                       const struct health_reason *reasons, unsigned n)
 {
         struct health_input *in = &h->in[src];
 
@@ -24,13 +36,12 @@ void health_source_set(struct health *h, enum health_source src, enum health_sta
         in->state = state;
         in->n_reasons = 0;
         for (unsigned i = 0; i < n && i < HEALTH_REASONS_MAX; i++)
-                snprintf(in->reasons[in->n_reasons++], HEALTH_REASON_LEN, "%s", reasons[i]);
+                in->reasons[in->n_reasons++] = reasons[i];
 }
 
 void health_probe_result(struct health *h, bool ok, uint64_t rtt_usec, const char *reason)
 {
-        char text[HEALTH_REASON_LEN];
-        const char *one[1] = {text};
+        struct health_reason one[1];
 
         h->probes_total++;
         h->last_probe_ok = ok;
@@ -39,10 +50,11 @@ void health_probe_result(struct health *h, bool ok, uint64_t rtt_usec, const cha
                 h->probe_fail_streak++;
                 /* One lost probe is a warning; fail_after in a row is an outage. */
                 if (h->probe_fail_streak >= h->fail_after)
-                        snprintf(text, sizeof(text), "%s", reason);
+                        health_reason_set(one, "probe-failed", "%s", reason);
                 else
-                        snprintf(text, sizeof(text), "%s (%u of %u failed probes in a row)", reason,
-                                 h->probe_fail_streak, h->fail_after);
+                        health_reason_set(one, "probe-failed",
+                                          "%s (%u of %u failed probes in a row)", reason,
+                                          h->probe_fail_streak, h->fail_after);
                 health_source_set(h, HEALTH_SRC_PROBE,
                                   h->probe_fail_streak >= h->fail_after ? HEALTH_FAILED
                                                                         : HEALTH_DEGRADED,
@@ -52,9 +64,9 @@ void health_probe_result(struct health *h, bool ok, uint64_t rtt_usec, const cha
         h->probe_fail_streak = 0;
         h->last_rtt_usec = rtt_usec;
         if (h->slow_rtt_usec && rtt_usec > h->slow_rtt_usec) {
-                snprintf(text, sizeof(text), "%s: slow probe %.1f ms (over %.1f ms)",
-                         reason ? reason : "portal", (double)rtt_usec / 1000.0,
-                         (double)h->slow_rtt_usec / 1000.0);
+                health_reason_set(one, "probe-slow", "%s: slow probe %.1f ms (over %.1f ms)",
+                                  reason ? reason : "portal", (double)rtt_usec / 1000.0,
+                                  (double)h->slow_rtt_usec / 1000.0);
                 health_source_set(h, HEALTH_SRC_PROBE, HEALTH_DEGRADED, one, 1);
                 return;
         }
@@ -80,27 +92,27 @@ static enum health_state raw_state(const struct health *h)
         return worst;
 }
 
-static bool add_reason(char reasons[][HEALTH_REASON_LEN], unsigned *n, const char *text)
+static bool add_reason(struct health_reason *reasons, unsigned *n, const struct health_reason *r)
 {
         if (*n >= HEALTH_REASONS_MAX)
                 return false;
-        snprintf(reasons[(*n)++], HEALTH_REASON_LEN, "%s", text);
+        reasons[(*n)++] = *r;
         return true;
 }
 
-static unsigned collect_reasons(const struct health *h, char reasons[][HEALTH_REASON_LEN])
+static unsigned collect_reasons(const struct health *h, struct health_reason *reasons)
 {
         unsigned n = 0;
 
         for (int i = 0; i < HEALTH_SRC_COUNT; i++)
                 for (unsigned k = 0; k < h->in[i].n_reasons; k++)
-                        add_reason(reasons, &n, h->in[i].reasons[k]);
+                        add_reason(reasons, &n, &h->in[i].reasons[k]);
         return n;
 }
 
 bool health_evaluate(struct health *h, bool sample, uint64_t now_realtime_usec)
 {
-        char reasons[HEALTH_REASONS_MAX][HEALTH_REASON_LEN];
+        struct health_reason reasons[HEALTH_REASONS_MAX];
         enum health_state raw = raw_state(h), next = h->published;
         unsigned n = collect_reasons(h, reasons);
         bool changed;
@@ -117,16 +129,19 @@ bool health_evaluate(struct health *h, bool sample, uint64_t now_realtime_usec)
                         next = raw;
                         h->better_streak = 0;
                 } else {
-                        char note[HEALTH_REASON_LEN];
-                        snprintf(note, sizeof(note),
-                                 "recovering: %u of %u good results in a row before %s",
-                                 h->better_streak, h->recover_after, health_state_to_string(raw));
-                        add_reason(reasons, &n, note);
+                        struct health_reason note;
+
+                        health_reason_set(&note, "recovering",
+                                          "recovering: %u of %u good results in a row before %s",
+                                          h->better_streak, h->recover_after,
+                                          health_state_to_string(raw));
+                        add_reason(reasons, &n, &note);
                 }
         }
         changed = next != h->published || n != h->n_reasons;
         for (unsigned i = 0; !changed && i < n; i++)
-                changed = !streq(reasons[i], h->reasons[i]);
+                changed = !streq(reasons[i].text, h->reasons[i].text) ||
+                          !streq(reasons[i].code, h->reasons[i].code);
         if (next != h->published) {
                 h->changed_usec = now_realtime_usec;
                 h->transitions++;

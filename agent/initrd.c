@@ -200,10 +200,85 @@ static ssize_t cpio_settle(struct cpio_parser *p)
         }
 }
 
+/* One byte of the magic at B. Returns 0 to go on, 1 when the rest is a compressed archive to
+ * hand back (its magic included), or a negative errno for what is no newc archive. */
+static int feed_magic(struct cpio_parser *p, unsigned char byte)
+{
+        p->hdr[p->hdr_len++] = byte;
+        p->offset++;
+        if (p->hdr_len < 6)
+                return 0;
+        if (cpio_magic_ok(p->hdr)) {
+                p->in_archive = true;
+                p->state = CPIO_HEADER;
+                return 0;
+        }
+        if (!p->in_archive && p->outer) {
+                p->compressed_at = p->offset - 6;
+                p->state = CPIO_COMPRESSED;
+                return 1;
+        }
+        if (memcmp(p->hdr, "070707", 6) == 0)
+                return cpio_fail(
+                    p, "old (odc) cpio format at byte %" PRIu64 ", the kernel reads only newc",
+                    p->offset - 6);
+        return cpio_fail(p, "%s at byte %" PRIu64,
+                         p->in_archive ? "no cpio header" : "unexpected data after archive",
+                         p->offset - 6);
+}
+
+/* Copies what B[*I..LEN) has of a field of SIZE bytes into DST (HAVE so far). True when full. */
+static bool feed_field(struct cpio_parser *p, void *dst, size_t *have, size_t size,
+                       const unsigned char *b, size_t len, size_t *i)
+{
+        size_t n = MIN(len - *i, size - *have);
+
+        memcpy((char *)dst + *have, b + *i, n);
+        *have += n;
+        *i += n;
+        p->offset += n;
+        return *have == size;
+}
+
+/* What follows the magic: header, name, data and their padding. */
+static ssize_t feed_body(struct cpio_parser *p, const unsigned char *b, size_t len, size_t *i)
+{
+        size_t n;
+
+        switch (p->state) {
+        case CPIO_HEADER:
+                if (feed_field(p, p->hdr, &p->hdr_len, CPIO_HEADER_SIZE, b, len, i))
+                        return cpio_header_done(p);
+                return 0;
+        case CPIO_NAME:
+                if (feed_field(p, p->name, &p->name_len, p->name_size, b, len, i))
+                        return cpio_name_done(p);
+                return 0;
+        case CPIO_NAME_PAD:
+        case CPIO_DATA_PAD:
+                n = MIN(len - *i, pad4(p->offset));
+                *i += n;
+                p->offset += n;
+                return 0;
+        case CPIO_DATA:
+                n = (size_t)MIN((uint64_t)(len - *i), p->remaining);
+                if (p->want_data) {
+                        memcpy(p->data + p->data_len, b + *i, n);
+                        p->data_len += n;
+                }
+                *i += n;
+                p->offset += n;
+                p->remaining -= n;
+                return 0;
+        default:
+                return -EBADMSG;
+        }
+}
+
 ssize_t cpio_parser_feed(struct cpio_parser *p, const void *buf, size_t len)
 {
         const unsigned char *b = buf;
-        size_t i = 0, n;
+        size_t i = 0;
         ssize_t r;
 
         while (i < len) {
@@ -218,74 +293,18 @@ ssize_t cpio_parser_feed(struct cpio_parser *p, const void *buf, size_t len)
                         }
                         break;
                 case CPIO_MAGIC:
-                        p->hdr[p->hdr_len++] = b[i++];
-                        p->offset++;
-                        if (p->hdr_len < 6)
-                                break;
-                        if (cpio_magic_ok(p->hdr)) {
-                                p->in_archive = true;
-                                p->state = CPIO_HEADER;
-                                break;
-                        }
-                        if (!p->in_archive && p->outer) {
-                                /* Hand the compressed rest back, its magic included. */
-                                p->compressed_at = p->offset - 6;
-                                p->state = CPIO_COMPRESSED;
-                                return (ssize_t)i;
-                        }
-                        if (memcmp(p->hdr, "070707", 6) == 0)
-                                return cpio_fail(p,
-                                                 "old (odc) cpio format at byte %" PRIu64
-                                                 ", the kernel reads only newc",
-                                                 p->offset - 6);
-                        return cpio_fail(p, "%s at byte %" PRIu64,
-                                         p->in_archive ? "no cpio header"
-                                                       : "unexpected data after archive",
-                                         p->offset - 6);
-                case CPIO_HEADER:
-                        n = MIN(len - i, CPIO_HEADER_SIZE - p->hdr_len);
-                        memcpy(p->hdr + p->hdr_len, b + i, n);
-                        p->hdr_len += n;
-                        i += n;
-                        p->offset += n;
-                        if (p->hdr_len == CPIO_HEADER_SIZE) {
-                                r = cpio_header_done(p);
-                                if (r < 0)
-                                        return r;
-                        }
-                        break;
-                case CPIO_NAME:
-                        n = MIN(len - i, p->name_size - p->name_len);
-                        memcpy(p->name + p->name_len, b + i, n);
-                        p->name_len += n;
-                        i += n;
-                        p->offset += n;
-                        if (p->name_len == p->name_size) {
-                                r = cpio_name_done(p);
-                                if (r < 0)
-                                        return r;
-                        }
-                        break;
-                case CPIO_NAME_PAD:
-                case CPIO_DATA_PAD:
-                        n = MIN(len - i, pad4(p->offset));
-                        i += n;
-                        p->offset += n;
-                        break;
-                case CPIO_DATA:
-                        n = (size_t)MIN((uint64_t)(len - i), p->remaining);
-                        if (p->want_data) {
-                                memcpy(p->data + p->data_len, b + i, n);
-                                p->data_len += n;
-                        }
-                        i += n;
-                        p->offset += n;
-                        p->remaining -= n;
+                        r = feed_magic(p, b[i++]);
+                        if (r != 0)
+                                return r > 0 ? (ssize_t)i : r;
                         break;
                 case CPIO_COMPRESSED:
                         return (ssize_t)i;
                 case CPIO_FAILED:
                         return -EBADMSG;
+                default:
+                        r = feed_body(p, b, len, &i);
+                        if (r < 0)
+                                return r;
                 }
                 /* Done here, not when the next byte comes: an archive may end right after. */
                 r = cpio_settle(p);
@@ -515,16 +534,98 @@ static int scan_compressed(int fd, const struct decompressor *d, struct cpio_par
         return -ENODATA;
 }
 
+/* Feeds FILE (open as FD) to OUTER until it ends or hands back a compressed rest. *IO_ERROR:
+ * the file could not be read (WHY says so), not what it holds. */
+static int scan_outer(int fd, const char *file, struct cpio_parser *outer, bool *io_error,
+                      char *why, size_t why_size)
+{
+        _cleanup_free_ unsigned char *buf = malloc(SCAN_CHUNK);
+        bool stop = false;
+        int r = 0;
+
+        *io_error = true;
+        if (!buf)
+                return -ENOMEM;
+        while (!stop) {
+                ssize_t n = read(fd, buf, SCAN_CHUNK);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        snprintf(why, why_size, "reading %s: %s", file, strerror(errno));
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                r = feed_all(outer, buf, (size_t)n, &stop);
+                if (r < 0)
+                        break;
+        }
+        *io_error = false;
+        return r;
+}
+
+/* The compressed main archive after OUTER's early ones, through INNER. */
+static int scan_inner(int fd, const struct cpio_parser *outer, struct cpio_parser *inner,
+                      struct initrd_scan_info *info, char *why, size_t why_size)
+{
+        const struct decompressor *d = decompressor_find(outer->hdr, outer->hdr_len);
+        int r;
+
+        if (!d) {
+                snprintf(why, why_size,
+                         "%s at byte %" PRIu64 ": neither a cpio archive nor a known compression",
+                         outer->entries ? "unexpected data" : "not an initramfs",
+                         outer->compressed_at);
+                return outer->entries ? -ENODATA : -EBADMSG;
+        }
+        snprintf(info->compression, sizeof(info->compression), "%s", d->name);
+        if (lseek(fd, (off_t)outer->compressed_at, SEEK_SET) < 0)
+                return -errno;
+        r = scan_compressed(fd, d, inner, why, why_size);
+        info->entries += inner->entries;
+        info->bytes += inner->offset;
+        if (r == 0 && cpio_parser_finish(inner) < 0) {
+                snprintf(why, why_size, "%s archive: %s", d->name, inner->error);
+                r = -ENODATA;
+        }
+        if (r == -ENOEXEC || r == -ENOMEM)
+                return r;
+        r = r < 0 ? (info->entries ? -ENODATA : -EBADMSG) : 0;
+        if (r == -EBADMSG)
+                snprintf(why, why_size, "not an initramfs: the %s data holds no cpio archive",
+                         d->name);
+        return r;
+}
+
+/* An archive that is not compressed: did OUTER end well (R: what feeding it returned)? */
+static int judge_outer(struct cpio_parser *outer, int r, char *why, size_t why_size)
+{
+        if (r < 0) {
+                snprintf(why, why_size, "%s", outer->error[0] ? outer->error : strerror(-r));
+                r = (r == -EBADMSG && outer->entries) ? -ENODATA : r;
+                if (r == -EBADMSG)
+                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
+                return r;
+        }
+        if (cpio_parser_finish(outer) < 0) {
+                r = outer->entries ? -ENODATA : -EBADMSG;
+                if (r == -EBADMSG)
+                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
+                else
+                        snprintf(why, why_size, "%s", outer->error);
+        }
+        return r;
+}
+
 int initrd_scan(const char *file, const struct cpio_callbacks *cb, void *userdata,
                 struct initrd_scan_info *info, char *why, size_t why_size)
 {
-        _cleanup_free_ unsigned char *buf = NULL;
         _cleanup_close_ int fd = -1;
         struct cpio_parser *outer = NULL, *inner = NULL;
-        const struct decompressor *d = NULL;
         struct stat st;
-        bool stop = false;
-        int r = 0, r_inner = 0;
+        bool io_error;
+        int r;
 
         memset(info, 0, sizeof(*info));
         snprintf(info->compression, sizeof(info->compression), "none");
@@ -539,88 +640,25 @@ int initrd_scan(const char *file, const struct cpio_callbacks *cb, void *userdat
                 snprintf(why, why_size, "%s is not a regular file", file);
                 return -EBADMSG;
         }
-        buf = malloc(SCAN_CHUNK);
         /* The parsers carry a PATH_MAX-sized name each: keep them off the stack. */
         outer = calloc(1, sizeof(*outer));
         inner = calloc(1, sizeof(*inner));
-        if (!buf || !outer || !inner) {
-                r = -ENOMEM;
-                goto out;
+        if (!outer || !inner) {
+                free(outer);
+                free(inner);
+                return -ENOMEM;
         }
         cpio_parser_init(outer, true, cb, userdata);
         cpio_parser_init(inner, false, cb, userdata);
-        while (!stop) {
-                ssize_t n = read(fd, buf, SCAN_CHUNK);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        snprintf(why, why_size, "reading %s: %s", file, strerror(errno));
-                        goto out;
-                }
-                if (n == 0)
-                        break;
-                r = feed_all(outer, buf, (size_t)n, &stop);
-                if (r < 0)
-                        break;
-        }
+        r = scan_outer(fd, file, outer, &io_error, why, why_size);
         info->entries = outer->entries;
         info->bytes = outer->offset;
-        if (r == 0 && outer->state == CPIO_COMPRESSED) {
-                d = decompressor_find(outer->hdr, outer->hdr_len);
-                if (!d) {
-                        snprintf(why, why_size,
-                                 "%s at byte %" PRIu64
-                                 ": neither a cpio archive nor a known compression",
-                                 outer->entries ? "unexpected data" : "not an initramfs",
-                                 outer->compressed_at);
-                        r = outer->entries ? -ENODATA : -EBADMSG;
-                        goto out;
-                }
-                snprintf(info->compression, sizeof(info->compression), "%s", d->name);
-                if (lseek(fd, (off_t)outer->compressed_at, SEEK_SET) < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                r_inner = scan_compressed(fd, d, inner, why, why_size);
-                info->entries += inner->entries;
-                info->bytes += inner->offset;
-                if (r_inner == 0 && cpio_parser_finish(inner) < 0) {
-                        snprintf(why, why_size, "%s archive: %s", d->name, inner->error);
-                        r_inner = -ENODATA;
-                }
-                if (r_inner == -ENOEXEC || r_inner == -ENOMEM) {
-                        r = r_inner;
-                        goto out;
-                }
-                r = r_inner < 0 ? (info->entries ? -ENODATA : -EBADMSG) : 0;
-                if (r == -EBADMSG)
-                        snprintf(why, why_size,
-                                 "not an initramfs: the %s data holds no cpio "
-                                 "archive",
-                                 d->name);
-                goto out;
-        }
-        if (r < 0) {
-                snprintf(why, why_size, "%s", outer->error[0] ? outer->error : strerror(-r));
-                r = (r == -EBADMSG && outer->entries) ? -ENODATA : r;
-                if (r == -EBADMSG)
-                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
-                goto out;
-        }
-        if (cpio_parser_finish(outer) < 0) {
-                r = outer->entries ? -ENODATA : -EBADMSG;
-                if (r == -EBADMSG)
-                        snprintf(why, why_size, "not an initramfs (%s)", outer->error);
-                else
-                        snprintf(why, why_size, "%s", outer->error);
-        }
-out:
-        if (outer)
-                cpio_parser_free(outer);
-        if (inner)
-                cpio_parser_free(inner);
+        if (r == 0 && outer->state == CPIO_COMPRESSED)
+                r = scan_inner(fd, outer, inner, info, why, why_size);
+        else if (!io_error)
+                r = judge_outer(outer, r, why, why_size);
+        cpio_parser_free(outer);
+        cpio_parser_free(inner);
         free(outer);
         free(inner);
         return r;
@@ -929,35 +967,22 @@ static void module_item(struct initrd_report *rep, const struct check_state *s, 
         }
 }
 
-int initrd_check(const char *file, const struct initrd_check_options *opt,
-                 struct initrd_report *rep)
+/* The options, validated: the root fs type, the NIC modules ("none": not checked), the kernel. */
+static int check_options(const struct initrd_check_options *opt, const char **rootfs,
+                         const char **nic, struct initrd_report *rep)
 {
-        static const struct initrd_check_options defaults = {0};
-        struct cpio_callbacks cb = {.entry = on_entry, .data = on_data};
-        struct check_state s = {0};
-        struct initrd_scan_info info;
-        _cleanup_free_ char *conf_path = NULL;
-        const char *rootfs, *nic;
-        char why[320], *tok, *save = NULL;
-        bool nic_none, need_conf;
-        int r;
-
-        if (!opt)
-                opt = &defaults;
-        memset(rep, 0, sizeof(*rep));
-        rep->ok = true;
-        rootfs = str_empty(opt->rootfs) ? "ext4" : opt->rootfs;
-        nic = str_empty(opt->nic) ? INITRD_DEFAULT_NIC : opt->nic;
-        nic_none = streq(nic, "none");
-        if (!valid_module_list(rootfs) || strchr(rootfs, ',') ||
-            strlen(rootfs) >= sizeof(s.rootfs_names[0])) {
-                snprintf(rep->error, sizeof(rep->error), "bad root filesystem type '%s'", rootfs);
+        *rootfs = str_empty(opt->rootfs) ? "ext4" : opt->rootfs;
+        *nic = str_empty(opt->nic) ? INITRD_DEFAULT_NIC : opt->nic;
+        if (!valid_module_list(*rootfs) || strchr(*rootfs, ',') ||
+            strlen(*rootfs) >= sizeof(((struct check_state *)0)->rootfs_names[0])) {
+                snprintf(rep->error, sizeof(rep->error), "bad root filesystem type '%s'", *rootfs);
                 return -EINVAL;
         }
-        if (!nic_none && (!valid_module_list(nic) || strlen(nic) >= sizeof(s.nic_list))) {
+        if (!streq(*nic, "none") && (!valid_module_list(*nic) ||
+                                     strlen(*nic) >= sizeof(((struct check_state *)0)->nic_list))) {
                 snprintf(rep->error, sizeof(rep->error),
                          "bad NIC module list '%s' (module names separated by commas, or none)",
-                         nic);
+                         *nic);
                 return -EINVAL;
         }
         if (opt->kver && (str_empty(opt->kver) || strchr(opt->kver, '/') ||
@@ -965,29 +990,133 @@ int initrd_check(const char *file, const struct initrd_check_options *opt,
                 snprintf(rep->error, sizeof(rep->error), "bad kernel version '%s'", opt->kver);
                 return -EINVAL;
         }
+        return 0;
+}
 
-        need(&s, NEED_ISCSI_TCP, "iSCSI over TCP", "iscsi_tcp");
-        need(&s, NEED_LIBISCSI, "iSCSI library (iscsi_tcp needs it)", "libiscsi");
-        need(&s, NEED_LIBISCSI_TCP, "iSCSI TCP library (iscsi_tcp needs it)", "libiscsi_tcp");
-        need(&s, NEED_SCSI_TRANSPORT_ISCSI, "iSCSI transport class", "scsi_transport_iscsi");
-        need(&s, NEED_SD_MOD, "SCSI disk driver (without it no disk appears)", "sd_mod");
+/* The modules an iSCSI root needs in the archive (or built into the kernel). */
+static void need_modules(struct check_state *s, const char *rootfs, const char *nic)
+{
+        char *tok, *save = NULL;
+
+        need(s, NEED_ISCSI_TCP, "iSCSI over TCP", "iscsi_tcp");
+        need(s, NEED_LIBISCSI, "iSCSI library (iscsi_tcp needs it)", "libiscsi");
+        need(s, NEED_LIBISCSI_TCP, "iSCSI TCP library (iscsi_tcp needs it)", "libiscsi_tcp");
+        need(s, NEED_SCSI_TRANSPORT_ISCSI, "iSCSI transport class", "scsi_transport_iscsi");
+        need(s, NEED_SD_MOD, "SCSI disk driver (without it no disk appears)", "sd_mod");
         for (size_t i = 0; rootfs[i]; i++)
-                s.rootfs_names[0][i] = rootfs[i] == '-' ? '_' : rootfs[i];
-        need(&s, NEED_ROOTFS, "root file system driver", s.rootfs_names[0]);
+                s->rootfs_names[0][i] = rootfs[i] == '-' ? '_' : rootfs[i];
+        need(s, NEED_ROOTFS, "root file system driver", s->rootfs_names[0]);
         /* The ext4 driver also mounts ext2 and ext3. */
         if (streq(rootfs, "ext2") || streq(rootfs, "ext3"))
-                need(&s, NEED_ROOTFS, NULL, "ext4");
-        if (!nic_none) {
-                snprintf(s.nic_list, sizeof(s.nic_list), "%s", nic);
-                for (size_t i = 0; s.nic_list[i]; i++)
-                        if (s.nic_list[i] == '-')
-                                s.nic_list[i] = '_';
-                for (tok = strtok_r(s.nic_list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-                        need(&s, NEED_NIC, "network driver", tok);
+                need(s, NEED_ROOTFS, NULL, "ext4");
+        if (!streq(nic, "none")) {
+                snprintf(s->nic_list, sizeof(s->nic_list), "%s", nic);
+                for (size_t i = 0; s->nic_list[i]; i++)
+                        if (s->nic_list[i] == '-')
+                                s->nic_list[i] = '_';
+                for (tok = strtok_r(s->nic_list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+                        need(s, NEED_NIC, "network driver", tok);
         }
-        need(&s, NEED_CRC32C, "CRC32C for iSCSI digests", "crc32c");
-        s.mods[NEED_CRC32C].prefix = true;
+        need(s, NEED_CRC32C, "CRC32C for iSCSI digests", "crc32c");
+        s->mods[NEED_CRC32C].prefix = true;
+}
 
+/* lib/modules/VERSION: the kernel checked (given, else the newest in the archive). */
+static void versions_item(struct initrd_report *rep, const struct check_state *s)
+{
+        char name[160], others[200] = "";
+        bool have = false;
+
+        for (size_t i = 0; i < s->n_versions; i++) {
+                if (rep->kernel[0] && streq(s->versions[i], rep->kernel))
+                        have = true;
+                else
+                        snprintf(others + strlen(others), sizeof(others) - strlen(others), "%s%s",
+                                 others[0] ? ", " : "", s->versions[i]);
+        }
+        snprintf(name, sizeof(name), "lib/modules/%s", rep->kernel[0] ? rep->kernel : "VERSION");
+        if (have)
+                item(rep, name, true, "modules for kernel %s%s%s%s", rep->kernel,
+                     others[0] ? " (also: " : "", others, others[0] ? ")" : "");
+        else if (!rep->kernel[0])
+                item(rep, name, false, "no lib/modules/ folder in the archive");
+        else
+                item(rep, name, false, "no modules for kernel %s in the archive%s%s%s", rep->kernel,
+                     others[0] ? " (it has: " : "", others, others[0] ? ")" : "");
+}
+
+/* etc/iscsi.initramfs: needed in the archive when the system has one. */
+static int conf_item(struct initrd_report *rep, const struct check_state *s, const char *root)
+{
+        _cleanup_free_ char *conf_path = root_path(root, "/etc/iscsi/iscsi.initramfs");
+
+        if (!conf_path)
+                return -ENOMEM;
+        if (access(conf_path, F_OK) != 0)
+                item(rep, "etc/iscsi.initramfs", true,
+                     "not needed: %s does not exist, the target comes from the kernel command line",
+                     conf_path);
+        else if (s->iscsi_conf)
+                item(rep, "etc/iscsi.initramfs", true, "iSCSI settings from %s are in the archive",
+                     conf_path);
+        else
+                item(rep, "etc/iscsi.initramfs", false,
+                     "%s exists but the archive lacks its copy etc/iscsi.initramfs (rebuild the "
+                     "initramfs)",
+                     conf_path);
+        return 0;
+}
+
+/* The items after the scan: archive, modules folder, iscsistart, each module. */
+static void report_items(struct initrd_report *rep, const struct check_state *s,
+                         const struct initrd_scan_info *info, int scan_r, const char *why,
+                         const char *rootfs, const char *nic)
+{
+        if (scan_r == 0)
+                item(rep, "archive complete", true, "%u entries, %" PRIu64 " bytes unpacked%s%s",
+                     info->entries, info->bytes, streq(info->compression, "none") ? "" : ", ",
+                     streq(info->compression, "none") ? "" : info->compression);
+        else
+                item(rep, "archive complete", false, "archive incomplete: %s", why);
+        versions_item(rep, s);
+        if (s->iscsistart[0])
+                item(rep, "iscsistart", true, "iSCSI login program: %s", s->iscsistart);
+        else
+                item(rep, "iscsistart", false,
+                     "iSCSI login program: no sbin/iscsistart (open-iscsi's initramfs hook did not "
+                     "run)");
+        module_item(rep, s, NEED_ISCSI_TCP, "iscsi_tcp");
+        module_item(rep, s, NEED_LIBISCSI, "libiscsi");
+        module_item(rep, s, NEED_LIBISCSI_TCP, "libiscsi_tcp");
+        module_item(rep, s, NEED_SCSI_TRANSPORT_ISCSI, "scsi_transport_iscsi");
+        module_item(rep, s, NEED_SD_MOD, "sd_mod");
+        module_item(rep, s, NEED_ROOTFS, rootfs);
+        if (streq(nic, "none"))
+                item(rep, "nic", true, "not checked (--nic none: no Pi network driver asked for)");
+        else
+                module_item(rep, s, NEED_NIC, nic);
+        module_item(rep, s, NEED_CRC32C, "crc32c");
+}
+
+int initrd_check(const char *file, const struct initrd_check_options *opt,
+                 struct initrd_report *rep)
+{
+        static const struct initrd_check_options defaults = {0};
+        struct cpio_callbacks cb = {.entry = on_entry, .data = on_data};
+        struct check_state s = {0};
+        struct initrd_scan_info info;
+        const char *rootfs, *nic;
+        char why[320];
+        int r;
+
+        if (!opt)
+                opt = &defaults;
+        memset(rep, 0, sizeof(*rep));
+        rep->ok = true;
+        r = check_options(opt, &rootfs, &nic, rep);
+        if (r < 0)
+                return r;
+        need_modules(&s, rootfs, nic);
         r = initrd_scan(file, &cb, &s, &info, why, sizeof(why));
         if (r < 0 && r != -ENODATA) {
                 snprintf(rep->error, sizeof(rep->error), "%s", why);
@@ -997,83 +1126,16 @@ int initrd_check(const char *file, const struct initrd_check_options *opt,
         snprintf(rep->compression, sizeof(rep->compression), "%s", info.compression);
         rep->bytes = info.bytes;
         rep->entries = info.entries;
-
         if (opt->kver)
                 snprintf(rep->kernel, sizeof(rep->kernel), "%s", opt->kver);
         else
                 for (size_t i = 0; i < s.n_versions; i++)
                         if (!rep->kernel[0] || strverscmp(s.versions[i], rep->kernel) > 0)
                                 snprintf(rep->kernel, sizeof(rep->kernel), "%s", s.versions[i]);
-
-        if (r == 0)
-                item(rep, "archive complete", true, "%u entries, %" PRIu64 " bytes unpacked%s%s",
-                     info.entries, info.bytes, streq(info.compression, "none") ? "" : ", ",
-                     streq(info.compression, "none") ? "" : info.compression);
-        else
-                item(rep, "archive complete", false, "archive incomplete: %s", why);
-
-        {
-                char name[160], others[200] = "";
-                bool have = false;
-
-                for (size_t i = 0; i < s.n_versions; i++) {
-                        if (rep->kernel[0] && streq(s.versions[i], rep->kernel))
-                                have = true;
-                        else
-                                snprintf(others + strlen(others), sizeof(others) - strlen(others),
-                                         "%s%s", others[0] ? ", " : "", s.versions[i]);
-                }
-                snprintf(name, sizeof(name), "lib/modules/%s",
-                         rep->kernel[0] ? rep->kernel : "VERSION");
-                if (have)
-                        item(rep, name, true, "modules for kernel %s%s%s%s", rep->kernel,
-                             others[0] ? " (also: " : "", others, others[0] ? ")" : "");
-                else if (!rep->kernel[0])
-                        item(rep, name, false, "no lib/modules/ folder in the archive");
-                else
-                        item(rep, name, false, "no modules for kernel %s in the archive%s%s%s",
-                             rep->kernel, others[0] ? " (it has: " : "", others,
-                             others[0] ? ")" : "");
-        }
-
-        if (s.iscsistart[0])
-                item(rep, "iscsistart", true, "iSCSI login program: %s", s.iscsistart);
-        else
-                item(rep, "iscsistart", false,
-                     "iSCSI login program: no sbin/iscsistart (open-iscsi's initramfs hook did not "
-                     "run)");
-        module_item(rep, &s, NEED_ISCSI_TCP, "iscsi_tcp");
-        module_item(rep, &s, NEED_LIBISCSI, "libiscsi");
-        module_item(rep, &s, NEED_LIBISCSI_TCP, "libiscsi_tcp");
-        module_item(rep, &s, NEED_SCSI_TRANSPORT_ISCSI, "scsi_transport_iscsi");
-        module_item(rep, &s, NEED_SD_MOD, "sd_mod");
-        module_item(rep, &s, NEED_ROOTFS, rootfs);
-        if (nic_none)
-                item(rep, "nic", true, "not checked (--nic none: no Pi network driver asked for)");
-        else
-                module_item(rep, &s, NEED_NIC, nic);
-        module_item(rep, &s, NEED_CRC32C, "crc32c");
-
-        conf_path = root_path(opt->root, "/etc/iscsi/iscsi.initramfs");
-        if (!conf_path) {
-                check_state_free(&s);
-                return -ENOMEM;
-        }
-        need_conf = access(conf_path, F_OK) == 0;
-        if (!need_conf)
-                item(rep, "etc/iscsi.initramfs", true,
-                     "not needed: %s does not exist, the target comes from the kernel command line",
-                     conf_path);
-        else if (s.iscsi_conf)
-                item(rep, "etc/iscsi.initramfs", true, "iSCSI settings from %s are in the archive",
-                     conf_path);
-        else
-                item(rep, "etc/iscsi.initramfs", false,
-                     "%s exists but the archive lacks its copy etc/iscsi.initramfs (rebuild the "
-                     "initramfs)",
-                     conf_path);
+        report_items(rep, &s, &info, r, why, rootfs, nic);
+        r = conf_item(rep, &s, opt->root);
         check_state_free(&s);
-        return 0;
+        return r;
 }
 
 int initrd_passes_check(const char *root, const char *file, const char *kver, char *why,

@@ -104,30 +104,29 @@ void link_tracker_read(struct link_tracker *t, const struct netlink_watch *w,
 }
 
 unsigned link_status_verdict(const struct link_status *s, const struct link_tracker *t,
-                             enum health_state *state, char reasons[][HEALTH_REASON_LEN],
-                             unsigned max)
+                             enum health_state *state, struct health_reason *reasons, unsigned max)
 {
-        const char *why = NULL;
+        const char *why = NULL, *code = NULL;
 
         *state = HEALTH_OK;
         if (!t->portal_ip[0])
                 return 0;
         if (!s->known)
-                why = "no route to the portal";
+                why = "no route to the portal", code = "link-no-route";
         else if (!s->admin_up)
-                why = "down";
+                why = "down", code = "link-down";
         else if (!s->carrier)
-                why = "no carrier";
+                why = "no carrier", code = "link-no-carrier";
         else if (!s->oper_up)
-                why = "not operational";
+                why = "not operational", code = "link-not-operational";
         else if (!s->has_ipv4)
-                why = "no IPv4 address";
+                why = "no IPv4 address", code = "link-no-ipv4";
         if (!why || max == 0)
                 return 0;
         *state = HEALTH_FAILED;
         if (!s->known)
-                snprintf(reasons[0], HEALTH_REASON_LEN, "portal %s: %s", t->portal_ip, why);
+                health_reason_set(&reasons[0], code, "portal %s: %s", t->portal_ip, why);
         else
-                snprintf(reasons[0], HEALTH_REASON_LEN, "%s: %s", s->ifname, why);
+                health_reason_set(&reasons[0], code, "%s: %s", s->ifname, why);
         return 1;
 }

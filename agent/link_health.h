@@ -37,5 +37,4 @@ void link_tracker_read(struct link_tracker *t, const struct netlink_watch *w,
 /* Turns a status into a health verdict with plain-words reasons ("eth0: no carrier").
  * Returns the number of reasons written (at most MAX). */
 unsigned link_status_verdict(const struct link_status *s, const struct link_tracker *t,
-                             enum health_state *state, char reasons[][HEALTH_REASON_LEN],
-                             unsigned max);
+                             enum health_state *state, struct health_reason *reasons, unsigned max);

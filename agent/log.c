@@ -165,3 +165,99 @@ void log_event(const struct logger *log, int priority, const char *msgid, const 
         log_emit(log, priority, msgid, fields, fmt, ap);
         va_end(ap);
 }
+
+/* One conversion of FMT (at *POS, past its '%') with its argument from AP, appended to SB.
+ * Returns false for a conversion outside the documented set: AP cannot be advanced past it. */
+static bool put_conversion(struct strbuf *sb, const char *fmt, size_t *pos, va_list *ap)
+{
+        size_t start = *pos - 1, i = *pos;
+        char spec[32], len[3] = "";
+        int ln = 0;
+
+        i += strspn(fmt + i, "-+ #0");
+        i += strspn(fmt + i, "0123456789.");
+        while (strchr("hlzjt", fmt[i]) && fmt[i] && ln < 2)
+                len[ln++] = fmt[i++];
+        if (!fmt[i] || i - start + 1 >= sizeof(spec))
+                return false;
+        snprintf(spec, sizeof(spec), "%.*s", (int)(i - start + 1), fmt + start);
+        *pos = i + 1;
+        switch (fmt[i]) {
+        case 's':
+                sb_printf(sb, spec, va_arg(*ap, const char *));
+                return ln == 0;
+        case 'c':
+                sb_printf(sb, spec, va_arg(*ap, int));
+                return ln == 0;
+        case 'd':
+        case 'i':
+        case 'u':
+        case 'x':
+        case 'X':
+        case 'o':
+                /* size_t and ptrdiff_t are long-sized on Linux (32 and 64 bit); intmax_t is long
+                 * long. */
+                if (len[0] == 'j' || (len[0] == 'l' && len[1] == 'l'))
+                        sb_printf(sb, spec, va_arg(*ap, long long));
+                else if (len[0] == 'z' || len[0] == 't' || len[0] == 'l')
+                        sb_printf(sb, spec, va_arg(*ap, long));
+                else
+                        sb_printf(sb, spec, va_arg(*ap, int));
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Formats one "KEY=format" item and its arguments into SB. */
+static bool put_item(struct strbuf *sb, const char *fmt, va_list *ap)
+{
+        for (size_t pos = 0; fmt[pos];) {
+                size_t lit = strcspn(fmt + pos, "%");
+
+                sb_printf(sb, "%.*s", (int)lit, fmt + pos);
+                pos += lit;
+                if (!fmt[pos])
+                        break;
+                if (fmt[pos + 1] == '%') {
+                        sb_puts(sb, "%");
+                        pos += 2;
+                        continue;
+                }
+                pos++;
+                if (!put_conversion(sb, fmt, &pos, ap))
+                        return false;
+        }
+        return true;
+}
+
+void log_eventf(const struct logger *log, int priority, const char *msgid, ...)
+{
+        struct strbuf items[MAX_EVENT_FIELDS] = {{0}}, message = {0};
+        const char *fields[MAX_EVENT_FIELDS];
+        size_t n = 0;
+        const char *fmt;
+        va_list ap;
+
+        if (priority > log->max_priority)
+                return;
+        va_start(ap, msgid);
+        while ((fmt = va_arg(ap, const char *))) {
+                bool is_msg = strncmp(fmt, "MESSAGE=", 8) == 0;
+                struct strbuf *sb = is_msg ? &message : n + 1 < MAX_EVENT_FIELDS ? &items[n] : NULL;
+                struct strbuf skip = {0};
+                bool ok = put_item(sb ? sb : &skip, is_msg ? fmt + 8 : fmt, &ap);
+
+                sb_free(&skip);
+                if (sb && !is_msg)
+                        fields[n++] = sb_str(sb);
+                if (!ok)
+                        break;
+        }
+        va_end(ap);
+        fields[n] = NULL;
+        log_event(log, priority, msgid, fields, "%s", sb_str(&message));
+        for (size_t i = 0; i < n; i++)
+                sb_free(&items[i]);
+        sb_free(&message);
+}

@@ -38,3 +38,12 @@ void log_msg(const struct logger *log, int priority, const char *fmt, ...)
  * strings that are sent as journal fields and appended to the stderr line. */
 void log_event(const struct logger *log, int priority, const char *msgid, const char *const *fields,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An event with its fields inline, no field buffers at the call site:
+ *   log_eventf(log, LOG_ERR, MSGID_X, "MESSAGE=upgrade to %s failed: %s", kver, why,
+ *              "NETROOT_KERNEL=%s", kver, "NETROOT_GENERATION=%u", gen, NULL);
+ * Each "KEY=format" is followed by the arguments of its conversions (d i u x o c s, with
+ * h hh l ll z j t; flags, width and precision as numbers), and the list ends with NULL. The
+ * MESSAGE= item is the message; the others are the event's journal fields (at most 15). An item
+ * with a conversion outside that set is cut at it (and the rest of the list is dropped). */
+void log_eventf(const struct logger *log, int priority, const char *msgid, ...);

@@ -19,6 +19,24 @@ static void usage(FILE *out)
                 CONFIG_DEFAULT_PATH);
 }
 
+/* --check-config: the verdict on the terminal. */
+static int check_config(const struct daemon_options *opt)
+{
+        struct daemon_config_check c;
+
+        int r = daemon_check_config(opt, &c);
+
+        if (c.warning[0])
+                fprintf(stderr, "netrootd: warning: %s\n", c.warning);
+        if (r < 0) {
+                fprintf(stderr, "netrootd: %s\n", c.error);
+                return 2;
+        }
+        printf("%s: %s\n", c.path,
+               c.missing ? "not present, built-in defaults are valid" : "valid");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -75,7 +93,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         if (check_only)
-                return daemon_check_config(&opt) < 0 ? 2 : 0;
+                return check_config(&opt);
         r = daemon_init(&d, &opt);
         if (r >= 0)
                 r = daemon_run(&d);

@@ -263,78 +263,62 @@ static void mark_all(struct rb *b, unsigned target)
 
 static void rolled_back_event(struct rb *b, unsigned target)
 {
-        char gen_s[32], kern_s[160];
-        const char *fields[] = {kern_s, gen_s, "NETROOT_STEP=rollback", NULL};
-
         if (!b->o->events)
                 return;
-        snprintf(gen_s, sizeof(gen_s), "NETROOT_GENERATION=%u", target);
-        snprintf(kern_s, sizeof(kern_s), "NETROOT_KERNEL=%s", b->rec.kernel_from);
-        log_event(b->o->events, LOG_NOTICE, MSGID_UPGRADE_ROLLED_BACK, fields,
-                  "boot folder %s rolled back to generation %u (kernel %s)", b->o->boot_dir, target,
-                  b->rec.kernel_from);
+        log_eventf(b->o->events, LOG_NOTICE, MSGID_UPGRADE_ROLLED_BACK,
+                   "MESSAGE=boot folder %s rolled back to generation %u (kernel %s)",
+                   b->o->boot_dir, target, b->rec.kernel_from, "NETROOT_KERNEL=%s",
+                   b->rec.kernel_from, "NETROOT_GENERATION=%u", target, "NETROOT_STEP=rollback",
+                   NULL);
 }
 
-static int run_locked(struct rb *b)
+/* The generation to go back to, its record, and every copy it keeps checked before anything
+ * is touched. Returns the generation, or a negative errno (B->r says why). */
+static int load_target(struct rb *b, struct bootcfg_result *res)
 {
-        struct bootcfg_result *res = malloc(sizeof(*res));
-        struct strbuf report = {0};
-        struct error e;
         unsigned target = b->o->to;
+        struct error e;
         int r;
 
-        if (!res)
-                return -ENOMEM;
         r = gen_list(b->o->boot_dir, &b->gens, &b->n);
-        if (r < 0) {
-                r = fail(b, ROLLBACK_REFUSED, "%s/%s: %s", b->o->boot_dir, GEN_STORE, strerror(-r));
-                goto out;
-        }
+        if (r < 0)
+                return fail(b, ROLLBACK_REFUSED, "%s/%s: %s", b->o->boot_dir, GEN_STORE,
+                            strerror(-r));
         if (!target) {
                 r = choose_target(b);
                 if (r < 0)
-                        goto out;
+                        return r;
                 target = (unsigned)r;
         }
         b->r->target = target;
         r = gen_record_load(b->o->boot_dir, target, &b->rec, &e);
-        if (r < 0) {
-                r = fail(b, r == -ENOENT ? ROLLBACK_USAGE : ROLLBACK_REFUSED, "generation %u: %s",
-                         target, error_text(&e));
-                goto out;
-        }
-        /* Every copy is checked before anything is touched. */
+        if (r < 0)
+                return fail(b, r == -ENOENT ? ROLLBACK_USAGE : ROLLBACK_REFUSED,
+                            "generation %u: %s", target, error_text(&e));
         r = gen_copies_load(b->o->boot_dir, target, false, &b->rec, &b->copies, &e);
         if (r >= 0)
                 r = gen_copies_verify(b->o->boot_dir, target, false, &b->copies, &e);
-        if (r < 0) {
-                r = fail(b, ROLLBACK_REFUSED, "generation %u: %s", target, error_text(&e));
-                goto out;
-        }
+        if (r < 0)
+                return fail(b, ROLLBACK_REFUSED, "generation %u: %s", target, error_text(&e));
         r = judge_saved(b, target, res);
         if (r >= 0)
                 r = check_initramfs(b, target, res);
-        if (r < 0)
-                goto out;
-        report_notef(b->rep, "rollback to generation %u (%s): kernel %s, initramfs %s", target,
-                     b->rec.created, b->rec.kernel_from[0] ? b->rec.kernel_from : "?",
-                     b->rec.initramfs_from);
-        if (b->o->dry_run) {
-                report_notef(b->rep, "dry run: nothing was changed");
-                r = 0;
-                goto out;
-        }
-        r = restore_all(b, target, res);
-        if (r < 0)
-                goto out;
+        return r < 0 ? r : (int)target;
+}
+
+/* What restore_all does not: a trial's tryboot.txt, the shared firmware, the records. */
+static int finish_restore(struct rb *b, unsigned target)
+{
+        struct strbuf report = {0};
+        struct error e;
+        int r;
+
         if (!b->rec.tryboot && trial_since(b, target)) {
                 /* The generation had no tryboot.txt: the one there now is a trial's. */
                 r = tryboot_remove(b->o->boot_dir);
-                if (r < 0) {
-                        r = fail(b, ROLLBACK_PARTIAL, "removing %s/%s: %s", b->o->boot_dir,
-                                 TRYBOOT_TXT, strerror(-r));
-                        goto out;
-                }
+                if (r < 0)
+                        return fail(b, ROLLBACK_PARTIAL, "removing %s/%s: %s", b->o->boot_dir,
+                                    TRYBOOT_TXT, strerror(-r));
                 if (r > 0)
                         report_notef(b->rep, "  tryboot.txt removed (written by a trial boot "
                                              "upgrade)");
@@ -342,7 +326,7 @@ static int run_locked(struct rb *b)
         if (b->o->firmware) {
                 r = restore_firmware(b, target);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
         mark_all(b, target);
         if (gen_compare_boot(b->o->boot_dir, target, &report, &e) > 0)
@@ -350,13 +334,37 @@ static int run_locked(struct rb *b)
                              "note: boot files that differ from generation %u's manifest (a "
                              "package replaced them since; not restored):\n%s",
                              target, sb_str(&report));
+        sb_free(&report);
+        return 0;
+}
+
+static int run_locked(struct rb *b)
+{
+        _cleanup_free_ struct bootcfg_result *res = malloc(sizeof(*res));
+        unsigned target;
+        int r;
+
+        if (!res)
+                return -ENOMEM;
+        r = load_target(b, res);
+        if (r < 0)
+                return r;
+        target = (unsigned)r;
+        report_notef(b->rep, "rollback to generation %u (%s): kernel %s, initramfs %s", target,
+                     b->rec.created, b->rec.kernel_from[0] ? b->rec.kernel_from : "?",
+                     b->rec.initramfs_from);
+        if (b->o->dry_run) {
+                report_notef(b->rep, "dry run: nothing was changed");
+                return 0;
+        }
+        r = restore_all(b, target, res);
+        if (r >= 0)
+                r = finish_restore(b, target);
+        if (r < 0)
+                return r;
         rolled_back_event(b, target);
         report_notef(b->rep, "rolled back to generation %u", target);
-        r = 0;
-out:
-        sb_free(&report);
-        free(res);
-        return r;
+        return 0;
 }
 
 int rollback_run(const struct rollback_options *o, const struct report *rep,

@@ -624,19 +624,23 @@ enum disk_state disk_state_from_string(const char *s)
 
 /* ---- judging ---- */
 
-static void add_reason(struct session_verdict *v, enum health_state h, const char *fmt, ...)
-    _printf_(3, 4);
+static void add_reason(struct session_verdict *v, enum health_state h, const char *code,
+                       const char *fmt, ...) _printf_(4, 5);
 
-static void add_reason(struct session_verdict *v, enum health_state h, const char *fmt, ...)
+static void add_reason(struct session_verdict *v, enum health_state h, const char *code,
+                       const char *fmt, ...)
 {
+        struct health_reason *r;
         va_list ap;
 
         if (h > v->health)
                 v->health = h;
         if (v->n_reasons >= SESSION_REASONS_MAX)
                 return;
+        r = &v->reasons[v->n_reasons];
+        snprintf(r->code, sizeof(r->code), "%s", code);
         va_start(ap, fmt);
-        vsnprintf(v->reasons[v->n_reasons], SESSION_REASON_LEN, fmt, ap);
+        vsnprintf(r->text, sizeof(r->text), fmt, ap);
         va_end(ap);
         v->reason_health[v->n_reasons++] = h;
 }
@@ -658,9 +662,10 @@ static void assess_absent(const struct session_snapshot *s, struct session_verdi
 
         root_name(s, rootdev, sizeof(rootdev));
         if (s->last_sid)
-                add_reason(v, HEALTH_FAILED, "session%u that carried / is gone", s->last_sid);
+                add_reason(v, HEALTH_FAILED, "session-gone", "session%u that carried / is gone",
+                           s->last_sid);
         if (s->root_dev_missing) {
-                add_reason(v, HEALTH_FAILED,
+                add_reason(v, HEALTH_FAILED, "root-disk-removed",
                            "the disk of / (%s, %u:%u) was removed: / has no disk under it", rootdev,
                            s->root_major, s->root_minor);
                 return;
@@ -670,7 +675,8 @@ static void assess_absent(const struct session_snapshot *s, struct session_verdi
         /* DEGRADED, not OK: this agent is installed on Pis that are meant to boot from iSCSI,
          * so a local root usually means the boot fell back to the SD card. Not FAILED: "/" is
          * fine, there is just no network disk to watch. */
-        add_reason(v, HEALTH_DEGRADED, "no iSCSI session for / (root is %s)", rootdev);
+        add_reason(v, HEALTH_DEGRADED, "no-iscsi-root", "no iSCSI session for / (root is %s)",
+                   rootdev);
 }
 
 static void assess_state(const struct session_snapshot *s, struct session_verdict *v)
@@ -680,21 +686,23 @@ static void assess_state(const struct session_snapshot *s, struct session_verdic
                 break;
         case SESSION_STATE_FAILED:
                 if (s->recovery_tmo >= 0)
-                        add_reason(v, HEALTH_FAILED,
+                        add_reason(v, HEALTH_FAILED, "session-failed",
                                    "session%u: FAILED (connection to %s lost; I/O waits up to "
                                    "%d s for recovery, then / goes offline)",
                                    s->sid,
                                    s->persistent_address[0] ? s->persistent_address : "target",
                                    s->recovery_tmo);
                 else
-                        add_reason(v, HEALTH_FAILED, "session%u: FAILED (connection lost)", s->sid);
+                        add_reason(v, HEALTH_FAILED, "session-failed",
+                                   "session%u: FAILED (connection lost)", s->sid);
                 break;
         case SESSION_STATE_FREE:
-                add_reason(v, HEALTH_FAILED, "session%u: FREE (not logged in)", s->sid);
+                add_reason(v, HEALTH_FAILED, "session-free", "session%u: FREE (not logged in)",
+                           s->sid);
                 break;
         case SESSION_STATE_UNKNOWN:
-                add_reason(v, HEALTH_DEGRADED, "session%u: state %s", s->sid,
-                           s->state_raw[0] ? s->state_raw : "unreadable");
+                add_reason(v, HEALTH_DEGRADED, "session-state-unknown", "session%u: state %s",
+                           s->sid, s->state_raw[0] ? s->state_raw : "unreadable");
                 break;
         }
 }
@@ -707,27 +715,31 @@ static void assess_disk(const struct session_snapshot *s, struct session_verdict
         case DISK_STATE_RUNNING:
                 break;
         case DISK_STATE_BLOCKED:
-                add_reason(v, HEALTH_DEGRADED,
+                add_reason(v, HEALTH_DEGRADED, "disk-blocked",
                            "session%u: disk %s is blocked (I/O held while the session recovers)",
                            s->sid, s->disk);
                 break;
         case DISK_STATE_OFFLINE:
         case DISK_STATE_TRANSPORT_OFFLINE:
-                add_reason(v, HEALTH_FAILED, "session%u: disk %s is %s: I/O on / fails", s->sid,
-                           s->disk, disk_state_to_string(s->disk_state));
+                add_reason(v, HEALTH_FAILED, "disk-offline",
+                           "session%u: disk %s is %s: I/O on / fails", s->sid, s->disk,
+                           disk_state_to_string(s->disk_state));
                 break;
         case DISK_STATE_GONE:
-                add_reason(v, HEALTH_FAILED, "session%u: disk %s was removed", s->sid, s->disk);
+                add_reason(v, HEALTH_FAILED, "disk-removed", "session%u: disk %s was removed",
+                           s->sid, s->disk);
                 break;
         case DISK_STATE_OTHER:
                 add_reason(v,
                            streq(s->disk_state_raw, "deleted") || streq(s->disk_state_raw, "cancel")
                                ? HEALTH_FAILED
                                : HEALTH_DEGRADED,
-                           "session%u: disk %s is %s", s->sid, s->disk, s->disk_state_raw);
+                           "disk-state", "session%u: disk %s is %s", s->sid, s->disk,
+                           s->disk_state_raw);
                 break;
         case DISK_STATE_UNKNOWN:
-                add_reason(v, HEALTH_DEGRADED, "session%u: no disk found for the session", s->sid);
+                add_reason(v, HEALTH_DEGRADED, "disk-unknown",
+                           "session%u: no disk found for the session", s->sid);
                 break;
         }
 }
@@ -745,7 +757,7 @@ void session_assess(const struct session_snapshot *s, int iscsid_running, int mi
         assess_disk(s, v);
         /* Only iscsid reconnects a dropped session; the initramfs's iscsistart is long gone. */
         if (iscsid_running == 0)
-                add_reason(v, HEALTH_DEGRADED,
+                add_reason(v, HEALTH_DEGRADED, "iscsid-not-running",
                            "iscsid not running: a dropped session will not recover");
         /* Short recovery_tmo is DEGRADED although nothing is broken yet: any outage longer than
          * it (a NAS or switch reboot takes minutes) takes the disk offline and ext4 aborts, and
@@ -755,7 +767,7 @@ void session_assess(const struct session_snapshot *s, int iscsid_running, int mi
         if (min_recovery_tmo == 0)
                 min_recovery_tmo = SESSION_RECOVERY_TMO_MIN;
         if (min_recovery_tmo > 0 && s->recovery_tmo >= 0 && s->recovery_tmo < min_recovery_tmo)
-                add_reason(v, HEALTH_DEGRADED,
+                add_reason(v, HEALTH_DEGRADED, "recovery-tmo-short",
                            "session%u: recovery_tmo is %d s: an outage longer than that takes / "
                            "offline (open-iscsi advises replacement_timeout=86400 for a root disk)",
                            s->sid, s->recovery_tmo);

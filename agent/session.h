@@ -143,7 +143,7 @@ enum disk_state disk_state_from_string(const char *s);
 struct session_verdict {
         enum health_state health; /* the worst of the reasons, HEALTH_OK when there are none */
         unsigned n_reasons;
-        char reasons[SESSION_REASONS_MAX][SESSION_REASON_LEN];
+        struct health_reason reasons[SESSION_REASONS_MAX]; /* codes: health.h */
         enum health_state reason_health[SESSION_REASONS_MAX];
 };
 

@@ -11,7 +11,11 @@ static void render_reasons(const struct netrootd *d, struct strbuf *sb)
 
         for (unsigned i = 0; i < h->n_reasons; i++) {
                 sb_puts(sb, i ? ", " : "");
-                json_put_string(sb, h->reasons[i]);
+                sb_puts(sb, "{\"code\": ");
+                json_put_string(sb, h->reasons[i].code);
+                sb_puts(sb, ", \"text\": ");
+                json_put_string(sb, h->reasons[i].text);
+                sb_puts(sb, "}");
         }
         sb_puts(sb, "],\n");
 }

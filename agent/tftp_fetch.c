@@ -81,6 +81,43 @@ out:
         return rc;
 }
 
+/* RC (not CURLE_OK) in words in RESULT->error, as a negative errno. */
+static int fetch_error(CURLcode rc, const char *server, const char *path, unsigned timeout_ms,
+                       const char *errbuf, struct tftp_fetch_result *result)
+{
+        switch (rc) {
+        case CURLE_FAILED_INIT:
+                snprintf(result->error, sizeof(result->error), "cannot initialise libcurl");
+                return -ENOMEM;
+        case CURLE_TFTP_NOTFOUND:
+                /* curl's own text for this code is misleading (FACTS.md) */
+                snprintf(result->error, sizeof(result->error),
+                         "file %s not found on TFTP server %s", path, server);
+                return -ENOENT;
+        case CURLE_OPERATION_TIMEDOUT:
+                snprintf(result->error, sizeof(result->error),
+                         "no answer from TFTP server %s within %g s", server, timeout_ms / 1000.0);
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+                snprintf(result->error, sizeof(result->error),
+                         "TFTP server %s refused the connection", server);
+                return -ECONNREFUSED;
+        case CURLE_TFTP_PERM:
+                snprintf(result->error, sizeof(result->error), "TFTP server %s denies access to %s",
+                         server, path);
+                return -EIO;
+        default:
+                /* libcurl 7.88 leaves a stale "getpeername() failed" in the error buffer of
+                 * TFTP transfers (curl PR #11332): its generic text is then the better one. */
+                snprintf(result->error, sizeof(result->error), "TFTP fetch of %s from %s: %.120s",
+                         path, server,
+                         errbuf[0] && strncmp(errbuf, "getpeername", 11) != 0
+                             ? errbuf
+                             : curl_easy_strerror(rc));
+                return -EIO;
+        }
+}
+
 int tftp_fetch_sha256(const char *server, const char *path, unsigned timeout_ms,
                       struct tftp_fetch_result *result)
 {
@@ -90,7 +127,6 @@ int tftp_fetch_sha256(const char *server, const char *path, unsigned timeout_ms,
         uint8_t digest[SHA256_DIGEST_SIZE];
         CURLcode rc;
         double t0;
-        int r;
 
         if (!result)
                 return -EINVAL;
@@ -121,45 +157,9 @@ int tftp_fetch_sha256(const char *server, const char *path, unsigned timeout_ms,
         result->seconds = mono_sec() - t0;
         result->bytes = st.bytes;
 
-        switch (rc) {
-        case CURLE_OK:
-                sha256_final(&st.sha, digest);
-                sha256_hex(digest, result->sha256);
-                return 0;
-        case CURLE_FAILED_INIT:
-                snprintf(result->error, sizeof(result->error), "cannot initialise libcurl");
-                return -ENOMEM;
-        case CURLE_TFTP_NOTFOUND:
-                /* curl's own text for this code is misleading (FACTS.md) */
-                snprintf(result->error, sizeof(result->error),
-                         "file %s not found on TFTP server %s", path, server);
-                r = -ENOENT;
-                break;
-        case CURLE_OPERATION_TIMEDOUT:
-                snprintf(result->error, sizeof(result->error),
-                         "no answer from TFTP server %s within %g s", server, timeout_ms / 1000.0);
-                r = -ETIMEDOUT;
-                break;
-        case CURLE_COULDNT_CONNECT:
-                snprintf(result->error, sizeof(result->error),
-                         "TFTP server %s refused the connection", server);
-                r = -ECONNREFUSED;
-                break;
-        case CURLE_TFTP_PERM:
-                snprintf(result->error, sizeof(result->error), "TFTP server %s denies access to %s",
-                         server, path);
-                r = -EIO;
-                break;
-        default:
-                /* libcurl 7.88 leaves a stale "getpeername() failed" in the error buffer of
-                 * TFTP transfers (curl PR #11332): its generic text is then the better one. */
-                snprintf(result->error, sizeof(result->error), "TFTP fetch of %s from %s: %.120s",
-                         path, server,
-                         errbuf[0] && strncmp(errbuf, "getpeername", 11) != 0
-                             ? errbuf
-                             : curl_easy_strerror(rc));
-                r = -EIO;
-                break;
-        }
-        return r;
+        if (rc != CURLE_OK)
+                return fetch_error(rc, server, path, timeout_ms, errbuf, result);
+        sha256_final(&st.sha, digest);
+        sha256_hex(digest, result->sha256);
+        return 0;
 }

@@ -12,6 +12,7 @@
  * preflight (upgrade_plan.h), each reported through report.h and journalled (txn.h) before it
  * changes anything. Test builds (testhooks.h) honour:
  *   NETROOT_FAULT_STEP=NAME        SIGKILL this process right after step NAME
+ *   NETROOT_FAULT_FAIL_STEP=NAME   step NAME fails as it returns (the rollback follows)
  *   NETROOT_FAULT_TRUNCATE=1       cut the built initramfs in half after the build step
  *   NETROOT_TEST_INITRD_FROM=FILE  the build step copies FILE instead of running mkinitramfs */
 #pragma once

@@ -30,16 +30,13 @@ static void evaluate(struct root_watch *w, bool sample)
 static void update_session_source(struct root_watch *w)
 {
         struct session_verdict v;
-        const char *reasons[SESSION_REASONS_MAX];
 
         if (!w->session_readable) {
                 health_source_unused(&w->health, HEALTH_SRC_SESSION);
                 return;
         }
         session_assess(&w->session, w->iscsid_running, SESSION_RECOVERY_TMO_MIN, &v);
-        for (unsigned i = 0; i < v.n_reasons; i++)
-                reasons[i] = v.reasons[i];
-        health_source_set(&w->health, HEALTH_SRC_SESSION, v.health, reasons, v.n_reasons);
+        health_source_set(&w->health, HEALTH_SRC_SESSION, v.health, v.reasons, v.n_reasons);
 }
 
 static void read_session(struct root_watch *w)
@@ -87,8 +84,7 @@ static void on_iscsi_event(const struct iscsi_event *ev, void *userdata)
 
 void watch_link_changed(struct root_watch *w)
 {
-        char reasons[1][HEALTH_REASON_LEN];
-        const char *ptrs[1] = {reasons[0]};
+        struct health_reason reasons[1];
         enum health_state state;
         unsigned n;
 
@@ -98,7 +94,7 @@ void watch_link_changed(struct root_watch *w)
         }
         link_tracker_read(&w->link, w->netlink, &w->link_status);
         n = link_status_verdict(&w->link_status, &w->link, &state, reasons, 1);
-        health_source_set(&w->health, HEALTH_SRC_LINK, state, ptrs, n);
+        health_source_set(&w->health, HEALTH_SRC_LINK, state, reasons, n);
         evaluate(w, false);
 }
 
@@ -148,20 +144,12 @@ static void schedule_probe(struct root_watch *w, uint64_t delay)
 static void on_probe_result(struct probe *p _unused_, const struct probe_result *r, void *userdata)
 {
         struct root_watch *w = userdata;
-        const char *fields[5];
-        char f_portal[96], f_target[256], f_reason[224];
 
-        if (!r->ok && !streq(r->reason, w->last_probe_reason)) {
-                snprintf(f_portal, sizeof(f_portal), "ISCSI_PORTAL=%s", w->portal);
-                snprintf(f_target, sizeof(f_target), "ISCSI_TARGET=%s", w->target);
-                snprintf(f_reason, sizeof(f_reason), "NETROOT_REASON=%s", r->reason);
-                fields[0] = f_portal;
-                fields[1] = f_target;
-                fields[2] = f_reason;
-                fields[3] = NULL;
-                log_event(w->log, LOG_WARNING, MSGID_PROBE_FAILED, fields, "probe failed: %s",
-                          r->reason);
-        }
+        if (!r->ok && !streq(r->reason, w->last_probe_reason))
+                log_eventf(w->log, LOG_WARNING, MSGID_PROBE_FAILED, "MESSAGE=probe failed: %s",
+                           r->reason, "ISCSI_PORTAL=%s", w->portal, "ISCSI_TARGET=%s", w->target,
+                           "NETROOT_REASON=%s", r->reason, "NETROOT_REASON_CODE=%s", "probe-failed",
+                           NULL);
         snprintf(w->last_probe_reason, sizeof(w->last_probe_reason), "%s", r->ok ? "" : r->reason);
         health_probe_result(&w->health, r->ok, r->rtt_usec, r->ok ? w->portal : r->reason);
         evaluate(w, true);
@@ -236,16 +224,21 @@ static int setup_probe(struct root_watch *w)
                 snprintf(w->probe_error, sizeof(w->probe_error),
                          "no %s known: set [iscsi] portal= and target= in agent.conf",
                          !w->portal_host[0] ? "portal" : "target");
-                health_source_set(&w->health, HEALTH_SRC_PROBE, HEALTH_OK,
-                                  (const char *[]){"probe not running: no portal/target known"}, 1);
+                struct health_reason why;
+
+                health_reason_set(&why, "probe-not-running",
+                                  "probe not running: no portal/target known");
+                health_source_set(&w->health, HEALTH_SRC_PROBE, HEALTH_OK, &why, 1);
                 return 0;
         }
         r = probe_new(w->event, &p, on_probe_result, w, &w->probe);
         if (r < 0) {
                 snprintf(w->probe_error, sizeof(w->probe_error), "portal %s: %s", w->portal,
                          r == -EINVAL ? "not a numeric address" : strerror(-r));
-                health_source_set(&w->health, HEALTH_SRC_PROBE, HEALTH_DEGRADED,
-                                  (const char *[]){w->probe_error}, 1);
+                struct health_reason why;
+
+                health_reason_set(&why, "probe-unusable", "%s", w->probe_error);
+                health_source_set(&w->health, HEALTH_SRC_PROBE, HEALTH_DEGRADED, &why, 1);
                 return 0;
         }
         r = sd_event_add_time_relative(w->event, &w->probe_timer, CLOCK_MONOTONIC, 0,
@@ -316,7 +309,7 @@ void watch_summary(const struct root_watch *w, char *buf, size_t size)
                 n +=
                     (size_t)snprintf(buf + n, size - n, "%s", health_state_to_string(h->published));
         if (n < size && h->n_reasons)
-                n += (size_t)snprintf(buf + n, size - n, ": %s", h->reasons[0]);
+                n += (size_t)snprintf(buf + n, size - n, ": %s", h->reasons[0].text);
         /* `systemctl status` readers want the kernel's own word for the session next to ours. */
         if (n < size && w->session.present)
                 n += (size_t)snprintf(buf + n, size - n, ", session %s",

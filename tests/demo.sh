@@ -15,7 +15,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 S=$T/root
 led() { cat "$S/sys/class/leds/ACT/trigger"; }
-state() { jq -r '.state + (if (.reasons|length) > 0 then "  (" + (.reasons|join("; ")) + ")" else "" end)' "$S/run/netroot/status.json"; }
+state() { jq -r '.state + (if (.reasons|length) > 0 then "  (" + ([.reasons[].text]|join("; ")) + ")" else "" end)' "$S/run/netroot/status.json"; }
 show() { printf '   state: %-60s LED trigger: %s\n' "$(state)" "$(led)"; }
 log_tail() { tail -n "${1:-3}" "$T/netrootd.log" | sed 's/^/  | /'; }
 v6() { cli_exec sh -c 'for f in all default lo; do printf "%s=%s " $f $(cat /proc/sys/net/ipv6/conf/$f/disable_ipv6); done; echo'; }

@@ -183,8 +183,11 @@ static void fuzz_session(const uint8_t *data, size_t size)
         check_snapshot(&snap);
         session_assess(&snap, 1, 0, &v);
         FUZZ_CHECK(v.n_reasons <= SESSION_REASONS_MAX, "%u reasons", v.n_reasons);
-        for (unsigned i = 0; i < v.n_reasons; i++)
-                FUZZ_TERMINATED(v.reasons[i]);
+        for (unsigned i = 0; i < v.n_reasons; i++) {
+                FUZZ_TERMINATED(v.reasons[i].text);
+                FUZZ_TERMINATED(v.reasons[i].code);
+                FUZZ_CHECK(v.reasons[i].code[0], "reason %u has no code", i);
+        }
         session_describe(&snap, desc, sizeof(desc));
         FUZZ_TERMINATED(desc);
 }

@@ -141,6 +141,8 @@ for c in $CHECKS; do
 	[ -n "$(result "$c")" ] || fail "good Pi: no check named $c"
 done
 assert_eq "$(jq -r '.checks | length' "$T/out.json")" "$(echo "$CHECKS" | wc -w)" "good Pi: every check reported"
+assert_eq "$(jq -r '[.checks[].name] | join(" ")' "$T/out.json")" "$(echo $CHECKS)" "good Pi: checks in the table's order"
+assert_eq "$(jq -r '[.checks[] | select(.group == "")] | length' "$T/out.json")" 0 "good Pi: every check has a group"
 bad=$(jq -r '.checks[] | select(.result != "ok" and .name != "otp-boot-bit") | "\(.name)=\(.result): \(.detail)"' "$T/out.json")
 [ -z "$bad" ] || fail "good Pi: checks not ok: $bad"
 pass "good Pi: every check ok"
@@ -155,6 +157,18 @@ assert_eq "$?" 0 "human output: exit 0"
 assert_contains "$out" "[ ok ] boot-mount: " "human output format"
 assert_contains "$out" "[skip] otp-boot-bit: " "human output: skip"
 assert_not_contains "$out" "fix:" "human output: no fix lines when all is well"
+
+# ---- --only ----
+doctor "$GOOD" --only cmdline-root
+assert_eq "$rc" 0 "--only cmdline-root: exit 0"
+assert_eq "$(jq -r '[.checks[].name] | join(" ")' "$T/out.json")" cmdline-root "--only NAME runs that check alone"
+doctor "$GOOD" --only net
+assert_eq "$(jq -r '[.checks[].name] | join(" ")' "$T/out.json")" "dhcpcd ifupdown ipv6" "--only GROUP runs the group"
+"$NETROOTCTL" --root "$GOOD" doctor --only no-such-check >/dev/null 2>"$T/err"
+assert_eq "$?" 2 "--only unknown: exit 2"
+assert_contains "$(cat "$T/err")" "no check or group named 'no-such-check'" "--only unknown: says so"
+assert_contains "$(cat "$T/err")" "fstab-root" "--only unknown: lists the check names"
+assert_contains "$(cat "$T/err")" "groups: boot iscsi net kernel" "--only unknown: lists the groups"
 
 # ---- usage ----
 "$NETROOTCTL" --root "$GOOD" doctor --bogus >/dev/null 2>&1

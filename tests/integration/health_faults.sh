@@ -48,7 +48,7 @@ track_pid "$PID"
 
 state_is() { # STATE [REASON-SUBSTRING]
 	local st
-	st=$(jq -r '.state + "|" + (.reasons | join("; "))' "$S/run/netroot/status.json" 2>/dev/null) || return 1
+	st=$(jq -r '.state + "|" + ([.reasons[] | .text] | join("; "))' "$S/run/netroot/status.json" 2>/dev/null) || return 1
 	[ "${st%%|*}" = "$1" ] || return 1
 	[ -z "${2:-}" ] || [[ ${st#*|} == *"$2"* ]]
 }
@@ -127,6 +127,7 @@ expect 10 OK "" heartbeat "right CHAP password"
 # Kernel session state (fake sysfs): FAILED at once, back after recover_after good results.
 fake_session_state "$S" session1 FAILED
 expect 4 FAILED "session1" default-on "kernel session FAILED"
+assert_eq "$(jq -r '[.reasons[] | .code] | index("session-failed") != null' "$S/run/netroot/status.json")" true "status.json: reasons carry the code session-failed"
 fake_session_state "$S" session1 LOGGED_IN
 expect 10 OK "" heartbeat "kernel session LOGGED_IN again"
 fake_session_state "$S" session1 FREE
@@ -143,6 +144,8 @@ n=$(grep -c "iSCSI root .* -> FAILED" "$T/netrootd.log")
 [ "$n" -ge 8 ] || fail "only $n FAILED transitions logged"
 pass "$n FAILED transitions logged with their reasons"
 assert_file_contains "$T/netrootd.log" "ISCSI_PORTAL=$TGT_PORTAL" "events carry ISCSI_PORTAL"
+assert_file_contains "$T/netrootd.log" "NETROOT_REASON_CODE=session-failed" "events carry the reason's code (session FAILED)"
+assert_file_contains "$T/netrootd.log" "NETROOT_REASON_CODE=link-" "events carry the reason's code (link)"
 
 # 1000 probe cycles: no fd or memory growth.
 INTERVAL=10ms MODE=discovery conf

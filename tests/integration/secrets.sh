@@ -113,7 +113,7 @@ track_pid $STRACE
 wait_for 10 test -s "$S/run/netroot/status.json" || fail "netrootd did not start: $(cat "$OUT/daemon.err")"
 DPID=$(jq -r .pid "$S/run/netroot/status.json")
 track_pid "$DPID"
-reasons() { jq -r '[.reasons[]?] | join("; ")' "$S/run/netroot/status.json" 2>/dev/null; }
+reasons() { jq -r '[.reasons[]?.text] | join("; ")' "$S/run/netroot/status.json" 2>/dev/null; }
 wait_for 15 sh -c "grep -q 'CHAP' '$S/run/netroot/status.json'" ||
 	fail "no CHAP failure in status.json: $(cat "$S/run/netroot/status.json")"
 pass "daemon: the portal rejects its CHAP login ($(reasons))"

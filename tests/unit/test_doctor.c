@@ -165,13 +165,53 @@ static void test_otp_run(void **state)
         free(dir);
 }
 
+/* The table: every row named and grouped, names unique; --only picks a check or a group. */
+static void test_table_and_only(void **state)
+{
+        struct netroot_config cfg;
+        struct doctor_options opt = {0};
+        struct doctor_report *rep = malloc(sizeof(*rep));
+        char *root = test_tmpdir();
+        const struct doctor_check_def *d;
+
+        (void)state;
+        assert_non_null(rep);
+        assert_true(doctor_check_count() >= 18);
+        for (size_t i = 0; (d = doctor_check_def(i)); i++) {
+                assert_true(d->name[0] && d->group[0] && d->fn);
+                for (size_t j = 0; j < i; j++)
+                        assert_string_not_equal(doctor_check_def(j)->name, d->name);
+        }
+        assert_null(doctor_check_def(doctor_check_count()));
+        config_set_defaults(&cfg);
+        opt.root = root;
+        opt.cfg = &cfg;
+        opt.only = "fstab-root";
+        assert_int_equal(doctor_run(&opt, rep), 0);
+        assert_int_equal(rep->n, 1);
+        assert_string_equal(rep->checks[0].name, "fstab-root");
+        assert_string_equal(rep->checks[0].group, "boot");
+        opt.only = "iscsi";
+        assert_int_equal(doctor_run(&opt, rep), 0);
+        assert_true(rep->n >= 2);
+        for (size_t i = 0; i < rep->n; i++)
+                assert_string_equal(rep->checks[i].group, "iscsi");
+        opt.only = "no-such-check";
+        assert_false(doctor_known(opt.only));
+        assert_int_equal(doctor_run(&opt, rep), -ENOENT);
+        assert_int_equal(rep->n, 0);
+        test_rmtree(root);
+        free(root);
+        free(rep);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_otp),        cmocka_unit_test(test_ip_iface),
             cmocka_unit_test(test_dhcpcd),     cmocka_unit_test(test_ifupdown),
             cmocka_unit_test(test_conf_value), cmocka_unit_test(test_empty_tree),
-            cmocka_unit_test(test_otp_run),
+            cmocka_unit_test(test_otp_run),    cmocka_unit_test(test_table_and_only),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,14 +31,15 @@ static void test_unknown_until_all_sources(void **state)
 static void test_bad_news_before_all_sources(void **state)
 {
         struct health h;
-        const char *why[] = {"eth0: no carrier"};
+        const struct health_reason why[] = {{"link-no-carrier", "eth0: no carrier"}};
 
         (void)state;
         health_init(&h, 2, 3, 500000);
         health_source_set(&h, HEALTH_SRC_LINK, HEALTH_FAILED, why, 1);
         assert_true(health_evaluate(&h, false, 1));
         assert_int_equal(h.published, HEALTH_FAILED);
-        assert_string_equal(h.reasons[0], "eth0: no carrier");
+        assert_string_equal(h.reasons[0].text, "eth0: no carrier");
+        assert_string_equal(h.reasons[0].code, "link-no-carrier");
 }
 
 static void test_probe_fail_after(void **state)
@@ -51,11 +52,13 @@ static void test_probe_fail_after(void **state)
         health_probe_result(&h, false, 0, "portal 10.0.0.5:3260: connection refused");
         assert_true(health_evaluate(&h, true, 2));
         assert_int_equal(h.published, HEALTH_DEGRADED);
-        assert_non_null(strstr(h.reasons[0], "1 of 2 failed probes"));
+        assert_non_null(strstr(h.reasons[0].text, "1 of 2 failed probes"));
+        assert_string_equal(h.reasons[0].code, "probe-failed");
         health_probe_result(&h, false, 0, "portal 10.0.0.5:3260: connection refused");
         assert_true(health_evaluate(&h, true, 3));
         assert_int_equal(h.published, HEALTH_FAILED);
-        assert_string_equal(h.reasons[0], "portal 10.0.0.5:3260: connection refused");
+        assert_string_equal(h.reasons[0].text, "portal 10.0.0.5:3260: connection refused");
+        assert_string_equal(h.reasons[0].code, "probe-failed");
         assert_int_equal(h.changed_usec, 3);
         assert_int_equal(h.probe_failures_total, 2);
 }
@@ -63,7 +66,7 @@ static void test_probe_fail_after(void **state)
 static void test_recovery_needs_streak(void **state)
 {
         struct health h = fresh();
-        const char *why[] = {"session1: FAILED"};
+        const struct health_reason why[] = {{"session-failed", "session1: FAILED"}};
 
         (void)state;
         health_probe_result(&h, true, 1000, "portal");
@@ -75,7 +78,8 @@ static void test_recovery_needs_streak(void **state)
         /* An event that is not a new measurement does not count towards recovery. */
         health_evaluate(&h, false, 3);
         assert_int_equal(h.published, HEALTH_FAILED);
-        assert_non_null(strstr(h.reasons[0], "recovering: 0 of 3"));
+        assert_non_null(strstr(h.reasons[0].text, "recovering: 0 of 3"));
+        assert_string_equal(h.reasons[0].code, "recovering");
         for (int i = 0; i < 2; i++) {
                 health_probe_result(&h, true, 1000, "portal");
                 health_evaluate(&h, true, 4);
@@ -104,8 +108,9 @@ static void test_slow_probe_degraded(void **state)
         health_probe_result(&h, true, 750000, "portal 10.0.0.5:3260");
         health_evaluate(&h, true, 1);
         assert_int_equal(h.published, HEALTH_DEGRADED);
-        assert_string_equal(h.reasons[0],
+        assert_string_equal(h.reasons[0].text,
                             "portal 10.0.0.5:3260: slow probe 750.0 ms (over 500.0 ms)");
+        assert_string_equal(h.reasons[0].code, "probe-slow");
 }
 
 static void test_unused_probe(void **state)

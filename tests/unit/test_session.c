@@ -98,7 +98,15 @@ static int read_and_assess(struct fixture *f, int iscsid, int min_tmo)
 static bool has_reason(const struct session_verdict *v, const char *text)
 {
         for (unsigned i = 0; i < v->n_reasons; i++)
-                if (strstr(v->reasons[i], text))
+                if (strstr(v->reasons[i].text, text))
+                        return true;
+        return false;
+}
+
+static bool has_code(const struct session_verdict *v, const char *code)
+{
+        for (unsigned i = 0; i < v->n_reasons; i++)
+                if (strcmp(v->reasons[i].code, code) == 0)
                         return true;
         return false;
 }
@@ -106,7 +114,8 @@ static bool has_reason(const struct session_verdict *v, const char *text)
 static void print_reasons(const struct session_verdict *v)
 {
         for (unsigned i = 0; i < v->n_reasons; i++)
-                printf("    %s: %s\n", health_state_to_string(v->reason_health[i]), v->reasons[i]);
+                printf("    %s: %s\n", health_state_to_string(v->reason_health[i]),
+                       v->reasons[i].text);
 }
 
 static void test_logged_in(void **state)
@@ -154,6 +163,7 @@ static void test_short_recovery_tmo(void **state)
         print_reasons(&f->verdict);
         assert_int_equal(f->verdict.health, HEALTH_DEGRADED);
         assert_true(has_reason(&f->verdict, "session1: recovery_tmo is 120 s"));
+        assert_true(has_code(&f->verdict, "recovery-tmo-short"));
         sh(f, "fake_recovery_tmo %s session1 86400");
         read_and_assess(f, 1, 0);
         assert_int_equal(f->snap.recovery_tmo, 86400);
@@ -172,8 +182,10 @@ static void test_failed_and_back(void **state)
         assert_int_equal(f->snap.disk_state, DISK_STATE_BLOCKED);
         assert_int_equal(f->verdict.health, HEALTH_FAILED);
         assert_true(has_reason(&f->verdict, "session1: FAILED"));
+        assert_true(has_code(&f->verdict, "session-failed"));
         assert_true(has_reason(&f->verdict, "up to 120 s"));
         assert_true(has_reason(&f->verdict, "session1: disk sda is blocked"));
+        assert_true(has_code(&f->verdict, "disk-blocked"));
 
         sh(f, "fake_session_state %s session1 LOGGED_IN && fake_disk_state %s sda running");
         assert_int_equal(read_and_assess(f, 1, -1), 1);
@@ -191,6 +203,7 @@ static void test_state_free(void **state)
         assert_int_equal(f->snap.state, SESSION_STATE_FREE);
         assert_int_equal(f->verdict.health, HEALTH_FAILED);
         assert_true(has_reason(&f->verdict, "session1: FREE (not logged in)"));
+        assert_true(has_code(&f->verdict, "session-free"));
 }
 
 static void test_disk_states(void **state)
@@ -206,6 +219,7 @@ static void test_disk_states(void **state)
         assert_int_equal(f->snap.disk_state, DISK_STATE_TRANSPORT_OFFLINE);
         assert_int_equal(f->verdict.health, HEALTH_FAILED);
         assert_true(has_reason(&f->verdict, "disk sda is transport-offline"));
+        assert_true(has_code(&f->verdict, "disk-offline"));
         sh(f, "fake_disk_state %s sda offline");
         read_and_assess(f, 1, -1);
         assert_int_equal(f->snap.disk_state, DISK_STATE_OFFLINE);
@@ -230,6 +244,7 @@ static void test_vanished_and_rediscovered(void **state)
         assert_true(f->snap.root_dev_missing);
         assert_int_equal(f->verdict.health, HEALTH_FAILED);
         assert_true(has_reason(&f->verdict, "session1 that carried / is gone"));
+        assert_true(has_code(&f->verdict, "session-gone"));
         assert_true(has_reason(&f->verdict, "was removed"));
         /* Still gone on the next poll. */
         assert_int_equal(read_and_assess(f, 1, -1), 0);
@@ -268,6 +283,7 @@ static void test_root_not_on_iscsi(void **state)
         assert_false(f->snap.root_dev_missing);
         assert_int_equal(f->verdict.health, HEALTH_DEGRADED);
         assert_true(has_reason(&f->verdict, "no iSCSI session for / (root is /dev/mmcblk0p2)"));
+        assert_true(has_code(&f->verdict, "no-iscsi-root"));
 }
 
 static void test_fallback_by_target(void **state)
