@@ -186,6 +186,7 @@ soak: deps
 	$(MAKE) SANITIZE=1 all
 	$(MAKE) SANITIZE=0 all
 	bash tests/soak/run.sh
+	BUILD=build bash tests/soak/upgrade_killpoints.sh
 
 test-vm: vm-deps
 	$(MAKE) all

@@ -61,7 +61,6 @@ recovered() { # WHAT
 }
 snap() { sha256sum "$B/config.txt" "$B/$(booted)" | awk '{print $1}' | tr '\n' ' '; }
 tree() { find "$B" -type f -print0 | sort -z | xargs -0 sha256sum; }
-ctl_pending() { "$NETROOTCTL" --root "$CH" history --json | jq -r .pending; }
 
 for mode in rename edit; do
 	if [ $mode = edit ]; then
@@ -115,62 +114,5 @@ for mode in rename edit; do
 	done
 done
 
-# --- Every mutating call: the upgrade SIGKILLed right after each write (coalesced per file),
-# rename, link, unlink, mkdir and fsync it makes (kill_after_shim.so, LD_PRELOAD, a test tool),
-# both switch kinds. TFTP is off here: the sweep is about the boot folder, not the network.
-. "$TOP/tests/lib/kill_after.sh"
-kill_after_build "$T" || fail "kill_after_shim does not compile"
-pi_sandbox_conf "$CH" verify_tftp off
-OLD_SHA=$(sha256sum <"$B/initrd.img-$KV" | cut -c1-64)
-NEW_SHA=$(sha256sum <"$T/variant.img" | cut -c1-64)
-booted_sha() { sha256sum <"$B/$(booted)" | cut -c1-64; }
-total=0
-for mode in rename edit; do
-	case $mode in
-	rename) sed -i "s/^initramfs .*/initramfs initrd.img-$KV followkernel/" "$B/config.txt" ;;
-	edit) sed -i "s/^initramfs .*/initramfs initrd-old.img followkernel/" "$B/config.txt" ;;
-	esac
-	n=0 old_after=0 new_after=0
-	t_mode=$(date +%s)
-	while :; do
-		n=$((n + 1))
-		[ "$n" -le 600 ] || fail "$mode: the upgrade did not complete within 600 kill points"
-		before=$(snap)
-		KILL_AT=$n KILL_COALESCE_WRITES=1 LD_PRELOAD=$KILL_PRELOAD NETROOT_TEST_INITRD_FROM=$T/variant.img \
-			"$NETROOTCTL" --root "$CH" upgrade >"$T/out" 2>"$T/err"
-		rc=$?
-		if [ $rc != 137 ]; then
-			[ $rc = 0 ] || fail "$mode: the uninterrupted upgrade exited $rc: $(cat "$T/err")"
-			[ "$(booted_sha)" = "$NEW_SHA" ] || fail "$mode: the completed upgrade boots other bytes"
-			"$NETROOTCTL" --root "$CH" rollback >/dev/null 2>&1 || fail "$mode: rollback after the sweep"
-			break
-		fi
-		# Right after the kill: config.txt names a file that is the old or the new initrd, whole.
-		f=$(booted)
-		[ -f "$B/$f" ] || fail "$mode, kill point $n: config.txt names $f, which does not exist"
-		case $(booted_sha) in
-		"$OLD_SHA" | "$NEW_SHA") ;;
-		*) fail "$mode, kill point $n: config.txt names $f, which is neither the old nor the new initrd" ;;
-		esac
-		"$NETROOTCTL" --root "$CH" confirm >"$T/cout" 2>"$T/cerr" ||
-			fail "$mode, kill point $n: confirm after the kill: $(cat "$T/cout" "$T/cerr")"
-		recovered "$mode, kill point $n"
-		if [ "$(snap)" = "$before" ]; then
-			old_after=$((old_after + 1))
-		else
-			# Killed after the record was complete: the new boot, pending; back for the next point.
-			[ "$(booted_sha)" = "$NEW_SHA" ] || fail "$mode, kill point $n: neither the old boot nor the new"
-			[ "$(ctl_pending)" != null ] || fail "$mode, kill point $n: the new boot is not pending"
-			new_after=$((new_after + 1))
-			"$NETROOTCTL" --root "$CH" rollback >/dev/null 2>&1 || fail "$mode, kill point $n: rollback"
-			recovered "$mode, kill point $n, rollback"
-		fi
-		[ "$(booted_sha)" = "$OLD_SHA" ] || fail "$mode, kill point $n: not back on the old initrd"
-	done
-	points=$((n - 1))
-	total=$((total + points))
-	invariant "$mode sweep"
-	pass "$mode: upgrade killed after each of its $points mutating calls ($(($(date +%s) - t_mode)) s): every next run left the old boot ($old_after) or the whole new one ($new_after); no leftover, no journal"
-done
-echo "  measured: $total kill points covered (both switch kinds)"
+# Every mutating syscall of the upgrade: tests/soak/upgrade_killpoints.sh (make soak).
 echo "all crash checks passed"
