@@ -52,3 +52,7 @@ struct ctl_term {
 };
 extern const struct report_ops ctl_upgrade_report_ops;
 int ctl_firmware(struct ctl_context *ctx, int argc, char **argv);
+int ctl_fleet(struct ctl_context *ctx, int argc, char **argv);
+/* Writes the identity record (identity.h) into the boot folder; a failure is only a warning. */
+void ctl_record_identity(struct ctl_context *ctx, const char *model, const char *serial,
+                         const char *command);

@@ -66,6 +66,7 @@ int ctl_confirm(struct ctl_context *ctx, int argc, char **argv)
                 return CTL_EXIT_USAGE;
         }
         o.events = ctl_events_logger(&events);
+        ctl_record_identity(ctx, NULL, NULL, "confirm");
         if (confirm_run(&o, &r) < 0) {
                 fprintf(stderr, "netrootctl: %s\n", r.reason);
                 return CTL_EXIT_FAILED;

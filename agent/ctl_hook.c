@@ -621,6 +621,7 @@ int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
                 usage(argc < 2 ? stderr : stdout);
                 return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
         }
+        ctl_record_identity(ctx, NULL, NULL, "hook");
         if (streq(argv[1], "kernel-postinst")) {
                 if (argc < 3 || argc > 4 || !argv[2][0]) {
                         usage(stderr);

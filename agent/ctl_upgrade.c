@@ -284,6 +284,8 @@ int ctl_upgrade(struct ctl_context *ctx, int argc, char **argv)
                 return CTL_EXIT_USAGE;
         }
         o.events = ctl_events_logger(&events);
+        if (!o.dry_run)
+                ctl_record_identity(ctx, o.model, o.serial, "upgrade");
         (void)upgrade_run(&o, &rep, &res);
         if (t.json)
                 print_json(&o, &res);
