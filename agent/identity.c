@@ -43,6 +43,7 @@ int identity_record(const char *root, const struct netroot_config *cfg, const ch
                     const char *serial, const char *command, struct error *err)
 {
         _cleanup_close_ int bfd = -1, sfd = -1;
+        _cleanup_free_ char *boot = NULL;
         struct identity id = {0};
         time_t now = time(NULL);
         struct tm tm;
@@ -60,16 +61,18 @@ int identity_record(const char *root, const struct netroot_config *cfg, const ch
         snprintf(id.version, sizeof(id.version), "%s", NETROOT_VERSION);
         id.confirm_timeout = (unsigned)(cfg->boot.confirm_timeout_usec / 1000000u);
 
-        bfd = beneath_open_dir(cfg->agent.boot_dir);
+        /* [agent] boot_dir as every command takes it: an absolute one goes under ROOT. */
+        boot = root_path_arg(root, cfg->agent.boot_dir);
+        if (!boot)
+                return error_set(err, -ENOMEM, "out of memory");
+        bfd = beneath_open_dir(boot);
         if (bfd < 0)
-                return error_set(err, bfd, "%s: %s", cfg->agent.boot_dir, strerror(-bfd));
+                return error_set(err, bfd, "%s: %s", boot, strerror(-bfd));
         if (mkdirat(bfd, GEN_STORE, 0755) < 0 && errno != EEXIST)
-                return error_set(err, -errno, "%s/%s: %s", cfg->agent.boot_dir, GEN_STORE,
-                                 strerror(errno));
+                return error_set(err, -errno, "%s/%s: %s", boot, GEN_STORE, strerror(errno));
         sfd = openat_beneath(bfd, GEN_STORE, O_RDONLY | O_DIRECTORY, 0);
         if (sfd < 0)
-                return error_set(err, sfd, "%s/%s: %s", cfg->agent.boot_dir, GEN_STORE,
-                                 strerror(-sfd));
+                return error_set(err, sfd, "%s/%s: %s", boot, GEN_STORE, strerror(-sfd));
         return kv_save_at(sfd, IDENTITY_FILE, identity_fields, ARRAY_SIZE(identity_fields), &id,
                           0644, err);
 }

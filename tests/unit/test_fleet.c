@@ -92,15 +92,25 @@ static void make_identity(const char *tmp, const char *pi, const char *serial, c
                           const char *host, unsigned confirm_timeout)
 {
         struct netroot_config cfg;
-        char *root, *etc, *line;
+        char *root, *etc, *line, *srv, *parent = strdup(pi);
 
+        /* The Pi's tree: /srv/tftp is the TFTP root (a symlink to it), its boot folder in it. */
         config_set_defaults(&cfg);
-        snprintf(cfg.agent.boot_dir, sizeof(cfg.agent.boot_dir), "%s", pi);
+        *strrchr(parent, '/') = '\0';
+        snprintf(cfg.agent.boot_dir, sizeof(cfg.agent.boot_dir), "/srv/tftp/%s",
+                 strrchr(pi, '/') + 1);
         cfg.boot.confirm_timeout_usec = (uint64_t)confirm_timeout * 1000000u;
         assert_true(asprintf(&root, "%s/sys-%s", tmp, host) > 0);
         assert_true(asprintf(&etc, "%s/etc", root) > 0);
+        assert_true(asprintf(&srv, "%s/srv", root) > 0);
         mkdir(root, 0755);
         mkdir(etc, 0755);
+        mkdir(srv, 0755);
+        free(srv);
+        assert_true(asprintf(&srv, "%s/srv/tftp", root) > 0);
+        assert_int_equal(symlink(parent, srv), 0);
+        free(srv);
+        free(parent);
         assert_true(asprintf(&line, "%s\n", host) > 0);
         free(test_write(etc, "hostname", line));
         assert_int_equal(identity_record(root, &cfg, model, serial, "upgrade", NULL), 0);
