@@ -70,7 +70,7 @@ static void print_text(const struct fleet_view *v)
                        v->lock.pid, v->lock_stale ? " (STALE)" : "");
         else
                 printf("cluster lock: free\n");
-        printf("%-10s %-12s %-6s %-20s %-26s %-22s %-19s %-6s %s\n", "SERIAL", "HOSTNAME", "MODEL",
+        printf("%-16s %-12s %-6s %-20s %-26s %-22s %-19s %-6s %s\n", "SERIAL", "HOSTNAME", "MODEL",
                "KERNEL", "INITRAMFS", "GENERATION", "FIRMWARE", "SPACE", "ATTENTION");
         for (size_t i = 0; i < v->n; i++) {
                 const struct fleet_row *r = &v->rows[i];
@@ -89,7 +89,7 @@ static void print_text(const struct fleet_view *v)
                 else
                         snprintf(fw, sizeof(fw), "-");
                 human_size(r->gen_bytes, space, sizeof(space));
-                printf("%-10s %-12.12s %-6s %-20.20s %-26.26s %-22s %-19s %-6s %s\n", r->name,
+                printf("%-16s %-12.12s %-6s %-20.20s %-26.26s %-22s %-19s %-6s %s\n", r->name,
                        r->identity_r == 0 && r->id.hostname[0] ? r->id.hostname : "?",
                        r->board[0] ? r->board : "?", r->kernel[0] ? r->kernel : "?",
                        r->boot_r == 0 ? (r->initramfs[0] ? r->initramfs : "(none)") : "?", gen, fw,
