@@ -66,11 +66,13 @@ int ctl_confirm(struct ctl_context *ctx, int argc, char **argv)
                 return CTL_EXIT_USAGE;
         }
         o.events = ctl_events_logger(&events);
-        ctl_record_identity(ctx, NULL, NULL, "confirm");
         if (confirm_run(&o, &r) < 0) {
                 fprintf(stderr, "netrootctl: %s\n", r.reason);
                 return CTL_EXIT_FAILED;
         }
+        /* A boot decided (the boot folder written anyway): who this Pi is, for the NAS. */
+        if (r.outcome == CONFIRM_GOOD || r.outcome == CONFIRM_BAD)
+                ctl_record_identity(ctx, NULL, NULL, "confirm");
         if (r.outcome == CONFIRM_NOTHING)
                 printf("%s\n", r.reason);
         else

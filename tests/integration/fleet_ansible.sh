@@ -17,6 +17,8 @@
 . "$TOP/tests/lib/chroot.sh"
 # shellcheck source=../lib/pi_sandbox.sh
 . "$TOP/tests/lib/pi_sandbox.sh"
+# shellcheck source=../lib/fake_firmware.sh
+. "$TOP/tests/lib/fake_firmware.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root for the chroot and bind mounts"
 [ -x "$NETROOTCTL" ] && [ -x "$NETROOTD" ] || fail "not built (make)"
@@ -58,7 +60,7 @@ for h in "${HOSTS[@]}"; do
 	"$TOP/tests/lib/reboot_standin.sh" "$NETROOTD" "$NETROOTCTL" "$ch" "$T/state-$h" >/dev/null
 done
 KV=$PI_KV
-cp "$NETROOTCTL" "$T/tftp/" 2>/dev/null; rm -f "$T/tftp/netrootctl"
+fake_firmware "$T/tftp" "$(fake_build v1)" "Aug 26 2022" bootcode.bin start.elf fixup.dat
 
 inventory() { # HOST-WITH-OTHER-KERNEL (or "")
 	{
@@ -102,6 +104,9 @@ for h in "${HOSTS[@]}"; do
 	grep -Eq "^$h +: ok=[0-9]+ +changed=[1-9][0-9]* +unreachable=0 +failed=0" "$T/run1.log" \
 		|| fail "run 1: recap of $h: $(grep "^$h " "$T/run1.log")"
 	assert_eq "$(gens $h)" "1:good" "run 1: $h generation 1 confirmed good"
+	assert_file_contains "${CHS[$h]}/boot/.netroot/identity" "command=confirm" \
+		"run 1: $h's identity record written by netrootctl confirm"
+	assert_file_contains "${CHS[$h]}/boot/.netroot/identity" "hostname=$h" "run 1: $h's hostname recorded"
 done
 # serial: 1 -- redpi's confirmation came before bluepi's upgrade began
 first_done=$(grep -n 'redpi.*confirmed good' "$T/run1.log" | head -1 | cut -d: -f1)
@@ -109,7 +114,10 @@ second_start=$(grep -n 'TASK \[netroot_upgrade : Upgrade the kernel' "$T/run1.lo
 [ -n "$first_done" ] && [ -n "$second_start" ] && [ "$first_done" -lt "$second_start" ] \
 	|| fail "run 1: not one Pi after the other"
 pass "run 1: serial 1, bluepi upgraded only after redpi was confirmed good"
-cp "$T/run1.log" "${FLEET_ANSIBLE_KEEP:-/dev/null}" 2>/dev/null || true
+echo "=== netrootctl fleet on the NAS after run 1 ==="
+"$NETROOTCTL" fleet --tftp-root "$T/tftp" >"$T/fleet1" 2>&1 || fail "fleet after run 1: $(cat "$T/fleet1")"
+cat "$T/fleet1"
+pass "run 1: netrootctl fleet: both Pis good, nothing needs attention"
 
 # ---- run 2: redpi boots the wrong kernel ----
 cfg_before=$(sha256sum <"${CHS[redpi]}/boot/config.txt")
@@ -135,3 +143,10 @@ assert_eq "$(gens bluepi)" "1:good" "run 2: the play stopped: bluepi untouched"
 grep -Eq "^bluepi +: ok=0" "$T/run2.log" || ! grep -q "^bluepi " "$T/run2.log" \
 	|| fail "run 2: bluepi ran tasks: $(grep '^bluepi ' "$T/run2.log")"
 pass "run 2: no task ran on bluepi"
+echo "=== netrootctl fleet on the NAS after run 2 ==="
+rc=0
+"$NETROOTCTL" fleet --tftp-root "$T/tftp" >"$T/fleet2" 2>&1 || rc=$?
+cat "$T/fleet2"
+assert_eq "$rc" 1 "run 2: netrootctl fleet: attention (exit 1)"
+assert_contains "$(grep "^${SERIALS[redpi]}" "$T/fleet2")" "generation 2 was rolled back" "run 2: fleet names redpi's rolled-back generation"
+[ -z "${FLEET_ANSIBLE_KEEP:-}" ] || cp "$T/run1.log" "$T/run2.log" "$T/fleet1" "$T/fleet2" "$FLEET_ANSIBLE_KEEP/"
