@@ -289,6 +289,18 @@ static int parse_secs(const char *opt, const char *arg, unsigned max, unsigned *
         return 0;
 }
 
+int ctl_tftp_root(struct ctl_context *ctx, const char *root_arg, char **root)
+{
+        *root = NULL;
+        if (!root_arg && !ctx->cfg.upgrade.shared_dir[0]) {
+                fprintf(stderr, "netrootctl: no TFTP root: give --tftp-root DIR or set [upgrade] "
+                                "shared_dir\n");
+                return CTL_EXIT_USAGE;
+        }
+        *root = root_path_arg(ctx->root, root_arg ? root_arg : ctx->cfg.upgrade.shared_dir);
+        return *root ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
 int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -306,7 +318,7 @@ int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
         _cleanup_free_ char *root = NULL;
         const char *root_arg = NULL, *what;
         bool json = false;
-        int c;
+        int c, r;
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
                 usage(argc < 2 ? stderr : stdout);
@@ -371,14 +383,9 @@ int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
                 usage(stderr);
                 return CTL_EXIT_USAGE;
         }
-        if (!root_arg && !ctx->cfg.upgrade.shared_dir[0]) {
-                fprintf(stderr, "netrootctl: no TFTP root: give --tftp-root DIR or set [upgrade] "
-                                "shared_dir\n");
-                return CTL_EXIT_USAGE;
-        }
-        root = root_path_arg(ctx->root, root_arg ? root_arg : ctx->cfg.upgrade.shared_dir);
-        if (!root)
-                return CTL_EXIT_FAILED;
+        r = ctl_tftp_root(ctx, root_arg, &root);
+        if (r != CTL_EXIT_OK)
+                return r;
         o.tftp_root = root;
         if (o.verify_required && !o.tftp_server) {
                 fprintf(stderr, "netrootctl: --verify-tftp required needs --tftp SERVER[:PORT]\n");

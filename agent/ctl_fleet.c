@@ -338,16 +338,14 @@ int ctl_fleet(struct ctl_context *ctx, int argc, char **argv)
                 usage(stderr);
                 return CTL_EXIT_USAGE;
         }
-        if (!root_arg && !ctx->cfg.upgrade.shared_dir[0]) {
-                fprintf(stderr, "netrootctl: no TFTP root: give --tftp-root DIR or set [upgrade] "
-                                "shared_dir\n");
-                return CTL_EXIT_USAGE;
-        }
-        root = root_path_arg(ctx->root, root_arg ? root_arg : ctx->cfg.upgrade.shared_dir);
-        if (textfile_arg)
+        r = ctl_tftp_root(ctx, root_arg, &root);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (textfile_arg) {
                 textfile = root_path_arg(ctx->root, textfile_arg);
-        if (!root || (textfile_arg && !textfile))
-                return CTL_EXIT_FAILED;
+                if (!textfile)
+                        return CTL_EXIT_FAILED;
+        }
         o.tftp_root = root;
         v = calloc(1, sizeof(*v));
         if (!v)
