@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "fleet.h"
+#include "json.h"
 #include "generation.h"
 #include "identity.h"
+#include "fileio.h"
 #include "kvfile.h"
 
 /* A generated TFTP root: good, pending (overdue and not), bad, rolled back, skewed firmware,
@@ -322,6 +325,152 @@ static void test_view(void **state)
         free(tmp);
 }
 
+/* `netrootctl fleet --json` as the command prints it (ctl_fleet), stdout caught in OUT. */
+static int run_json(const char *root, const char *out)
+{
+        struct ctl_context ctx = {0};
+        char *argv[] = {"fleet", "--tftp-root", (char *)root, "--json", NULL};
+        int saved, fd, rc;
+
+        config_set_defaults(&ctx.cfg);
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        assert_true(saved >= 0 && fd >= 0);
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+        rc = ctl_fleet(&ctx, 4, argv);
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        return rc;
+}
+
+static const struct json_value *json_row(const struct json_value *doc, const char *folder)
+{
+        for (const struct json_value *r = json_get(doc, "rows")->child; r; r = r->next)
+                if (strcmp(json_get_string(r, "folder", ""), folder) == 0)
+                        return r;
+        fail_msg("no JSON row %s", folder);
+        return NULL;
+}
+
+/* The JSON, field by field, on a root with a good, a pending (overdue), a bad, a skewed and a
+ * misnamed folder. */
+static void test_json(void **state)
+{
+        char *tmp = test_tmpdir(), *root, *p, *out, *text, err[128];
+        const struct json_value *r, *g, *fw;
+        struct json_value *doc = NULL;
+        size_t len;
+
+        (void)state;
+        assert_true(asprintf(&root, "%s/tftp", tmp) > 0);
+        assert_true(asprintf(&out, "%s/out.json", tmp) > 0);
+        mkdir(root, 0755);
+        fake_set(root, B1, true);
+        p = pi_dir(root, "00000001");
+        boot_files(p, "kernel=kernel8.img\ninitramfs initrd.img-6.1.0-rpi8 followkernel\n");
+        make_identity(tmp, p, "00000001", PI3, "redpi", 600);
+        make_gen(p, 1, GEN_GOOD, "6.1.0-rpi8", 3600);
+        free(p);
+        p = pi_dir(root, "00000002");
+        boot_files(p, "kernel=kernel8.img\ninitramfs initrd.img-6.1.0-rpi8 followkernel\n");
+        make_identity(tmp, p, "00000002", PI4, "bluepi", 600);
+        make_gen(p, 1, GEN_PENDING, "6.1.0-rpi8", 7200);
+        free(p);
+        p = pi_dir(root, "00000003");
+        boot_files(p, "kernel=kernel8.img\ninitramfs initrd.img-6.1.0-rpi8 followkernel\n");
+        make_identity(tmp, p, "00000003", PI3, "whitepi", 600);
+        make_gen(p, 1, GEN_BAD, "6.1.0-rpi8", 60);
+        free(p);
+        p = pi_dir(root, "0000000a");
+        fake_set(p, B2, false);
+        free(p);
+        free(pi_dir(root, "0000000B"));
+
+        assert_int_equal(run_json(root, out), CTL_EXIT_FAILED);
+        assert_int_equal(file_read_all(out, 1 << 20, &text, &len), 0);
+        assert_int_equal(json_parse(text, len, &doc, err, sizeof(err)), 0);
+        assert_string_equal(json_get_string(doc, "tftp_root", ""), root);
+        assert_int_equal((int)json_get_number(doc, "pis", -1), 4);
+        assert_int_equal((int)json_get_number(doc, "misnamed", -1), 1);
+        assert_true(json_get_bool(doc, "attention", false));
+        assert_string_equal(json_get_string(doc, "root_firmware_version", ""), B1);
+        assert_string_equal(json_get_string(json_get(doc, "bootcode"), "came_with_version", ""),
+                            B1);
+        assert_int_equal(json_get(doc, "lock")->type, JSON_NULL);
+
+        r = json_row(doc, "00000001");
+        assert_false(json_get_bool(r, "misnamed", true));
+        assert_string_equal(json_get_string(r, "serial", ""), "00000001");
+        assert_string_equal(json_get_string(r, "hostname", ""), "redpi");
+        assert_string_equal(json_get_string(r, "model", ""), PI3);
+        assert_string_equal(json_get_string(r, "board", ""), "pi3");
+        assert_string_equal(json_get_string(r, "kernel", ""), "kernel8.img");
+        assert_true(json_get_bool(r, "kernel_present", false));
+        assert_string_equal(json_get_string(r, "initramfs", ""), "initrd.img-6.1.0-rpi8");
+        assert_true(json_get_bool(r, "initramfs_present", false));
+        assert_string_equal(json_get_string(r, "boot_error", "x"), "");
+        g = json_get(r, "generations");
+        assert_int_equal((int)json_get_number(g, "total", -1), 1);
+        assert_int_equal((int)json_get_number(g, "good", -1), 1);
+        assert_int_equal((int)json_get_number(g, "pending", -1), 0);
+        assert_int_equal((int)json_get_number(g, "newest", -1), 1);
+        assert_string_equal(json_get_string(g, "newest_status", ""), "good");
+        assert_string_equal(json_get_string(g, "newest_kernel", ""), "6.1.0-rpi8");
+        assert_in_range((long)json_get_number(g, "newest_age_seconds", -1), 3595, 3700);
+        assert_int_equal((int)json_get_number(g, "pending_generation", -1), 0);
+        assert_int_equal((int)json_get_number(g, "pending_age_seconds", 0), -1);
+        assert_int_equal((int)json_get_number(g, "confirm_timeout_seconds", -1), 600);
+        assert_false(json_get_bool(g, "pending_overdue", true));
+        assert_true(json_get_number(g, "bytes", 0) > 0);
+        fw = json_get(r, "firmware");
+        assert_string_equal(json_get_string(fw, "boots_from", ""), "root");
+        assert_string_equal(json_get_string(fw, "version", ""), B1);
+        assert_false(json_get_bool(fw, "skew", true));
+        assert_true(json_get_bool(fw, "pairs_ok", false));
+        assert_false(json_get_bool(r, "attention", true));
+        assert_string_equal(json_get_string(r, "reason", "x"), "");
+
+        r = json_row(doc, "00000002");
+        g = json_get(r, "generations");
+        assert_string_equal(json_get_string(r, "board", ""), "pi4");
+        assert_int_equal((int)json_get_number(g, "pending", -1), 1);
+        assert_int_equal((int)json_get_number(g, "pending_generation", -1), 1);
+        assert_in_range((long)json_get_number(g, "pending_age_seconds", -1), 7195, 7300);
+        assert_true(json_get_bool(g, "pending_overdue", false));
+        assert_true(json_get_bool(r, "attention", false));
+        assert_non_null(strstr(json_get_string(r, "reason", ""), "generation 1 pending for"));
+
+        r = json_row(doc, "00000003");
+        g = json_get(r, "generations");
+        assert_int_equal((int)json_get_number(g, "bad", -1), 1);
+        assert_string_equal(json_get_string(g, "newest_status", ""), "bad");
+        assert_string_equal(json_get_string(r, "reason", ""), "generation 1 is bad");
+
+        r = json_row(doc, "0000000a");
+        fw = json_get(r, "firmware");
+        assert_string_equal(json_get_string(fw, "boots_from", ""), "own");
+        assert_string_equal(json_get_string(fw, "version", ""), B2);
+        assert_true(json_get_bool(fw, "skew", false));
+        assert_string_equal(json_get_string(r, "hostname", "x"), "");
+        assert_non_null(strstr(json_get_string(r, "reason", ""), "firmware skew"));
+
+        r = json_row(doc, "0000000B");
+        assert_true(json_get_bool(r, "misnamed", false));
+        assert_string_equal(json_get_string(r, "expected", ""), "0000000b");
+        assert_int_equal(json_get(r, "firmware")->type, JSON_NULL);
+        assert_non_null(strstr(json_get_string(r, "reason", ""), "upper case"));
+
+        json_free(doc);
+        free(text);
+        test_rmtree(tmp);
+        free(out);
+        free(root);
+        free(tmp);
+}
+
 /* The identity record is strict KEY=VALUE, read back as written. */
 static void test_identity(void **state)
 {
@@ -349,6 +498,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_names),
             cmocka_unit_test(test_view),
+            cmocka_unit_test(test_json),
             cmocka_unit_test(test_identity),
         };
 
