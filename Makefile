@@ -58,12 +58,13 @@ TEST_LIBS  := $(call pkg_libs,$(CTL_PKGS) cmocka)
 # Build and test dependencies (Debian 12 package names); `make deps` installs what is missing.
 # Named even when another package happens to pull it in: lz4 and xz-utils compress the test
 # initrds (check_initrd.sh, test_initrd); man-db: unit_file.sh runs man (debhelper pulls it in
-# today). tests/fresh (make test-fresh) proves the list.
+# today). ansible, ansible-lint: contrib/ansible (fleet_ansible.sh); prometheus: its promtool
+# tests contrib/prometheus (prometheus_rules.sh). tests/fresh (make test-fresh) proves the list.
 DEPS := build-essential pkg-config libsystemd-dev libiscsi-dev libnl-3-dev libnl-route-3-dev \
         libinih-dev libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev clang-format valgrind \
         iproute2 iptables tgt libiscsi-bin tftpd-hpa curl jq systemd procps psmisc \
         debhelper devscripts lintian fakeroot debootstrap cpio zstd lz4 xz-utils python3 util-linux \
-        strace man-db
+        strace man-db ansible ansible-lint prometheus
 VM_DEPS := qemu-system-x86 e2fsprogs apt-utils
 # What make test-fresh needs on this machine (the fresh machine installs DEPS itself).
 FRESH_DEPS := debootstrap zstd git

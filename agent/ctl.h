@@ -52,3 +52,10 @@ struct ctl_term {
 };
 extern const struct report_ops ctl_upgrade_report_ops;
 int ctl_firmware(struct ctl_context *ctx, int argc, char **argv);
+/* The TFTP root of --tftp-root ROOT_ARG, else [upgrade] shared_dir, under --root (ctl_firmware.c):
+ * CTL_EXIT_OK with *ROOT malloc'ed, or the exit status (the usage error said). */
+int ctl_tftp_root(struct ctl_context *ctx, const char *root_arg, char **root);
+int ctl_fleet(struct ctl_context *ctx, int argc, char **argv);
+/* Writes the identity record (identity.h) into the boot folder; a failure is only a warning. */
+void ctl_record_identity(struct ctl_context *ctx, const char *model, const char *serial,
+                         const char *command);

@@ -70,6 +70,9 @@ int ctl_confirm(struct ctl_context *ctx, int argc, char **argv)
                 fprintf(stderr, "netrootctl: %s\n", r.reason);
                 return CTL_EXIT_FAILED;
         }
+        /* A boot decided (the boot folder written anyway): who this Pi is, for the NAS. */
+        if (r.outcome == CONFIRM_GOOD || r.outcome == CONFIRM_BAD)
+                ctl_record_identity(ctx, NULL, NULL, "confirm");
         if (r.outcome == CONFIRM_NOTHING)
                 printf("%s\n", r.reason);
         else

@@ -289,6 +289,18 @@ static int parse_secs(const char *opt, const char *arg, unsigned max, unsigned *
         return 0;
 }
 
+int ctl_tftp_root(struct ctl_context *ctx, const char *root_arg, char **root)
+{
+        *root = NULL;
+        if (!root_arg && !ctx->cfg.upgrade.shared_dir[0]) {
+                fprintf(stderr, "netrootctl: no TFTP root: give --tftp-root DIR or set [upgrade] "
+                                "shared_dir\n");
+                return CTL_EXIT_USAGE;
+        }
+        *root = root_path_arg(ctx->root, root_arg ? root_arg : ctx->cfg.upgrade.shared_dir);
+        return *root ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
 /* One option C with ARG into O (or ROOT_ARG, JSON). Returns -1 to go on, or the exit code. */
 static int take_option(int c, const char *arg, struct fleet_options *o, const char **root_arg,
                        bool *json)
@@ -387,14 +399,9 @@ int ctl_firmware(struct ctl_context *ctx, int argc, char **argv)
         r = parse_options(argc - 1, argv + 1, what, &o, &root_arg, &json);
         if (r >= 0)
                 return r;
-        if (!root_arg && !ctx->cfg.upgrade.shared_dir[0]) {
-                fprintf(stderr, "netrootctl: no TFTP root: give --tftp-root DIR or set [upgrade] "
-                                "shared_dir\n");
-                return CTL_EXIT_USAGE;
-        }
-        root = root_path_arg(ctx->root, root_arg ? root_arg : ctx->cfg.upgrade.shared_dir);
-        if (!root)
-                return CTL_EXIT_FAILED;
+        r = ctl_tftp_root(ctx, root_arg, &root);
+        if (r != CTL_EXIT_OK)
+                return r;
         o.tftp_root = root;
         if (o.verify_required && !o.tftp_server) {
                 fprintf(stderr, "netrootctl: --verify-tftp required needs --tftp SERVER[:PORT]\n");

@@ -624,6 +624,9 @@ int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
                 usage(argc < 2 ? stderr : stdout);
                 return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
         }
+        /* The hooks that save or switch the boot folder: who this Pi is, for the NAS. */
+        if (streq(argv[1], "kernel-postinst") || streq(argv[1], "apt-pre"))
+                ctl_record_identity(ctx, NULL, NULL, "hook");
         if (streq(argv[1], "kernel-postinst")) {
                 if (argc < 3 || argc > 4 || !argv[2][0]) {
                         usage(stderr);

@@ -285,6 +285,10 @@ int ctl_upgrade(struct ctl_context *ctx, int argc, char **argv)
         }
         o.events = ctl_events_logger(&events);
         (void)upgrade_run(&o, &rep, &res);
+        /* Only when the run wrote the boot folder anyway (a generation): a refusal changes
+         * nothing there. */
+        if (!o.dry_run && res.gen > 0)
+                ctl_record_identity(ctx, o.model, o.serial, "upgrade");
         if (t.json)
                 print_json(&o, &res);
         return ctl_upgrade_exit(res.outcome);

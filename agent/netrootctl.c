@@ -25,6 +25,7 @@ static const struct ctl_command commands[] = {
     {"confirm", ctl_confirm, "decide a pending boot: good, or bad and rolled back"},
     {"hook", ctl_hook, "entry points of the kernel and apt hooks (dpkg and apt call them)"},
     {"firmware", ctl_firmware, "the fleet's firmware at the TFTP root: status, promote, rollback"},
+    {"fleet", ctl_fleet, "every Pi folder of the TFTP root: identity, boot, generations, firmware"},
 };
 
 static void usage(FILE *out)

@@ -256,6 +256,10 @@ static void mark_all(struct rb *b, unsigned target)
                          target);
                 (void)gen_mark(b->o->boot_dir, b->gens[i], GEN_ROLLED_BACK, why, &e);
         }
+        /* A boot already judged bad keeps that verdict and its reason (which kernel came up,
+         * what netrootd said): restoring it again adds nothing an admin needs more. */
+        if (b->rec.status == GEN_BAD)
+                return;
         if (gen_mark(b->o->boot_dir, target, GEN_ROLLED_BACK, "rolled back by netrootctl rollback",
                      &e) < 0)
                 report_notef(b->rep, "warning: marking generation %u: %s", target, error_text(&e));

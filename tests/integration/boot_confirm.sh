@@ -84,6 +84,11 @@ echo "$KV" >"$CH/proc/sys/kernel/osrelease"
 cmp -s "$B/config.txt" <(tar -xOf /dev/null 2>/dev/null; cat "$B/.netroot/gen-$g2/boot/config.txt") ||
 	fail "config.txt is not generation $g2's copy"
 pass "config.txt is the one saved before the upgrade"
+# An admin (or the Ansible role) rolling back to it again keeps the verdict and its cause.
+ctl rollback --to "$g2" >"$T/rb" 2>&1 || fail "rollback to the bad generation: $(cat "$T/rb")"
+assert_eq "$(gen_status "$g2")" bad "generation $g2 still bad after another rollback to it"
+assert_contains "$(ctl history --json | jq -r ".generations[] | select(.gen == $g2) | .reason")" \
+	"booted kernel 6.1.0-0-old-amd64" "its reason still names the kernel that came up"
 n_good=$(ctl history --json | jq '[.generations[] | select(.status == "good")] | length')
 [ "$n_good" -le 1 ] || fail "$n_good good generations kept with keep=1"
 pass "pruning keeps at most keep=1 good generations"
