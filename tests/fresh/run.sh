@@ -441,7 +441,8 @@ check_no_leftovers() {
 check_demo() {
 	local want missing=()
 	for want in "state: OK" "netrootd exit status 0" "   exit status 0" \
-		"exit status 3 (3 = rolled back)" "config.txt is byte for byte what it was" "confirmed good"; do
+		"exit status 3 (3 = rolled back)" "config.txt is byte for byte what it was" \
+		"): good: kernel"; do
 		grep -qF -- "$want" "$FRESH_LOG" || missing+=("'$want'")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
