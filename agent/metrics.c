@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <pthread.h>
+#include <unistd.h>
 #include <time.h>
 
 struct metrics_writer {
@@ -114,6 +115,30 @@ static void *writer_main(void *data)
         return NULL;
 }
 
+/* netrootd locks all its memory, and the default thread stack (8 MiB, RLIMIT_STACK) would be
+ * locked whole. writer_main's deepest path is file_write_atomic: a NAME_MAX buffer and a few small
+ * frames, then open/write/fsync/rename/malloc in libc — a few KiB. 64 KiB leaves more than 10x
+ * headroom (no lazy binding: the programs link with -z now); PTHREAD_STACK_MIN wins where it is
+ * larger (128 KiB on arm64). */
+#define WRITER_STACK_SIZE (64 * 1024)
+
+static int start_writer_thread(struct metrics_writer *w)
+{
+        long min = sysconf(_SC_THREAD_STACK_MIN);
+        size_t size = min > WRITER_STACK_SIZE ? (size_t)min : WRITER_STACK_SIZE;
+        pthread_attr_t attr;
+        int r;
+
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return r;
+        r = pthread_attr_setstacksize(&attr, size);
+        if (r == 0)
+                r = pthread_create(&w->thread, &attr, writer_main, w);
+        pthread_attr_destroy(&attr);
+        return r;
+}
+
 int metrics_writer_start(const char *path, struct metrics_writer **out)
 {
         struct metrics_writer *w = calloc(1, sizeof(*w));
@@ -126,7 +151,7 @@ int metrics_writer_start(const char *path, struct metrics_writer **out)
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->wake, NULL);
         pthread_cond_init(&w->done, NULL);
-        r = pthread_create(&w->thread, NULL, writer_main, w);
+        r = start_writer_thread(w);
         if (r != 0) {
                 free(w->path);
                 free(w);
