@@ -104,6 +104,33 @@ static int proc_start(const char *root, long pid, char *buf, size_t size)
         return 0;
 }
 
+/* APT runs each Pre-Install-Pkgs command through `sh -c`, so the hook's $PPID is that shell,
+ * which exits right after the hook: the marker must name apt itself. PID's command name and its
+ * parent (fields 2 and 4 of /proc/PID/stat); a shell is stepped over, at most a few times. */
+static long apt_ancestor(const char *root, long pid)
+{
+        for (int depth = 0; pid > 1 && depth < 4; depth++) {
+                _cleanup_free_ char *path = root_pathf(root, "/proc/%ld/stat", pid), *text = NULL;
+                const char *open_paren, *close_paren;
+                char comm[32];
+                long ppid;
+
+                if (!path || file_read_all(path, 4096, &text, NULL) < 0)
+                        break;
+                open_paren = strchr(text, '(');
+                close_paren = strrchr(text, ')');
+                if (!open_paren || !close_paren || close_paren < open_paren ||
+                    sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+                        break;
+                snprintf(comm, sizeof(comm), "%.*s", (int)(close_paren - open_paren - 1),
+                         open_paren + 1);
+                if (!streq(comm, "sh") && !streq(comm, "dash") && !streq(comm, "bash"))
+                        break;
+                pid = ppid;
+        }
+        return pid;
+}
+
 /* 1 when a marker of a live apt run is there, 0 when none (a stale one, left by an apt that was
  * killed, is removed: it must not switch off every later backup until the next reboot). */
 static int marker_read(struct ctl_context *ctx, struct marker *m)
@@ -339,7 +366,7 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
                 unsigned long pid;
 
                 if (parse_uint(argv[1], &pid) == 0)
-                        m.apt_pid = (long)pid;
+                        m.apt_pid = apt_ancestor(ctx->root, (long)pid);
                 i = 2;
         }
         for (; i < argc; i++) {
@@ -372,8 +399,10 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
                        m.packages[0] ? m.packages : "kernel packages", v->boot_dir, m.gen);
         if (v)
                 view_free(v);
-        if (m.apt_pid > 0)
-                (void)proc_start(ctx->root, m.apt_pid, m.apt_start, sizeof(m.apt_start));
+        /* An apt run that cannot be seen (no /proc) cannot be told from a dead one later: the
+         * marker then names no process and lives until apt-post. */
+        if (m.apt_pid > 0 && proc_start(ctx->root, m.apt_pid, m.apt_start, sizeof(m.apt_start)) < 0)
+                m.apt_pid = 0;
         {
                 time_t now = time(NULL);
                 struct tm tm;
