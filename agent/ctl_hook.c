@@ -202,17 +202,10 @@ static void view_free(struct boot_view *v)
         free(v);
 }
 
-/* 1 bootable, 0 not, <0 unreadable; WHY says which. */
+/* 1 bootable, 0 not, <0 unreadable; WHY says which (bootcheck.h: the Pi's boot as a whole). */
 static int check_now(struct ctl_context *ctx, char *why, size_t size)
 {
-        struct boot_view *v = view_load(ctx, why, size);
-        int r;
-
-        if (!v)
-                return -ENOMEM;
-        r = v->files_r < 0 || v->eval_r < 0 ? -EINVAL : boot_check(ctx->root, v, why, size);
-        view_free(v);
-        return r;
+        return boot_check_root(ctx->root, &ctx->cfg, NULL, why, size);
 }
 
 static void recover(struct ctl_context *ctx)

@@ -2,6 +2,7 @@
 #include "upgrade.h"
 
 #include "beneath.h"
+#include "bootcheck.h"
 #include "bootlock.h"
 #include "cluster_lock.h"
 #include "fileio.h"
@@ -265,6 +266,15 @@ static int adopt_backup(struct run *u)
         if (journal(u, "backup") < 0)
                 return -EBUSY;
         fill_record(u, &rec);
+        /* "From" is what booted before apt, never what a package's hook (raspi-firmware's
+         * z50, an in-place kernel) left by the time this upgrade runs. */
+        if (saved.kernel_from[0])
+                snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", saved.kernel_from);
+        if (saved.initramfs_from[0])
+                snprintf(rec.initramfs_from, sizeof(rec.initramfs_from), "%s",
+                         saved.initramfs_from);
+        if (saved.cmdline_name[0])
+                snprintf(rec.cmdline_name, sizeof(rec.cmdline_name), "%s", saved.cmdline_name);
         rec.gen = saved.gen;
         rec.layout = saved.layout;
         rec.final_existed = u->txn.final_existed;
@@ -712,11 +722,17 @@ static int step_tftp(struct run *u)
 static int step_record(struct run *u)
 {
         struct upgrade_plan *p = u->p;
+        char why[2048];
         struct error e;
         int r;
 
         if (journal(u, "record") < 0)
                 return -1;
+        /* The last word: the boot as a whole (kernel, initramfs for its version, modules on the
+         * root, the iSCSI login in cmdline.txt), not only the initramfs just built. */
+        r = boot_check_root(u->o->root, u->o->cfg, NULL, why, sizeof(why));
+        if (r != 1)
+                return step_fail(u, "the switched boot folder would not boot: %s", why);
         r = gen_mark(p->view->boot_dir, u->gen, GEN_PENDING,
                      p->trial ? "waiting for the trial boot (reboot '0 tryboot') and its "
                                 "confirmation"

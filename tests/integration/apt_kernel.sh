@@ -128,6 +128,10 @@ chroot "$CH" /usr/sbin/netrootctl history --json >"$T/h1.json" || fail "history:
 assert_eq "$(jq -r '.pending' "$T/h1.json")" 2 "history: generation 2 pending"
 assert_eq "$(jq -r '.generations[] | select(.gen == 2) | "\(.status) \(.kernel_to)"' "$T/h1.json")" \
 	"pending $NEW" "history: generation 2 is $NEW"
+# The stand-in z50 hook pointed config.txt at $NEW before zz-netroot ran: "from" must still be
+# what booted before apt (apt-pre's generation), not what the hook left.
+assert_eq "$(jq -r '.generations[] | select(.gen == 2) | .kernel_from' "$T/h1.json")" "$OLD" \
+	"history: generation 2 is an upgrade from $OLD"
 [ -e "$CH/run/netroot/apt-kernel" ] && fail "marker left after the apt run"
 pass "marker removed"
 lap "good kernel done"
