@@ -174,6 +174,9 @@ install: all
 	install -D -m 0644 man/netroot-agent.conf.5 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/netroot-agent.conf.5
 	install -D -m 0755 hooks/zz-netroot $(DESTDIR)/etc/kernel/postinst.d/zz-netroot
+	install -D -m 0755 hooks/zz-netroot-postrm $(DESTDIR)/etc/kernel/postrm.d/zz-netroot
+	install -D -m 0755 hooks/zz-netroot-post-update \
+		$(DESTDIR)/etc/initramfs/post-update.d/zz-netroot
 	install -D -m 0755 hooks/netroot-apt-pre $(DESTDIR)/etc/netroot/netroot-apt-pre
 	install -D -m 0755 hooks/netroot-apt-post $(DESTDIR)/etc/netroot/netroot-apt-post
 	install -D -m 0644 hooks/99netroot $(DESTDIR)/etc/apt/apt.conf.d/99netroot
