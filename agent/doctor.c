@@ -1,4 +1,5 @@
 #include "doctor.h"
+#include "doctor_packaging.h"
 #include "dpkg.h"
 #include "boot_view.h"
 #include "mounts.h"
@@ -1774,6 +1775,7 @@ int doctor_run(const struct doctor_options *opt, struct doctor_report *rep)
         if (r == 0)
                 for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
                         checks[i](c, rep);
+        doctor_packaging_checks(opt, rep); /* doctor_packaging.c */
         ctx_free(c);
         free(c);
         return r;
