@@ -1,10 +1,13 @@
 #include "bootcheck.h"
 
+#include "beneath.h"
 #include "cmdline.h"
 #include "config.h"
 #include "fileio.h"
+#include "generation.h"
 #include "initrd.h"
 #include "iscsi_boot.h"
+#include "packaging.h"
 #include "rootpath.h"
 #include "session.h"
 #include "util.h"
@@ -189,8 +192,47 @@ out:
         return r;
 }
 
+void boot_kernel_version(const char *root, const struct boot_view *v, char *ver, size_t size)
+{
+        _cleanup_free_ unsigned *gens = NULL;
+        _cleanup_close_ int bfd = -1;
+        char live[SHA256_HEX_SIZE];
+        const char *kname = v->res.kernel;
+        size_t n = 0;
+
+        (void)root;
+        snprintf(ver, size, "%s", v->kver);
+        if (!packaging_in_place(v))
+                return;
+        while (*kname == '/')
+                kname++;
+        bfd = beneath_open_dir(v->boot_dir);
+        if (bfd < 0 || beneath_sha256(bfd, kname, live) < 0 || gen_list(v->boot_dir, &gens, &n) < 0)
+                return;
+        for (size_t k = n; k-- > 0;) {
+                struct gen_record rec;
+                struct gen_copies c;
+                struct error e;
+                int i;
+
+                if (gen_record_load(v->boot_dir, gens[k], &rec, &e) < 0 || !rec.kernel_from[0])
+                        continue;
+                if (gen_copies_load(v->boot_dir, gens[k], false, &rec, &c, &e) < 0)
+                        continue;
+                i = gen_copies_find(&c, kname);
+                if (i >= 0 && streq(c.m.e[i].sha256, live)) {
+                        snprintf(ver, size, "%s", rec.kernel_from);
+                        gen_copies_free(&c);
+                        return;
+                }
+                gen_copies_free(&c);
+        }
+}
+
 int boot_check(const char *root, const struct boot_view *v, char *why, size_t size)
 {
+        char kver[FLAVOUR_VER_MAX];
+
         _cleanup_free_ char *kernel = NULL, *cmdline = NULL, *text = NULL;
         char cw[1024];
         int r;
@@ -206,6 +248,7 @@ int boot_check(const char *root, const struct boot_view *v, char *why, size_t si
         kernel = boot_view_path(v, v->res.kernel);
         if (!kernel)
                 return -ENOMEM;
+        boot_kernel_version(root, v, kver, sizeof(kver));
         if (!is_file(kernel)) {
                 snprintf(why, size, "config.txt boots kernel %s, which is missing", v->res.kernel);
                 return 0;
@@ -215,15 +258,15 @@ int boot_check(const char *root, const struct boot_view *v, char *why, size_t si
                          "config.txt loads no initramfs: the iSCSI root cannot be mounted");
                 return 0;
         }
-        if (v->kver[0]) {
-                r = modules_present(root, v->kver);
+        if (kver[0]) {
+                r = modules_present(root, kver);
                 if (r < 0)
                         return r;
                 if (!r) {
                         snprintf(why, size,
                                  "config.txt boots %s (kernel %s), but /lib/modules/%s is not on "
                                  "the root: it would boot without its modules",
-                                 v->res.kernel, v->kver, v->kver);
+                                 v->res.kernel, kver, kver);
                         return 0;
                 }
         }
@@ -238,11 +281,11 @@ int boot_check(const char *root, const struct boot_view *v, char *why, size_t si
                                  v->res.initramfs[i]);
                         return 0;
                 }
-                r = initrd_passes_check(root, f, v->kver[0] ? v->kver : NULL, w, sizeof(w));
+                r = initrd_passes_check(root, f, kver[0] ? kver : NULL, w, sizeof(w));
                 if (r != 1) {
                         snprintf(why, size, "initramfs %s %s%s%s: %s", v->res.initramfs[i],
                                  r == 0 ? "fails the iSCSI root check" : "cannot be read",
-                                 v->kver[0] ? " for kernel " : "", v->kver, w);
+                                 kver[0] ? " for kernel " : "", kver, w);
                         return 0;
                 }
         }
@@ -263,7 +306,7 @@ int boot_check(const char *root, const struct boot_view *v, char *why, size_t si
         snprintf(why, size,
                  "config.txt boots %s with initramfs %s (kernel %s: passes the iSCSI root check, "
                  "modules on the root); %s",
-                 v->res.kernel, v->res.initramfs[0], v->kver[0] ? v->kver : "version unknown", cw);
+                 v->res.kernel, v->res.initramfs[0], kver[0] ? kver : "version unknown", cw);
         return 1;
 }
 

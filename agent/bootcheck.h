@@ -18,6 +18,12 @@
 
 struct netroot_config;
 
+/* The kernel version of the file config.txt boots: V->kver, except for an in-place kernel file
+ * (kernel7.img & co., packaging_in_place()) whose content a generation kept: the version that
+ * generation recorded for it (after a rollback, /lib/modules holds the newer version too, and
+ * the newest is not what boots). */
+void boot_kernel_version(const char *root, const struct boot_view *v, char *ver, size_t size);
+
 /* 1 bootable (WHY says what boots), 0 not (WHY says what is wrong), <0 on errors (WHY). */
 int boot_check(const char *root, const struct boot_view *v, char *why, size_t size);
 

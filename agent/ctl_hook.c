@@ -28,6 +28,7 @@
 #include "firmware_set.h"
 #include "generation.h"
 #include "kvfile.h"
+#include "modules_copy.h"
 #include "log.h"
 #include "msgid.h"
 #include "packaging.h"
@@ -309,11 +310,13 @@ static int backup_generation(struct ctl_context *ctx, const struct boot_view *v,
         const struct packaging *pkg = packaging_detect(v);
         struct save_lists *s = calloc(1, sizeof(*s));
         struct gen_record rec = {0};
+        char kver[FLAVOUR_VER_MAX];
         struct error e;
         int r;
 
         if (!s)
                 return -ENOMEM;
+        boot_kernel_version(ctx->root, v, kver, sizeof(kver));
         save_lists_make(v, pkg, "", s);
         r = gen_begin(v->boot_dir, gen, &e);
         if (r < 0) {
@@ -326,8 +329,17 @@ static int backup_generation(struct ctl_context *ctx, const struct boot_view *v,
                 if (r < 0)
                         goto fail;
         }
-        snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", v->kver);
-        snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", v->kver);
+        /* In place (kernel7.img & co.): the package about to run overwrites the kernel, DTBs
+         * and overlays (copies, by the packaging row) and deletes /lib/modules/VER. */
+        if (packaging_in_place(v) && kver[0]) {
+                r = modules_save(ctx->root, kver, v->boot_dir, *gen, true, &e);
+                if (r < 0) {
+                        snprintf(why, size, "keeping /lib/modules/%s: %s", kver, error_text(&e));
+                        goto fail;
+                }
+        }
+        snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", kver);
+        snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", kver);
         if (v->res.n_initramfs) {
                 const char *cur = v->res.initramfs[0];
 

@@ -1,6 +1,8 @@
 /* The admin rollback; see rollback.h. */
 #include "rollback.h"
 
+#include "modules_copy.h"
+
 #include "beneath.h"
 #include "bootcfg.h"
 #include "bootlock.h"
@@ -327,6 +329,18 @@ static int run_locked(struct rb *b)
         r = restore_all(b, target, res);
         if (r < 0)
                 goto out;
+        {
+                /* An in-place kernel's modules directory, kept by apt-pre (modules_copy.h). */
+                char ver[256];
+
+                r = modules_restore(b->o->root, b->o->boot_dir, target, ver, sizeof(ver), &e);
+                if (r < 0) {
+                        r = fail(b, ROLLBACK_PARTIAL, "%s", error_text(&e));
+                        goto out;
+                }
+                if (r > 0)
+                        report_notef(b->rep, "  /lib/modules/%s restored", ver);
+        }
         if (!b->rec.tryboot && trial_since(b, target)) {
                 /* The generation had no tryboot.txt: the one there now is a trial's. */
                 r = tryboot_remove(b->o->boot_dir);
