@@ -111,6 +111,13 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
                 }
                 if (o.dry_run)
                         return CTL_EXIT_OK;
+                /* --boot-dir: a folder reached from elsewhere (the NAS), not this machine's
+                 * boot: the modules and the live iSCSI login to check it against are the Pi's. */
+                if (boot_arg) {
+                        printf("restored; whether the Pi boots it is checked on the Pi itself "
+                               "(netrootctl hook check)\n");
+                        return CTL_EXIT_OK;
+                }
                 /* The files are back; whether the Pi boots is the whole boot's check. */
                 r = boot_check_root(ctx->root, &ctx->cfg, boot_arg, why, sizeof(why));
                 if (r != 1) {

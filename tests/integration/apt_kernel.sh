@@ -117,7 +117,8 @@ assert_contains "$log" "netroot: kernel $NEW installed: guarded upgrade" "zz-net
 assert_contains "$log" "upgraded: kernel $NEW" "the upgrade succeeded"
 assert_contains "$log" "netroot: boot folder checked after this apt run: config.txt boots vmlinuz-$NEW with initramfs initrd.img-$NEW" \
 	"apt-post summary on the apt console"
-assert_contains "$log" "generation 2 (kernel $NEW) pending" "summary names the pending generation"
+# One generation per kernel install: the upgrade adopts the one apt-pre saved before dpkg ran.
+assert_contains "$log" "generation 1 (kernel $NEW) pending" "summary names the pending generation"
 grep -qx "initramfs initrd.img-$NEW followkernel" "$B/config.txt" ||
 	fail "config.txt does not name initrd.img-$NEW: $(cat "$B/config.txt")"
 pass "config.txt names the new initrd"
@@ -125,13 +126,13 @@ chroot "$CH" /usr/sbin/netrootctl check-initrd --kernel "$NEW" "/boot/initrd.img
 	fail "check-initrd of the new initrd: $(cat "$T/ci.log")"
 pass "check-initrd passes for initrd.img-$NEW"
 chroot "$CH" /usr/sbin/netrootctl history --json >"$T/h1.json" || fail "history: $(cat "$T/h1.json")"
-assert_eq "$(jq -r '.pending' "$T/h1.json")" 2 "history: generation 2 pending"
-assert_eq "$(jq -r '.generations[] | select(.gen == 2) | "\(.status) \(.kernel_to)"' "$T/h1.json")" \
-	"pending $NEW" "history: generation 2 is $NEW"
+assert_eq "$(jq -r '.pending' "$T/h1.json")" 1 "history: generation 1 pending"
+assert_eq "$(jq -r '.generations[] | select(.gen == 1) | "\(.status) \(.kernel_to)"' "$T/h1.json")" \
+	"pending $NEW" "history: generation 1 is $NEW"
 # The stand-in z50 hook pointed config.txt at $NEW before zz-netroot ran: "from" must still be
 # what booted before apt (apt-pre's generation), not what the hook left.
-assert_eq "$(jq -r '.generations[] | select(.gen == 2) | .kernel_from' "$T/h1.json")" "$OLD" \
-	"history: generation 2 is an upgrade from $OLD"
+assert_eq "$(jq -r '.generations[] | select(.gen == 1) | .kernel_from' "$T/h1.json")" "$OLD" \
+	"history: generation 1 is an upgrade from $OLD"
 [ -e "$CH/run/netroot/apt-kernel" ] && fail "marker left after the apt run"
 pass "marker removed"
 lap "good kernel done"
@@ -155,7 +156,7 @@ assert_eq "$(sha256sum <"$B/config.txt")" "$cfg_before" "config.txt unchanged (s
 chroot "$CH" /usr/sbin/netrootctl history --json >"$T/h2.json" || fail "history: $(cat "$T/h2.json")"
 assert_eq "$(jq -r "[.generations[] | select(.kernel_to == \"$KV0\" and .status == \"rolled-back\")] | length" "$T/h2.json")" \
 	1 "history: the upgrade to $KV0 is rolled back"
-assert_eq "$(jq -r '.pending' "$T/h2.json")" 2 "history: generation 2 ($NEW) still pending"
+assert_eq "$(jq -r '.pending' "$T/h2.json")" 1 "history: generation 1 ($NEW) still pending"
 chroot "$CH" /usr/sbin/netrootctl hook check >"$T/check.log" 2>&1 || fail "boot folder inconsistent: $(cat "$T/check.log")"
 pass "boot folder consistent: $(cat "$T/check.log")"
 lap "failing kernel done"
