@@ -30,7 +30,7 @@
 . "$TOP/tests/packagings/standin.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root for debootstrap, chroot and mount"
-for tool in dpkg-buildpackage dpkg-deb debootstrap zstd jq sha256sum depmod; do
+for tool in dpkg-buildpackage dpkg-deb debootstrap zstd jq sha256sum; do
 	command -v "$tool" >/dev/null || skip "$tool not installed (run 'make deps')"
 done
 on_cleanup chroot_cleanup
@@ -135,15 +135,15 @@ SV_NEW=6.1.${NEW#6.1.0-}
 SV_NEW=${SV_NEW%-amd64}
 SV_BAD=6.1.${KV0#6.1.0-}
 SV_BAD=${SV_BAD%-amd64}
-mkdir -p "$T/debs"
 t=$(now)
 for pair in "$OLD $SV_OLD" "$NEW $SV_NEW" "$KV0 $SV_BAD"; do
 	set -- $pair
-	standin_raspbian_deb "$T/debs" "$1" "$2" "$T/k-$1" >/dev/null || fail "building the stand-in for $2"
+	standin_raspbian_deb "$CH" "$1" "$2" "$T/k-$1" >/dev/null || fail "building the stand-in for $2"
 	IMAGE_VERSION[$(sha256sum <"$T/k-$1/boot/vmlinuz-$1" | cut -c1-64)]=$2-v7+
-	cp "$T/debs/raspberrypi-kernel_1.$2_all.deb" "$CH/tmp/"
 done
-echo "STAND-IN raspberrypi-kernel packages: $(cd "$T/debs" && ls)"
+echo "STAND-IN raspberrypi-kernel packages: $(cd "$CH/tmp" && ls raspberrypi-kernel_*)"
+row "$L" stand-in-debs ok "$(since "$t")" "STAND-IN raspberrypi-kernel $SV_OLD, $SV_NEW, $SV_BAD built"
+t=$(now)
 B=$CH/boot
 # The Pi as the tutorial sets it up: kernel7.img (the Pi 3 default), initramfs line, INITRD=No.
 capt install "/tmp/raspberrypi-kernel_1.${SV_OLD}_all.deb" >"$T/r-install.log" 2>&1 ||

@@ -14,14 +14,15 @@
 # What differs, and why it does not matter here: Architecture all (the chroot is amd64), the
 # kernel images are the real amd64 vmlinuz of a Debian kernel, and the -v7+ modules are a real
 # subset of that Debian kernel's modules (what an iSCSI root needs: SCSI, crypto, lib, block,
-# ext4) with depmod's files; the other flavours ship one module file each.
+# ext4, the Pi 3's USB NICs smsc95xx and lan78xx) with depmod's files; the other flavours ship one module file each.
 #
-#   standin_raspbian_deb OUTDIR DEBIAN_KVER STANDIN_VER UNPACKED_KERNEL_DIR
-#       builds OUTDIR/raspberrypi-kernel_1:1.STANDIN_VER_all.deb from the unpacked Debian
-#       kernel package (dpkg-deb -x of linux-image-DEBIAN_KVER); prints its path
+#   standin_raspbian_deb CHROOT DEBIAN_KVER STANDIN_VER UNPACKED_KERNEL_DIR
+#       builds CHROOT/tmp/raspberrypi-kernel_1.STANDIN_VER_all.deb from the unpacked Debian
+#       kernel package (dpkg-deb -x of linux-image-DEBIAN_KVER), with the chroot's depmod;
+#       prints its path
 
 standin_raspbian_deb() {
-	local out=$1 dkv=$2 sv=$3 src=$4 pkg f fl
+	local ch=$1 dkv=$2 sv=$3 src=$4 out=$1/tmp pkg f fl
 	pkg=$out/standin-$sv
 	rm -rf "$pkg"
 	mkdir -p "$pkg/DEBIAN" "$pkg/boot/overlays" "$pkg/etc/default" "$pkg/lib/modules/$sv-v7+/kernel" || return 1
@@ -40,14 +41,15 @@ standin_raspbian_deb() {
 	# Modules: a real subset of the Debian kernel's, with depmod's index files.
 	for d in kernel/drivers/scsi kernel/crypto kernel/lib kernel/block kernel/arch kernel/fs/ext4 \
 		kernel/fs/jbd2 kernel/fs/mbcache.ko kernel/drivers/net/virtio_net.ko kernel/drivers/net/net_failover.ko \
-		kernel/net/core; do
+		kernel/net/core kernel/drivers/net/usb kernel/drivers/net/phy kernel/drivers/net/mii.ko \
+		kernel/drivers/net/mdio; do
 		[ -e "$src/lib/modules/$dkv/$d" ] || continue
 		mkdir -p "$pkg/lib/modules/$sv-v7+/$(dirname "$d")"
 		cp -a "$src/lib/modules/$dkv/$d" "$pkg/lib/modules/$sv-v7+/$d" || return 1
 	done
 	cp "$src/lib/modules/$dkv/modules.builtin" "$src/lib/modules/$dkv/modules.builtin.modinfo" \
 		"$src/lib/modules/$dkv/modules.order" "$pkg/lib/modules/$sv-v7+/" 2>/dev/null
-	depmod -b "$pkg" "$sv-v7+" || return 1
+	chroot "$ch" depmod -b "/tmp/standin-$sv" "$sv-v7+" || return 1
 	for fl in "+" "-v8+"; do
 		mkdir -p "$pkg/lib/modules/$sv$fl/kernel"
 		printf 'STAND-IN module for %s\n' "$sv$fl" >"$pkg/lib/modules/$sv$fl/kernel/standin.ko"
