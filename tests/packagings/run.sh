@@ -163,7 +163,11 @@ S0=$(boot_set "$B")
 verify "$L" install "$B" "$S0" "$SV_OLD-v7+"
 row "$L" install ok "$(since "$t")" "stand-in $SV_OLD-v7+ booted"
 
-# good
+# good. raspberrypi-kernel ships no /boot/config-VER, and mkinitramfs needs it (FACTS); the
+# agent's preflight refuses without it (its FIX: install the kernel's config file), as an admin
+# does here.
+cp "$CH/boot/config-$OLD" "$CH/boot/config-$SV_NEW-v7+"
+cp "$CH/boot/config-$OLD" "$CH/boot/config-$SV_BAD-v7+"
 t=$(now)
 capt install "/tmp/raspberrypi-kernel_1.${SV_NEW}_all.deb" >"$T/r-good.log" 2>&1
 rc=$?
