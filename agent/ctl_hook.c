@@ -506,10 +506,11 @@ static int repair_cmdline(struct ctl_context *ctx, const char *where, unsigned g
                          "REPAIRED %s: raspi-firmware's hook (%s) dropped the iSCSI login",
                          rep.name, where);
                 print_block(title, lines, ARRAY_SIZE(lines));
-                log_event(log, LOG_WARNING, MSGID_CMDLINE_REPAIRED, NULL,
-                          "%s repaired after raspi-firmware's hook (%s): %s; put back from "
-                          "generation %u; lasting fix: netrootctl doctor --fix",
-                          rep.name, where, rep.broken, rep.gen);
+                if (log) /* NULL: no journal here (a chroot, --root) */
+                        log_event(log, LOG_WARNING, MSGID_CMDLINE_REPAIRED, NULL,
+                                  "%s repaired after raspi-firmware's hook (%s): %s; put back from "
+                                  "generation %u; lasting fix: netrootctl doctor --fix",
+                                  rep.name, where, rep.broken, rep.gen);
                 return 0;
         }
         /* Impossible: the boot folder goes back to the generation before this apt run. */
@@ -542,9 +543,10 @@ static int repair_cmdline(struct ctl_context *ctx, const char *where, unsigned g
                          rep.name, where);
                 print_block(title, lines, ARRAY_SIZE(lines));
         }
-        log_event(log, LOG_CRIT, MSGID_CMDLINE_UNREPAIRABLE, NULL,
-                  "%s lost the iSCSI login (raspi-firmware's hook, %s): %s; %s", rep.name, where,
-                  rep.broken, line);
+        if (log)
+                log_event(log, LOG_CRIT, MSGID_CMDLINE_UNREPAIRABLE, NULL,
+                          "%s lost the iSCSI login (raspi-firmware's hook, %s): %s; %s", rep.name,
+                          where, rep.broken, line);
         return r;
 }
 

@@ -18,7 +18,8 @@
 # modules directory equal the set before the step or the set of the expected new kernel, never
 # a mix. A table with the times is printed at the end.
 #
-# Environment: CHROOT_CACHE_DIR (the cached chroot tarball; CI: the repository's .cache).
+# Environment: CHROOT_CACHE_DIR (the cached chroot tarball; CI: the repository's .cache),
+# PACKAGINGS_LAYOUTS (the layouts to run, default all).
 . "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/chroot.sh
 . "$TOP/tests/lib/chroot.sh"
@@ -127,8 +128,12 @@ verify() { # LAYOUT STEP BOOTDIR BEFORE EXPECT_NEW_VERSION
 	LAST_SET=$after
 }
 
+# PACKAGINGS_LAYOUTS: the layouts to run (default: all), e.g. to rerun one while debugging.
+want() { [[ " ${PACKAGINGS_LAYOUTS:-raspbian-standin debian-raspi-firmware} " == *" $1 "* ]]; }
+
 # ==== Layout: Raspbian raspberrypi-kernel (STAND-IN) ===========================================
 L=raspbian-standin
+if want "$L"; then
 SV_OLD=6.1.${OLD#6.1.0-}
 SV_OLD=${SV_OLD%-amd64}
 SV_NEW=6.1.${NEW#6.1.0-}
@@ -220,9 +225,11 @@ capt purge raspberrypi-kernel >"$T/r-purge.log" 2>&1 || fail "$L: purge: $(tail 
 rm -rf "$B/.netroot" "$B"/kernel*.img "$B"/*.dtb "$B/overlays" "$B"/initrd.img-*-v7+ "$CH"/lib/modules/*-v7+ \
 	"$CH"/lib/modules/*-v8+ "$CH"/lib/modules/*+ "$CH/run/netroot/apt-kernel"
 echo "$OLD" >"$CH/proc/sys/kernel/osrelease"
+fi
 
 # ==== Layout: Debian raspi-firmware (the REAL package) =========================================
 L=debian-raspi-firmware
+want "$L" || exit 0
 for k in "$OLD" "$NEW" "$KV0"; do
 	IMAGE_VERSION[$(sha256sum <"$T/k-$k/boot/vmlinuz-$k" | cut -c1-64)]=$k
 done
