@@ -18,7 +18,7 @@ enum doctor_result {
         DOCTOR_SKIP, /* does not apply here, or cannot be checked from here (counts as ok) */
 };
 
-#define DOCTOR_CHECKS_MAX 24
+#define DOCTOR_CHECKS_MAX 32
 #define DOCTOR_NAME_MAX   32
 #define DOCTOR_TEXT_MAX   512
 
