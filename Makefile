@@ -9,6 +9,7 @@
 #   make soak       netrootd under ASan (then valgrind) against a real tgtd with faults (tests/soak/)
 #   make test-vm    end-to-end: a QEMU guest netboots like a Pi from an iSCSI root (tests/vm/)
 #   make test-fresh make demo + make check on a fresh Debian 12 (a minbase chroot, tests/fresh/)
+#   make test-packagings  real kernel installs on every packaging (tests/packagings/)
 
 VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 PREFIX  ?= /usr
@@ -70,7 +71,8 @@ VM_DEPS := qemu-system-x86 e2fsprogs apt-utils
 FRESH_DEPS := debootstrap zstd git
 
 .PHONY: all deps check check-unit check-integration demo bench deb deb-cross clean install \
-        format format-check fuzz soak test-vm vm-deps test-fresh fresh-deps print-deps
+        format format-check fuzz soak test-vm vm-deps test-fresh fresh-deps print-deps \
+        test-packagings
 all: $(BUILD)/netrootd $(BUILD)/netrootctl
 
 # The package and the tests share build/: a stamp named after TEST_HOOKS makes every object
@@ -175,6 +177,9 @@ install: all
 	install -D -m 0644 man/netroot-agent.conf.5 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/netroot-agent.conf.5
 	install -D -m 0755 hooks/zz-netroot $(DESTDIR)/etc/kernel/postinst.d/zz-netroot
+	install -D -m 0755 hooks/zz-netroot-postrm $(DESTDIR)/etc/kernel/postrm.d/zz-netroot
+	install -D -m 0755 hooks/zz-netroot-post-update \
+		$(DESTDIR)/etc/initramfs/post-update.d/zz-netroot
 	install -D -m 0755 hooks/netroot-apt-pre $(DESTDIR)/etc/netroot/netroot-apt-pre
 	install -D -m 0755 hooks/netroot-apt-post $(DESTDIR)/etc/netroot/netroot-apt-post
 	install -D -m 0644 hooks/99netroot $(DESTDIR)/etc/apt/apt.conf.d/99netroot
@@ -203,6 +208,12 @@ test-fresh: fresh-deps
 # Every package make deps and make vm-deps install (tests/fresh checks its base holds none).
 print-deps:
 	@echo $(DEPS) $(VM_DEPS)
+
+# Every kernel packaging a Pi has (Debian's real raspi-firmware, a Raspbian stand-in) through
+# real apt runs in the cached chroot: good, guarded failure, initramfs trigger, rollback.
+test-packagings: deps
+	$(MAKE) all
+	BUILD=$(BUILD) bash tests/packagings/run.sh
 
 test-package: deps
 	$(MAKE) all

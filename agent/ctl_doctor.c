@@ -1,6 +1,7 @@
 /* netrootctl doctor: the netboot + iSCSI root setup checked step by step from the Pi. */
 #include "ctl.h"
 #include "doctor.h"
+#include "doctor_packaging.h"
 #include "json.h"
 #include "strbuf.h"
 #include "util.h"
@@ -11,7 +12,7 @@ static void doctor_usage(FILE *out)
 {
         fprintf(
             out,
-            "Usage: netrootctl doctor [--json] [--only NAME] [--model M] [--serial S]\n\n"
+            "Usage: netrootctl doctor [--json] [--only NAME] [--model M] [--serial S] [--fix]\n\n"
             "Checks each step of the network boot and iSCSI root setup that can be checked\n"
             "from the Pi: OTP boot bit, /boot on NFS from this Pi's TFTP folder, the initramfs\n"
             "config.txt loads, cmdline.txt against the running session and root, fstab, the\n"
@@ -20,6 +21,10 @@ static void doctor_usage(FILE *out)
             "  --only NAME  run only the check NAME, or the checks of the group NAME\n"
             "  --model M    model string instead of /proc/device-tree/model\n"
             "  --serial S   serial instead of the one in /proc/cpuinfo\n"
+            "  --fix        first write the lasting fix for Debian's raspi-firmware from the\n"
+            "               live cmdline.txt: its ISCSI_* and ip= into\n"
+            "               /etc/default/raspi-extra-cmdline, its root= as ROOTPART into\n"
+            "               /etc/default/raspi-firmware (no prompt)\n"
             "Exit status: 0 no check failed (warnings allowed), 1 a check failed, 2 usage or\n"
             "configuration error.\n");
 }
@@ -98,13 +103,17 @@ static void unknown_check(const char *only)
 int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
-            {"json", no_argument, NULL, 'j'},         {"model", required_argument, NULL, 'm'},
-            {"serial", required_argument, NULL, 's'}, {"only", required_argument, NULL, 'o'},
-            {"help", no_argument, NULL, 'h'},         {},
+            {"json", no_argument, NULL, 'j'},
+            {"model", required_argument, NULL, 'm'},
+            {"serial", required_argument, NULL, 's'},
+            {"only", required_argument, NULL, 'o'},
+            {"fix", no_argument, NULL, 'F'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         struct doctor_options opt = {.root = ctx->root, .cfg = &ctx->cfg};
         _cleanup_free_ struct doctor_report *rep = NULL;
-        bool json = false;
+        bool json = false, do_fix = false;
         int c, r;
 
         optind = 0;
@@ -146,6 +155,16 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
         if (opt.only && !doctor_known(opt.only)) {
                 unknown_check(opt.only);
                 return CTL_EXIT_USAGE;
+        }
+        if (do_fix) {
+                char what[2048];
+
+                r = doctor_packaging_fix(ctx->root, &ctx->cfg, what, sizeof(what));
+                if (r < 0) {
+                        fprintf(stderr, "netrootctl doctor --fix: %s\n", what);
+                        return CTL_EXIT_FAILED;
+                }
+                printf("%s: %s\n", r > 0 ? "fixed" : "fix", what);
         }
         rep = malloc(sizeof(*rep));
         if (!rep) {

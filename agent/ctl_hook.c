@@ -11,16 +11,26 @@
  *                                as a generation, and a marker naming it and the apt run
  *   apt-post                     after dpkg: the boot folder checked, put back to the marker's
  *                                generation when it would not boot, a summary, the marker gone
+ *   kernel-postrm VER            /etc/kernel/postrm.d, and
+ *   initramfs-post-update VER [FILE]
+ *                                /etc/initramfs/post-update.d: after Debian's raspi-firmware hook
+ *                                (z50-raspi-firmware, which rewrites cmdline.txt from scratch),
+ *                                cmdline.txt repaired from a generation when it lost the iSCSI
+ *                                login (cmdline_repair.h); kernel-postinst and apt-post do it too
  *   check                        the boot check alone (read only) */
 #include "boot_view.h"
 #include "bootcheck.h"
 #include "bootlock.h"
 #include "cluster_lock.h"
+#include "cmdline_repair.h"
 #include "ctl.h"
 #include "fileio.h"
 #include "firmware_set.h"
 #include "generation.h"
 #include "kvfile.h"
+#include "modules_copy.h"
+#include "log.h"
+#include "msgid.h"
 #include "packaging.h"
 #include "rollback.h"
 #include "rootpath.h"
@@ -57,12 +67,16 @@ static void usage(FILE *out)
                 "Usage: netrootctl hook kernel-postinst VERSION [IMAGE]\n"
                 "       netrootctl hook apt-pre [--apt-pid PID] [PACKAGE[:ACTION]...]\n"
                 "       netrootctl hook apt-post\n"
+                "       netrootctl hook kernel-postrm VERSION\n"
+                "       netrootctl hook initramfs-post-update VERSION [FILE]\n"
                 "       netrootctl hook check\n\n"
                 "Entry points of the package's kernel and apt hooks. kernel-postinst runs the\n"
                 "guarded upgrade to VERSION when it is the flavour this Pi boots; apt-pre saves\n"
                 "the boot folder as a generation before dpkg installs or removes kernel or boot\n"
                 "packages; apt-post checks the boot folder afterwards and rolls back to that\n"
-                "generation when it would not boot. check is the boot check alone.\n"
+                "generation when it would not boot. kernel-postrm and initramfs-post-update (and\n"
+                "the others) put cmdline.txt back from a generation when Debian's raspi-firmware\n"
+                "hook dropped the iSCSI login. check is the boot check alone.\n"
                 "Exit 0 unless the boot folder is left in a state the Pi may not boot from.\n");
 }
 
@@ -105,6 +119,33 @@ static int proc_start(const char *root, long pid, char *buf, size_t size)
                 return -EBADMSG;
         snprintf(buf, size, "%.*s", (int)strcspn(p, " "), p);
         return 0;
+}
+
+/* APT runs each Pre-Install-Pkgs command through `sh -c`, so the hook's $PPID is that shell,
+ * which exits right after the hook: the marker must name apt itself. PID's command name and its
+ * parent (fields 2 and 4 of /proc/PID/stat); a shell is stepped over, at most a few times. */
+static long apt_ancestor(const char *root, long pid)
+{
+        for (int depth = 0; pid > 1 && depth < 4; depth++) {
+                _cleanup_free_ char *path = root_pathf(root, "/proc/%ld/stat", pid), *text = NULL;
+                const char *open_paren, *close_paren;
+                char comm[32];
+                long ppid;
+
+                if (!path || file_read_all(path, 4096, &text, NULL) < 0)
+                        break;
+                open_paren = strchr(text, '(');
+                close_paren = strrchr(text, ')');
+                if (!open_paren || !close_paren || close_paren < open_paren ||
+                    sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+                        break;
+                snprintf(comm, sizeof(comm), "%.*s", (int)(close_paren - open_paren - 1),
+                         open_paren + 1);
+                if (!streq(comm, "sh") && !streq(comm, "dash") && !streq(comm, "bash"))
+                        break;
+                pid = ppid;
+        }
+        return pid;
 }
 
 /* 1 when a marker of a live apt run is there, 0 when none (a stale one, left by an apt that was
@@ -178,17 +219,10 @@ static void view_free(struct boot_view *v)
         free(v);
 }
 
-/* 1 bootable, 0 not, <0 unreadable; WHY says which. */
+/* 1 bootable, 0 not, <0 unreadable; WHY says which (bootcheck.h: the Pi's boot as a whole). */
 static int check_now(struct ctl_context *ctx, char *why, size_t size)
 {
-        struct boot_view *v = view_load(ctx, why, size);
-        int r;
-
-        if (!v)
-                return -ENOMEM;
-        r = v->files_r < 0 || v->eval_r < 0 ? -EINVAL : boot_check(ctx->root, v, why, size);
-        view_free(v);
-        return r;
+        return boot_check_root(ctx->root, &ctx->cfg, NULL, why, size);
 }
 
 static void recover(struct ctl_context *ctx)
@@ -279,11 +313,13 @@ static int backup_generation(struct ctl_context *ctx, const struct boot_view *v,
         const struct packaging *pkg = packaging_detect(v);
         struct save_lists *s = calloc(1, sizeof(*s));
         struct gen_record rec = {0};
+        char kver[FLAVOUR_VER_MAX];
         struct error e;
         int r;
 
         if (!s)
                 return -ENOMEM;
+        boot_kernel_version(ctx->root, v, kver, sizeof(kver));
         save_lists_make(v, pkg, "", s);
         r = gen_begin(v->boot_dir, gen, &e);
         if (r < 0) {
@@ -296,8 +332,17 @@ static int backup_generation(struct ctl_context *ctx, const struct boot_view *v,
                 if (r < 0)
                         goto fail;
         }
-        snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", v->kver);
-        snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", v->kver);
+        /* In place (kernel7.img & co.): the package about to run overwrites the kernel, DTBs
+         * and overlays (copies, by the packaging row) and deletes /lib/modules/VER. */
+        if (packaging_in_place(v) && kver[0]) {
+                r = modules_save(ctx->root, kver, v->boot_dir, *gen, true, &e);
+                if (r < 0) {
+                        snprintf(why, size, "keeping /lib/modules/%s: %s", kver, error_text(&e));
+                        goto fail;
+                }
+        }
+        snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", kver);
+        snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", kver);
         if (v->res.n_initramfs) {
                 const char *cur = v->res.initramfs[0];
 
@@ -342,7 +387,7 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
                 unsigned long pid;
 
                 if (parse_uint(argv[1], &pid) == 0)
-                        m.apt_pid = (long)pid;
+                        m.apt_pid = apt_ancestor(ctx->root, (long)pid);
                 i = 2;
         }
         for (; i < argc; i++) {
@@ -375,8 +420,10 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
                        m.packages[0] ? m.packages : "kernel packages", v->boot_dir, m.gen);
         if (v)
                 view_free(v);
-        if (m.apt_pid > 0)
-                (void)proc_start(ctx->root, m.apt_pid, m.apt_start, sizeof(m.apt_start));
+        /* An apt run that cannot be seen (no /proc) cannot be told from a dead one later: the
+         * marker then names no process and lives until apt-post. */
+        if (m.apt_pid > 0 && proc_start(ctx->root, m.apt_pid, m.apt_start, sizeof(m.apt_start)) < 0)
+                m.apt_pid = 0;
         {
                 time_t now = time(NULL);
                 struct tm tm;
@@ -413,6 +460,96 @@ static int rollback_to(struct ctl_context *ctx, const char *boot_dir, unsigned g
         r = rollback_run(&o, &rep, &res);
         if (r < 0)
                 snprintf(why, size, "%s", res.reason);
+        return r;
+}
+
+/* Debian's raspi-firmware hook rewrote cmdline.txt (it runs before us in postinst.d, postrm.d
+ * and post-update.d): repaired from a generation when it lost the iSCSI login, said on the apt
+ * console and in the journal. When it cannot be repaired, GEN (the apt run's backup; 0: the
+ * newest generation) is restored. Returns 0 when cmdline.txt logs into the root (as found, or
+ * repaired, or after the restore), -1 when the Pi may not boot. Only for raspi-firmware Pis. */
+static int repair_cmdline(struct ctl_context *ctx, const char *where, unsigned gen)
+{
+        _cleanup_free_ char *boot = root_path(ctx->root, ctx->cfg.agent.boot_dir);
+        struct cmdline_repair rep;
+        struct logger events;
+        const struct logger *log = ctl_events_logger(&events);
+        struct boot_view *v;
+        char why[1024] = "", rb[1300], line[1400], fixline[600];
+        bool raspi;
+        int r;
+
+        v = view_load(ctx, why, sizeof(why));
+        if (!v)
+                return 0;
+        raspi = v->fl.raspi_firmware_evidence[0] != '\0';
+        view_free(v);
+        if (!raspi || !boot)
+                return 0;
+        r = cmdline_repair_run(ctx->root, &ctx->cfg, &rep);
+        if (r < 0) {
+                printf("netroot: WARNING: cannot check cmdline.txt after raspi-firmware's hook: "
+                       "%s\n",
+                       rep.detail[0] ? rep.detail : strerror(-r));
+                return 0;
+        }
+        snprintf(fixline, sizeof(fixline),
+                 "lasting fix: netrootctl doctor --fix (writes the iSCSI parameters into %s and "
+                 "ROOTPART into %s, so raspi-firmware's hook keeps them)",
+                 RASPI_EXTRA_CMDLINE, RASPI_FIRMWARE_DEFAULTS);
+        if (rep.outcome == CMDLINE_REPAIR_NOT_NEEDED)
+                return 0;
+        if (rep.outcome == CMDLINE_REPAIR_DONE) {
+                snprintf(line, sizeof(line), "put back from generation %u: %s", rep.gen,
+                         rep.detail);
+                const char *lines[] = {rep.broken, line, fixline};
+                char title[400];
+
+                snprintf(title, sizeof(title),
+                         "REPAIRED %s: raspi-firmware's hook (%s) dropped the iSCSI login",
+                         rep.name, where);
+                print_block(title, lines, ARRAY_SIZE(lines));
+                if (log) /* NULL: no journal here (a chroot, --root) */
+                        log_event(log, LOG_WARNING, MSGID_CMDLINE_REPAIRED, NULL,
+                                  "%s repaired after raspi-firmware's hook (%s): %s; put back from "
+                                  "generation %u; lasting fix: netrootctl doctor --fix",
+                                  rep.name, where, rep.broken, rep.gen);
+                return 0;
+        }
+        /* Impossible: the boot folder goes back to the generation before this apt run. */
+        rb[0] = '\0';
+        if (rollback_to(ctx, boot, gen, rb, sizeof(rb)) == 0 &&
+            check_now(ctx, why, sizeof(why)) == 1) {
+                char target[32] = "the newest generation";
+
+                if (gen)
+                        snprintf(target, sizeof(target), "generation %u", gen);
+                snprintf(line, sizeof(line), "%s; boot folder put back to %s: %s", rep.detail,
+                         target, why);
+                r = 0;
+        } else {
+                snprintf(line, sizeof(line), "%s; restoring the previous generation failed: %s",
+                         rep.detail, rb[0] ? rb : why);
+                r = -1;
+        }
+        {
+                const char *lines[] = {rep.broken, line, fixline,
+                                       r < 0 ? "the Pi may NOT boot: fix cmdline.txt before "
+                                               "rebooting (netrootctl hook check)"
+                                             : "the new kernel is NOT set up; the Pi boots what "
+                                               "it booted before"};
+                char title[400];
+
+                snprintf(title, sizeof(title),
+                         "CRITICAL: %s lost the iSCSI login (raspi-firmware's hook, %s) and "
+                         "cannot be repaired",
+                         rep.name, where);
+                print_block(title, lines, ARRAY_SIZE(lines));
+        }
+        if (log)
+                log_event(log, LOG_CRIT, MSGID_CMDLINE_UNREPAIRABLE, NULL,
+                          "%s lost the iSCSI login (raspi-firmware's hook, %s): %s; %s", rep.name,
+                          where, rep.broken, line);
         return r;
 }
 
@@ -470,6 +607,7 @@ static int hook_apt_post(struct ctl_context *ctx)
                 return CTL_EXIT_OK; /* not a run that touched kernel packages */
         }
         recover(ctx);
+        (void)repair_cmdline(ctx, "apt run", m.gen);
         r = ensure_bootable(ctx, m.gen, &rolled, state, sizeof(state));
         if (m.gen)
                 snprintf(back_line, sizeof(back_line),
@@ -580,6 +718,13 @@ static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
                 printf("netroot: kernel %s: not switched to (the boot folder is busy)\n", ver);
                 return CTL_EXIT_OK;
         }
+        if (marker_read(ctx, &m) != 1)
+                m.gen = 0;
+        /* raspi-firmware's z50 hook ran just before this one and rewrote cmdline.txt. */
+        if (repair_cmdline(ctx, "kernel postinst", m.gen) < 0) {
+                boot_lock_release(&lock);
+                return CTL_EXIT_FAILED;
+        }
         v = view_load(ctx, why, sizeof(why));
         if (!v || why[0]) {
                 printf("netroot: kernel %s: not switched to: %s\n", ver, why);
@@ -593,10 +738,7 @@ static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
         fflush(stdout);
         view_free(v);
         v = NULL;
-        if (marker_read(ctx, &m) == 1)
-                o.adopt_gen = m.gen;
-        else
-                m.gen = 0;
+        o.adopt_gen = m.gen;
         o.events = ctl_events_logger(&events);
         (void)upgrade_run(&o, &rep, &res);
         fflush(stdout);
@@ -613,6 +755,30 @@ done_ok:
                 view_free(v);
         boot_lock_release(&lock);
         return CTL_EXIT_OK;
+}
+
+/* kernel-postrm, initramfs-post-update: after raspi-firmware's hook of the same place. Under apt
+ * (a marker), apt-post gives the verdict on the whole run; alone (update-initramfs by hand), the
+ * boot folder is checked here and a failure said. */
+static int hook_after_raspi(struct ctl_context *ctx, const char *where)
+{
+        struct boot_lock lock = BOOT_LOCK_INIT;
+        struct marker m;
+        char why[2048];
+        int r;
+
+        if (take_lock(ctx, where, &lock) < 0)
+                return CTL_EXIT_OK;
+        if (marker_read(ctx, &m) != 1)
+                m.gen = 0;
+        r = repair_cmdline(ctx, where, m.gen);
+        if (r == 0 && !m.gen && check_now(ctx, why, sizeof(why)) == 0)
+                printf("netroot: WARNING: after %s the boot folder would not boot: %s (netrootctl "
+                       "history; netrootctl rollback)\n",
+                       where, why);
+        boot_lock_release(&lock);
+        fflush(stdout);
+        return r < 0 ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }
 
 int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
@@ -638,6 +804,10 @@ int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
                 return hook_apt_pre(ctx, argc - 2, argv + 2);
         if (streq(argv[1], "apt-post") && argc == 2)
                 return hook_apt_post(ctx);
+        if (streq(argv[1], "kernel-postrm") && argc == 3)
+                return hook_after_raspi(ctx, "kernel postrm");
+        if (streq(argv[1], "initramfs-post-update") && (argc == 3 || argc == 4))
+                return hook_after_raspi(ctx, "initramfs post-update");
         if (streq(argv[1], "check") && argc == 2) {
                 r = check_now(ctx, why, sizeof(why));
                 printf("%s: %s\n", r == 1 ? "consistent" : "NOT bootable", why);

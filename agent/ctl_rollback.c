@@ -1,5 +1,6 @@
 /* netrootctl rollback: put a Pi's boot folder back to a saved generation. Works offline on the
  * folder from another machine (the NAS) with --boot-dir, when the Pi itself cannot boot. */
+#include "bootcheck.h"
 #include "ctl.h"
 #include "rootpath.h"
 #include "rollback.h"
@@ -101,10 +102,33 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
                 struct report rep = {.ops = &ops};
                 struct rollback_result res;
 
+                char why[2048];
+                int r;
+
                 if (rollback_run(&o, &rep, &res) < 0) {
                         fprintf(stderr, "netrootctl: %s\n", res.reason);
                         return res.outcome == ROLLBACK_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
                 }
+                if (o.dry_run)
+                        return CTL_EXIT_OK;
+                /* --boot-dir: a folder reached from elsewhere (the NAS), not this machine's
+                 * boot: the modules and the live iSCSI login to check it against are the Pi's. */
+                if (boot_arg) {
+                        printf("restored; whether the Pi boots it is checked on the Pi itself "
+                               "(netrootctl hook check)\n");
+                        return CTL_EXIT_OK;
+                }
+                /* The files are back; whether the Pi boots is the whole boot's check. */
+                r = boot_check_root(ctx->root, &ctx->cfg, boot_arg, why, sizeof(why));
+                if (r != 1) {
+                        fprintf(stderr,
+                                "netrootctl: CRITICAL: generation %u restored, but the Pi would "
+                                "NOT boot: %s\nnetrootctl: netrootctl history lists the other "
+                                "generations\n",
+                                res.target, why);
+                        return CTL_EXIT_FAILED;
+                }
+                printf("the Pi boots what it booted before: %s\n", why);
         }
         return CTL_EXIT_OK;
 }

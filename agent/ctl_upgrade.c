@@ -1,6 +1,7 @@
 /* netrootctl upgrade: the guarded kernel upgrade (upgrade.c) from the command line. This file is
  * the engine's report (report.h) on the terminal: the plan and the verdict on stdout, the steps
  * and their progress on stderr, and with --json one result object on stdout. */
+#include "bootcheck.h"
 #include "ctl.h"
 #include "generation.h"
 #include "json.h"
@@ -137,11 +138,23 @@ static void on_result(void *userdata, const struct upgrade_plan *p, const struct
                 if (r->failed_step[0] || !p->view || upgrade_plan_ok(p))
                         fprintf(stderr, "netrootctl: %s\n", r->reason);
                 break;
-        case UPGRADE_ROLLED_BACK:
+        case UPGRADE_ROLLED_BACK: {
+                char why[2048];
+
                 fprintf(stderr, "netrootctl: step %s failed: %s\n", r->failed_step, r->reason);
-                fprintf(stderr, "netrootctl: rolled back: %s; the Pi boots what it booted before\n",
-                        r->rollback);
+                /* Said only when the boot as a whole passes (bootcheck.h). */
+                if (boot_check_root(p->o->root, p->o->cfg, NULL, why, sizeof(why)) == 1)
+                        fprintf(stderr,
+                                "netrootctl: rolled back: %s; the Pi boots what it booted "
+                                "before\n",
+                                r->rollback);
+                else
+                        fprintf(stderr,
+                                "netrootctl: rolled back: %s; CRITICAL: the Pi would NOT boot: "
+                                "%s\n",
+                                r->rollback, why);
                 break;
+        }
         case UPGRADE_ROLLBACK_FAILED:
                 if (r->failed_step[0])
                         fprintf(stderr, "netrootctl: step %s failed: %s\n", r->failed_step,

@@ -2,6 +2,7 @@
  * share, loaded once, and the helpers of the check files (doctor_check.h). */
 #include "doctor.h"
 #include "doctor_check.h"
+#include "doctor_packaging.h"
 
 #include "fileio.h"
 #include "iscsi_boot.h"
@@ -29,6 +30,8 @@ static const struct doctor_check_def checks[] = {
     {"initrd-setting", "kernel", doctor_check_initrd_setting},
     {"kernel-config", "kernel", doctor_check_kernel_config},
     {"raspi-firmware", "kernel", doctor_check_raspi_firmware},
+    {"raspi-fw-folder", "kernel", doctor_check_raspi_fw_folder},
+    {"raspi-fw-cmdline", "kernel", doctor_check_raspi_fw_cmdline},
     {"led", "boot", doctor_check_led},
     {"ipv6", "net", doctor_check_ipv6},
 };

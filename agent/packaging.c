@@ -1,8 +1,13 @@
 #include "packaging.h"
 
+#include "beneath.h"
+
 #include "boot_view.h"
 #include "upgrade_plan.h"
 #include "util.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
 
 static bool raspi_firmware_present(const struct boot_view *v)
 {
@@ -115,6 +120,58 @@ static bool applies_raspi_firmware(const struct boot_view *v, const char *ver, c
                 false);
 }
 
+bool packaging_in_place(const struct boot_view *v)
+{
+        const char *k = v->res.kernel;
+
+        if (!k || !k[0])
+                return false;
+        return !flavour_explicit_version(skip_slashes(k)) &&
+               strncmp(skip_slashes(k), "vmlinuz", 7) != 0;
+}
+
+static size_t add_save(char names[][256], size_t max, size_t n, const char *name)
+{
+        if (n < max && name_inside(name))
+                snprintf(names[n++], 256, "%s", name);
+        return n;
+}
+
+/* The kernel file, every DTB and overlays/: what an in-place kernel package overwrites. */
+static size_t save_in_place(const struct boot_view *v, char names[][256], size_t max)
+{
+        _cleanup_free_ char *ov = NULL;
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d;
+
+        if (!packaging_in_place(v))
+                return 0;
+        n = add_save(names, max, n, skip_slashes(v->res.kernel));
+        d = opendir(v->boot_dir);
+        if (d) {
+                while ((de = readdir(d)))
+                        if (de->d_type == DT_REG && fnmatch("*.dtb", de->d_name, 0) == 0)
+                                n = add_save(names, max, n, de->d_name);
+                closedir(d);
+        }
+        if (asprintf(&ov, "%s/overlays", v->boot_dir) < 0)
+                return n;
+        d = opendir(ov);
+        if (d) {
+                while ((de = readdir(d))) {
+                        char name[256];
+
+                        if (de->d_type != DT_REG)
+                                continue;
+                        snprintf(name, sizeof(name), "overlays/%s", de->d_name);
+                        n = add_save(names, max, n, name);
+                }
+                closedir(d);
+        }
+        return n;
+}
+
 static size_t save_nothing(const struct boot_view *v, char names[][256], size_t max)
 {
         (void)v;
@@ -132,7 +189,7 @@ static const struct packaging rows[] = {
         .refuse = refuse_none,
         .plan_switch = switch_rename,
         .postinst_applies = applies_by_flavour,
-        .files_to_save = save_nothing,
+        .files_to_save = save_in_place,
     },
     {
         .name = "raspi-firmware",
@@ -150,7 +207,7 @@ static const struct packaging rows[] = {
         .refuse = refuse_none,
         .plan_switch = switch_edit,
         .postinst_applies = applies_by_flavour,
-        .files_to_save = save_nothing,
+        .files_to_save = save_in_place,
     },
 };
 

@@ -33,6 +33,12 @@ struct packaging {
         size_t (*files_to_save)(const struct boot_view *v, char names[][256], size_t max);
 };
 
+/* Whether V's kernel is packaged in place (Raspbian's raspberrypi-kernel, Pi OS bookworm): the
+ * kernel file config.txt boots carries no version (kernel7.img, kernel8.img), so a kernel
+ * package overwrites it, the DTBs and overlays/ at unpack time (and Raspbian's deletes the old
+ * /lib/modules/VER). A generation then keeps them all as copies, and the modules too. */
+bool packaging_in_place(const struct boot_view *v);
+
 /* The row for V (its flavour must have been detected). */
 const struct packaging *packaging_detect(const struct boot_view *v);
 

@@ -1,6 +1,8 @@
 /* The admin rollback; see rollback.h. */
 #include "rollback.h"
 
+#include "modules_copy.h"
+
 #include "beneath.h"
 #include "bootcfg.h"
 #include "bootlock.h"
@@ -315,8 +317,15 @@ static int finish_restore(struct rb *b, unsigned target)
 {
         struct strbuf report = {0};
         struct error e;
+        char ver[256];
         int r;
 
+        /* An in-place kernel's modules directory, kept by apt-pre (modules_copy.h). */
+        r = modules_restore(b->o->root, b->o->boot_dir, target, ver, sizeof(ver), &e);
+        if (r < 0)
+                return fail(b, ROLLBACK_PARTIAL, "%s", error_text(&e));
+        if (r > 0)
+                report_notef(b->rep, "  /lib/modules/%s restored", ver);
         if (!b->rec.tryboot && trial_since(b, target)) {
                 /* The generation had no tryboot.txt: the one there now is a trial's. */
                 r = tryboot_remove(b->o->boot_dir);

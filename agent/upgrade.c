@@ -3,6 +3,7 @@
 #include "upgrade_step.h"
 
 #include "beneath.h"
+#include "bootcheck.h"
 #include "bootlock.h"
 #include "fileio.h"
 #include "generation.h"
@@ -311,11 +312,17 @@ static int step_tftp(struct run *u)
 static int step_record(struct run *u)
 {
         struct upgrade_plan *p = u->p;
+        char why[2048];
         struct error e;
         int r;
 
         if (upgrade_journal(u, "record") < 0)
                 return -1;
+        /* The last word: the boot as a whole (kernel, initramfs for its version, modules on the
+         * root, the iSCSI login in cmdline.txt), not only the initramfs just built. */
+        r = boot_check_root(u->o->root, u->o->cfg, NULL, why, sizeof(why));
+        if (r != 1)
+                return upgrade_step_fail(u, "the switched boot folder would not boot: %s", why);
         r = gen_mark(p->view->boot_dir, u->gen, GEN_PENDING,
                      p->trial ? "waiting for the trial boot (reboot '0 tryboot') and its "
                                 "confirmation"

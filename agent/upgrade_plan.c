@@ -219,7 +219,7 @@ void save_lists_make(const struct boot_view *v, const struct packaging *pkg, con
                      struct save_lists *s)
 {
         static const char *const patterns[] = {"*.dtb", "bootcode.bin", "start*.elf", "fixup*.dat"};
-        char extra[16][256];
+        char(*extra)[256] = calloc(UPGRADE_SAVE_MAX, sizeof(*extra));
         size_t n_extra;
         struct dirent *de;
         DIR *d;
@@ -236,9 +236,10 @@ void save_lists_make(const struct boot_view *v, const struct packaging *pkg, con
                 add_name(s, true, v->res.initramfs[i]);
         if (final && final[0])
                 add_name(s, true, final);
-        n_extra = pkg ? pkg->files_to_save(v, extra, ARRAY_SIZE(extra)) : 0;
+        n_extra = pkg && extra ? pkg->files_to_save(v, extra, UPGRADE_SAVE_MAX) : 0;
         for (size_t i = 0; i < n_extra; i++)
                 add_name(s, true, extra[i]);
+        free(extra);
         add_name(s, false, v->res.kernel);
         d = opendir(v->boot_dir);
         if (!d)

@@ -39,7 +39,8 @@ struct upgrade_options {
 };
 
 #define UPGRADE_CHECKS_MAX 20
-#define UPGRADE_SAVE_MAX   64
+/* In-place kernel packagings keep every overlay as a copy (Raspbian ships ~250). */
+#define UPGRADE_SAVE_MAX 1024
 
 /* What a generation keeps of this Pi: copies (config.txt and every file it includes, cmdline,
  * tryboot.txt, the initramfs a switch replaces, the packaging's own files) and hashes (all the

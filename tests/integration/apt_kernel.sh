@@ -130,6 +130,10 @@ assert_eq "$(jq -r '.pending' "$T/h1.json")" 1 "history: generation 1 pending"
 assert_eq "$(jq -r '.generations[] | select(.gen == 1) | "\(.status) \(.kernel_to)"' "$T/h1.json")" \
 	"pending $NEW" "history: generation 1 is $NEW"
 assert_eq "$(jq -r '.generations | length' "$T/h1.json")" 1 "history: one apt run, one generation"
+# The stand-in z50 hook pointed config.txt at $NEW before zz-netroot ran: "from" must still be
+# what booted before apt (apt-pre's generation), not what the hook left.
+assert_eq "$(jq -r '.generations[] | select(.gen == 1) | .kernel_from' "$T/h1.json")" "$OLD" \
+	"history: generation 1 is an upgrade from $OLD"
 [ -e "$CH/run/netroot/apt-kernel" ] && fail "marker left after the apt run"
 pass "marker removed"
 lap "good kernel done"

@@ -458,7 +458,14 @@ variant raspi-firmware
 mkdir -p "$V/etc/kernel/postinst.d"
 printf '#!/bin/sh\n' >"$V/etc/kernel/postinst.d/z50-raspi-firmware"
 doctor "$V"
-expect raspi-firmware warn "Debian's raspi-firmware hook"
+# The tutorial's layout (boot folder /boot): the real hook exits 1 ("missing /boot/firmware") on
+# every kernel install, and without the lasting fix it drops the iSCSI login: both FAIL.
+expect raspi-firmware warn "Debian's raspi-firmware hook" 1
+expect raspi-fw-folder fail "raspi-firmware installed but the boot folder is /boot"
+assert_contains "$(detail raspi-fw-folder)" "raspi-firmware installed but the boot folder is not /boot/firmware" \
+	"raspi-fw-folder says why"
+expect raspi-fw-cmdline fail "raspi-firmware's cmdline.txt would lack the iSCSI login"
+assert_contains "$(fixof raspi-fw-cmdline)" "netrootctl doctor --fix" "raspi-fw-cmdline: fix is doctor --fix"
 
 # ---- LED / IPv6 ----
 variant led

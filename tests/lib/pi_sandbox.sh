@@ -8,7 +8,8 @@
 #       CH/boot          the Pi's boot folder (on a real Pi: the NFS mount of <tftproot>/<serial>),
 #                        with config.txt adapted from the tutorial and cmdline.txt with ISCSI_*
 #       CH/proc/...      the Pi's identity as plain files: device-tree/model, cpuinfo (Serial),
-#                        sys/kernel/osrelease (= the chroot's kernel: "the running kernel").
+#                        sys/kernel/osrelease (= the chroot's kernel: "the running kernel"),
+#                        cmdline (= cmdline.txt: what the running kernel booted with).
 #                        Decision: the tests never mount /proc in the chroot (mkinitramfs builds
 #                        without it), so piinfo reads these files exactly as on a Pi and no
 #                        --model/--serial override is needed.
@@ -47,6 +48,9 @@ pi_sandbox_make() {
 	CFG
 	echo "dwc_otg.lpm_enable=0 console=serial0,115200 console=tty1 ip=::::superpi:eth0:dhcp root=UUID=3598ef8e-09be-47ef-9d01-f24cf61dff1d rootfstype=ext4 elevator=deadline fsck.repair=yes rootwait ISCSI_INITIATOR=iqn.2016-11.org.raspberrypi:superpi ISCSI_TARGET_NAME=iqn.2000-01.com.synology:BlackSyno.PiTarget ISCSI_TARGET_IP=127.0.0.1 ISCSI_TARGET_PORT=3260 rw" \
 		>"$ch/boot/cmdline.txt"
+	# The running kernel's command line: the Pi booted this cmdline.txt (the boot check compares
+	# the iSCSI login and root= of cmdline.txt with it).
+	cp "$ch/boot/cmdline.txt" "$ch/proc/cmdline"
 	printf 'fake dtb for the manifest\n' >"$ch/boot/bcm2710-rpi-3-b.dtb"
 	chmod 0644 "$ch/boot/"*
 	cat >"$ch/etc/netroot/agent.conf" <<-CONF

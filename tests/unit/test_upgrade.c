@@ -17,6 +17,10 @@
 
 #define UKV     "6.1.0-99-test"
 #define USERIAL "511e57f7"
+#define PI_CMDLINE                                                                                 \
+        "console=tty1 root=UUID=3598ef8e-09be-47ef-9d01-f24cf61dff1d rootwait "                    \
+        "ISCSI_INITIATOR=iqn.2016-11.org.raspberrypi:t ISCSI_TARGET_NAME=iqn.2000-01.x:t "         \
+        "ISCSI_TARGET_IP=127.0.0.1 ISCSI_TARGET_PORT=3260 rw"
 
 /* ---- the sandbox Pi ---- */
 
@@ -59,10 +63,9 @@ static char *make_pi(void)
         put(root, "boot/config.txt",
             "# test Pi\n[pi3]\nkernel=vmlinuz-" UKV "\ninitramfs initrd.img-" UKV
             " followkernel\n[all]\n");
-        put(root, "boot/cmdline.txt",
-            "console=tty1 root=UUID=3598ef8e-09be-47ef-9d01-f24cf61dff1d rootwait "
-            "ISCSI_INITIATOR=iqn.2016-11.org.raspberrypi:t ISCSI_TARGET_NAME=iqn.2000-01.x:t "
-            "ISCSI_TARGET_IP=127.0.0.1 ISCSI_TARGET_PORT=3260 rw\n");
+        put(root, "boot/cmdline.txt", PI_CMDLINE "\n");
+        /* The running kernel booted that line: the whole-boot check compares against it. */
+        put(root, "proc/cmdline", PI_CMDLINE "\n");
         put(root, "boot/vmlinuz-" UKV, "kernel image");
         put(root, "boot/config-" UKV, "CONFIG_RD_GZIP=y\n");
         put(root, "boot/bcm2710-rpi-3-b.dtb", "dtb");

@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# STAND-IN packages for the packagings Debian does not carry (sourced by tests/packagings/run.sh).
+# Raspbian's raspberrypi-kernel is built from Raspberry Pi's own tree for armhf; what matters to
+# the agent is its file layout and maintainer-script behaviour (FACTS, "Kernel packages and
+# hooks"), which this stand-in has exactly:
+#   - ONE unversioned package, raspberrypi-kernel, whose upgrade overwrites /boot/kernel.img,
+#     kernel7.img, kernel8.img, the DTBs and /boot/overlays/* in place at unpack time, and whose
+#     versioned /lib/modules/<ver>+, <ver>-v7+ ... go with it (dpkg deletes the old version's);
+#   - a conffile /etc/default/raspberrypi-kernel, sourced by the postinst, so INITRD=No unless it
+#     says INITRD=Yes (no initramfs is built by the package);
+#   - postinst: run-parts -v --report --exit-on-error --arg=<ver> --arg=<image>
+#     /etc/kernel/postinst.d once per flavour (+, -v7+, -v8+); preinst and postrm likewise for
+#     preinst.d / postrm.d.
+# What differs, and why it does not matter here: Architecture all (the chroot is amd64), the
+# kernel images are the real amd64 vmlinuz of a Debian kernel, and the -v7+ modules are a real
+# subset of that Debian kernel's modules (what an iSCSI root needs: SCSI, crypto, lib, block,
+# ext4, the Pi 3's USB NICs smsc95xx and lan78xx) with depmod's files; the other flavours ship one module file each.
+#
+#   standin_raspbian_deb CHROOT DEBIAN_KVER STANDIN_VER UNPACKED_KERNEL_DIR
+#       builds CHROOT/tmp/raspberrypi-kernel_1.STANDIN_VER_all.deb from the unpacked Debian
+#       kernel package (dpkg-deb -x of linux-image-DEBIAN_KVER), with the chroot's depmod;
+#       prints its path
+
+standin_raspbian_deb() {
+	local ch=$1 dkv=$2 sv=$3 src=$4 out=$1/tmp pkg f fl
+	pkg=$out/standin-$sv
+	rm -rf "$pkg"
+	mkdir -p "$pkg/DEBIAN" "$pkg/boot/overlays" "$pkg/etc/default" "$pkg/lib/modules/$sv-v7+/kernel" || return 1
+	# The kernel images: the same real image under every flavour's name.
+	for f in kernel.img kernel7.img kernel7l.img kernel8.img; do
+		cp "$src/boot/vmlinuz-$dkv" "$pkg/boot/$f" || return 1
+	done
+	# DTBs and overlays: content differs per version, as a new kernel's do.
+	for f in bcm2710-rpi-3-b.dtb bcm2710-rpi-3-b-plus.dtb bcm2711-rpi-4-b.dtb; do
+		printf 'STAND-IN device tree %s for kernel %s\n' "$f" "$sv" >"$pkg/boot/$f"
+	done
+	for f in vc4-kms-v3d.dtbo disable-bt.dtbo i2c-rtc.dtbo; do
+		printf 'STAND-IN overlay %s for kernel %s\n' "$f" "$sv" >"$pkg/boot/overlays/$f"
+	done
+	printf 'STAND-IN overlays README for kernel %s\n' "$sv" >"$pkg/boot/overlays/README"
+	# Modules: a real subset of the Debian kernel's, with depmod's index files.
+	for d in kernel/drivers/scsi kernel/crypto kernel/lib kernel/block kernel/arch kernel/fs/ext4 \
+		kernel/fs/jbd2 kernel/fs/mbcache.ko kernel/drivers/net/virtio_net.ko kernel/drivers/net/net_failover.ko \
+		kernel/net/core kernel/drivers/net/usb kernel/drivers/net/phy kernel/drivers/net/mii.ko \
+		kernel/drivers/net/mdio; do
+		[ -e "$src/lib/modules/$dkv/$d" ] || continue
+		mkdir -p "$pkg/lib/modules/$sv-v7+/$(dirname "$d")"
+		cp -a "$src/lib/modules/$dkv/$d" "$pkg/lib/modules/$sv-v7+/$d" || return 1
+	done
+	cp "$src/lib/modules/$dkv/modules.builtin" "$src/lib/modules/$dkv/modules.builtin.modinfo" \
+		"$src/lib/modules/$dkv/modules.order" "$pkg/lib/modules/$sv-v7+/" 2>/dev/null
+	chroot "$ch" depmod -b "/tmp/standin-$sv" "$sv-v7+" || return 1
+	for fl in "+" "-v8+"; do
+		mkdir -p "$pkg/lib/modules/$sv$fl/kernel"
+		printf 'STAND-IN module for %s\n' "$sv$fl" >"$pkg/lib/modules/$sv$fl/kernel/standin.ko"
+	done
+	printf '#INITRD=Yes\n' >"$pkg/etc/default/raspberrypi-kernel"
+	echo /etc/default/raspberrypi-kernel >"$pkg/DEBIAN/conffiles"
+	cat >"$pkg/DEBIAN/control" <<-CTL
+	Package: raspberrypi-kernel
+	Version: 1:1.$sv
+	Architecture: all
+	Maintainer: netroot-agent tests <netroot@example.org>
+	Description: STAND-IN for Raspbian's raspberrypi-kernel (netroot-agent test)
+	 Same file layout and maintainer-script behaviour; amd64 images and modules.
+	CTL
+	# The maintainer scripts, as Raspbian's (raspberrypi/firmware debian/), one block per flavour.
+	for f in preinst postinst postrm; do
+		{
+			echo '#!/bin/sh'
+			echo 'if [ -f /etc/default/raspberrypi-kernel ]; then'
+			echo '  . /etc/default/raspberrypi-kernel'
+			echo '  INITRD=${INITRD:-"No"}'
+			echo '  export INITRD'
+			echo 'fi'
+			echo "if [ -d \"/etc/kernel/$f.d\" ]; then"
+			echo "  run-parts -v --report --exit-on-error --arg=$sv+ --arg=/boot/kernel.img /etc/kernel/$f.d"
+			echo "  run-parts -v --report --exit-on-error --arg=$sv-v7+ --arg=/boot/kernel7.img /etc/kernel/$f.d"
+			echo "  run-parts -v --report --exit-on-error --arg=$sv-v8+ --arg=/boot/kernel8.img /etc/kernel/$f.d"
+			echo 'fi'
+		} >"$pkg/DEBIAN/$f"
+		chmod 0755 "$pkg/DEBIAN/$f"
+	done
+	dpkg-deb -Zgzip -z1 --root-owner-group -b "$pkg" "$out/raspberrypi-kernel_1.${sv}_all.deb" >/dev/null || return 1
+	rm -rf "$pkg"
+	echo "$out/raspberrypi-kernel_1.${sv}_all.deb"
+}
