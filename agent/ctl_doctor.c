@@ -100,6 +100,20 @@ static void unknown_check(const char *only)
         fputc('\n', stderr);
 }
 
+/* --fix: the lasting raspi-firmware fix, written before the checks so they judge the result. */
+static int write_fix(struct ctl_context *ctx)
+{
+        char what[2048];
+        int r = doctor_packaging_fix(ctx->root, &ctx->cfg, what, sizeof(what));
+
+        if (r < 0) {
+                fprintf(stderr, "netrootctl doctor --fix: %s\n", what);
+                return CTL_EXIT_FAILED;
+        }
+        printf("%s: %s\n", r > 0 ? "fixed" : "fix", what);
+        return CTL_EXIT_OK;
+}
+
 int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -156,16 +170,8 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
                 unknown_check(opt.only);
                 return CTL_EXIT_USAGE;
         }
-        if (do_fix) {
-                char what[2048];
-
-                r = doctor_packaging_fix(ctx->root, &ctx->cfg, what, sizeof(what));
-                if (r < 0) {
-                        fprintf(stderr, "netrootctl doctor --fix: %s\n", what);
-                        return CTL_EXIT_FAILED;
-                }
-                printf("%s: %s\n", r > 0 ? "fixed" : "fix", what);
-        }
+        if (do_fix && (r = write_fix(ctx)) != CTL_EXIT_OK)
+                return r;
         rep = malloc(sizeof(*rep));
         if (!rep) {
                 fprintf(stderr, "netrootctl doctor: out of memory\n");
