@@ -379,13 +379,15 @@ scenario_start never-healthy
 say "Never healthy: $VM_KV_BAD again, now with iSCSI in its initramfs; it boots, but the NAS refuses every new login, so netrootd never says OK"
 cfg_before=$(sha256sum <"$BOOT/config.txt")
 t_up=$(date +%s.%N)
-# The admin fixed the initramfs settings (the guarded failure put them back) and runs the kernel
-# package's hooks again: the stand-in raspi-firmware hook points config.txt at it, zz-netroot runs
-# the guarded upgrade.
-vm_cmd -t 1200 "DEBIAN_FRONTEND=noninteractive INITRD=No dpkg-reconfigure linux-image-$VM_KV_BAD" >"$T/upgrade-hang.log" 2>&1
+# The admin fixed the initramfs settings (the guarded failure put them back) and installs the
+# kernel package again through apt: apt-pre saves the boot folder before dpkg, the stand-in
+# raspi-firmware hook points config.txt at it, zz-netroot runs the guarded upgrade. (Not
+# dpkg-reconfigure or dpkg -i: without apt nothing saves the boot folder before the raspi-firmware
+# hook rewrites config.txt, so the generation would keep the hook's result as the "before".)
+vm_cmd -t 1800 "DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q --reinstall linux-image-$VM_KV_BAD" >"$T/upgrade-hang.log" 2>&1
 rc=$?
 grep -E '^(netroot|step|upgraded|z50|\*\*\*|  )' "$T/upgrade-hang.log" | grep -v 'mkinitramfs running' | sed 's/^/  guest| /' | head -n 40
-[ "$rc" = 0 ] || fail "dpkg-reconfigure linux-image-$VM_KV_BAD exited $rc: $(tail -n 30 "$T/upgrade-hang.log")"
+[ "$rc" = 0 ] || fail "apt-get install --reinstall linux-image-$VM_KV_BAD exited $rc: $(tail -n 30 "$T/upgrade-hang.log")"
 up_secs=$(elapsed "$t_up")
 assert_contains "$(cat "$T/upgrade-hang.log")" "upgraded: kernel $VM_KV_BAD" "the guarded upgrade to $VM_KV_BAD went through ($up_secs s)"
 fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
