@@ -265,6 +265,15 @@ static int adopt_backup(struct run *u)
         if (journal(u, "backup") < 0)
                 return -EBUSY;
         fill_record(u, &rec);
+        /* What booted before is what apt-pre saw before dpkg ran, not what a kernel hook left
+         * in config.txt since (raspi-firmware's rewrites it for the new kernel before ours runs:
+         * the plan then reads the NEW kernel as the one booting, and a rollback judged the old
+         * initramfs against the new kernel's modules and refused to put it back). */
+        if (saved.kernel_from[0])
+                snprintf(rec.kernel_from, sizeof(rec.kernel_from), "%s", saved.kernel_from);
+        if (saved.initramfs_from[0])
+                snprintf(rec.initramfs_from, sizeof(rec.initramfs_from), "%s",
+                         saved.initramfs_from);
         rec.gen = saved.gen;
         rec.layout = saved.layout;
         rec.final_existed = u->txn.final_existed;
