@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "firmware_set.h"
 #include "firmware_txn.h"
+#include "flavour.h"
 #include "generation.h"
 #include "initrd.h"
 #include "msgid.h"
@@ -123,6 +124,12 @@ out:
  * initrd check for the generation's kernel. */
 static int check_initramfs(struct rb *b, unsigned target, const struct bootcfg_result *res)
 {
+        /* The kernel the restored config.txt boots, when its name says (vmlinuz-VER); else the
+         * one the record says booted before the upgrade. */
+        const char *kver = flavour_explicit_version(res->kernel);
+
+        if (!kver)
+                kver = b->rec.kernel_from[0] ? b->rec.kernel_from : NULL;
         for (size_t i = 0; i < res->n_initramfs; i++) {
                 const char *name = res->initramfs[i];
                 _cleanup_free_ char *file = NULL;
@@ -139,9 +146,7 @@ static int check_initramfs(struct rb *b, unsigned target, const struct bootcfg_r
                         k = asprintf(&file, "%s/%s", b->o->boot_dir, name);
                 if (k < 0)
                         return -ENOMEM;
-                k = initrd_passes_check(b->o->root, file,
-                                        b->rec.kernel_from[0] ? b->rec.kernel_from : NULL, why,
-                                        sizeof(why));
+                k = initrd_passes_check(b->o->root, file, kver, why, sizeof(why));
                 if (k == -ENOENT)
                         snprintf(why, sizeof(why), "missing");
                 if (k != 1 && !b->o->force)

@@ -15,8 +15,9 @@
 #   tgt_restart              kill, start again (a restarted tgtd has no targets)
 #   tgt_link own|peer down|up       client side (own) or target side (peer, the pulled cable)
 #   tgt_fw_drop              iptables DROP of the portal's port in TGT_NS (silent black hole)
-#   tgt_fw_reject [syn|established] REJECT with tcp-reset: every packet (the SYN too, which
-#                            the client sees as "refused") or only after the handshake ("reset")
+#   tgt_fw_reject [syn|established|new] REJECT with tcp-reset: every packet (the SYN too, which
+#                            the client sees as "refused"), only after the handshake ("reset"),
+#                            or only the SYN (new connections refused, open sessions carry on)
 #   tgt_fw_clear             remove every rule tgt_fw_* added
 #   cli_exec CMD...          run CMD in the client namespace
 #   tgt_adm ARGS...          tgtadm on this lab's tgtd
@@ -194,7 +195,8 @@ tgt_fw_reject() {
 	case ${1:-syn} in
 	syn) _tgt_fw_add -p tcp --dport "$TGT_PORT" -j REJECT --reject-with tcp-reset ;;
 	established) _tgt_fw_add -p tcp --dport "$TGT_PORT" ! --syn -j REJECT --reject-with tcp-reset ;;
-	*) _tgt_log "tgt_fw_reject: syn or established"; return 1 ;;
+	new) _tgt_fw_add -p tcp --dport "$TGT_PORT" --syn -j REJECT --reject-with tcp-reset ;;
+	*) _tgt_log "tgt_fw_reject: syn, established or new"; return 1 ;;
 	esac
 }
 

@@ -154,12 +154,16 @@ vm_root_make() {
 		printf '[Service]\nReadWritePaths=/vmctl\n' \
 			>"$root/etc/systemd/system/netrootd.service.d/vm-metrics.conf" || return 1
 	chroot "$root" systemctl enable netroot-vmctl.service iscsid.service >/dev/null 2>&1 || return 1
+	# A persistent journal: a boot that rolls itself back and reboots (on_bad =
+	# rollback-and-reboot) is read from the next boot with journalctl -b -1.
+	mkdir -p "$root/var/log/journal" || return 1
 	# No password prompt on the serial console: the console log is for reading, not for logins.
 	chroot "$root" passwd -d root >/dev/null || return 1
 	install -m 0600 /dev/stdin "$root/etc/netroot/agent.conf" <<-CONF
 	# netroot-agent in the VM lab (tests/vm/): a Pi 3 emulated by QEMU, quick checks for the test.
 	[agent]
-	boot_dir = /boot
+	# The shipped default: /boot/firmware when it holds config.txt, else /boot (here: /boot).
+	boot_dir = auto
 	metrics_file = /vmctl/metrics.prom
 	model = Raspberry Pi 3 Model B Rev 1.2
 	serial = $VM_SERIAL
@@ -180,6 +184,10 @@ vm_root_make() {
 	tftp = 10.0.2.2
 	verify_tftp = required
 	confirm_after = 20s
+	[boot]
+	# netroot-confirm.service decides a pending boot; confirm_timeout keeps its default (10 min)
+	# until the never-healthy scenario shortens it. A bad boot is rolled back and rebooted.
+	on_bad = rollback-and-reboot
 	CONF
 }
 

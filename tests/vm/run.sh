@@ -93,11 +93,15 @@ BOOTS=0
 
 # vm_boot [--tryboot]: the firmware reads the boot folder and starts QEMU; waits until the
 # guest's command runner announces itself. Sets BOOTED_KV and BOOT_SECS.
+# VM_ON_LOGIN, when set, is run (eval) once, as soon as the console shows the initramfs's iSCSI
+# login ("is operational now"), long before systemd starts netrootd.
+# The metrics file of the previous boot is removed first: a verdict read after a boot is this
+# boot's (the guest is down, nobody writes it).
 vm_boot() {
-	local t0 log
+	local t0 log on_login=${VM_ON_LOGIN:-}
 	BOOTS=$((BOOTS + 1))
 	log=$T/console-$BOOTS.log
-	rm -f "$VMCTL/booted"
+	rm -f "$VMCTL/booted" "$VMCTL/metrics.prom"
 	t0=$(date +%s.%N)
 	ip netns exec "$TGT_NS" python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" "$@" -- \
 		-accel tcg -cpu max -m 1024 -nodefaults -display none -monitor none -no-reboot \
@@ -113,6 +117,11 @@ vm_boot() {
 	QEMU_PID=$!
 	track_pid "$QEMU_PID"
 	until [ -s "$VMCTL/booted" ]; do
+		if [ -n "$on_login" ] && grep -q 'is operational now' "$log" 2>/dev/null; then
+			echo "boot $BOOTS: the initramfs logged in to the root after $(elapsed "$t0") s"
+			eval "$on_login" || fail "boot $BOOTS: VM_ON_LOGIN failed: $on_login"
+			on_login=
+		fi
 		if ! kill -0 "$QEMU_PID" 2>/dev/null; then
 			echo "firmware: $(cat "$T/firmware-$BOOTS.log")" >&2
 			tail -n 40 "$log" >&2
@@ -124,6 +133,7 @@ vm_boot() {
 		fi
 		sleep 0.5
 	done
+	[ -z "$on_login" ] || fail "boot $BOOTS: the console never showed the initramfs's iSCSI login"
 	BOOT_SECS=$(elapsed "$t0")
 	read -r _ BOOTED_KV <"$VMCTL/booted"
 	echo "boot $BOOTS: $(cat "$T/firmware-$BOOTS.log" | grep '^firmware: kernel=' | head -n1)"
@@ -173,6 +183,46 @@ metric() { # NAME-WITH-LABELS
 	awk -v m="$1" '$1 == m { print $2 }' "$VMCTL/metrics.prom" 2>/dev/null
 }
 state_is() { [ "$(metric "netroot_state{state=\"$1\"}")" = 1 ]; }
+state_now() { awk '/^netroot_state\{/ && $2 == 1 { sub(/.*state="/, ""); sub(/".*/, ""); print }' "$VMCTL/metrics.prom" 2>/dev/null; }
+
+# The boot confirmation's journal events (netrootctl confirm logs them with MESSAGE_ID).
+MSG_CONFIRMED=b6e55df01ca247ffa7fbc06e67aeb532
+MSG_REJECTED=c73fe56bc4e844c9a83f375cb7f21cd8
+
+# confirm_facts: waits (in the guest) until multi-user.target is reached and
+# netroot-confirm.service has run to its end in this boot, then prints what systemd says about it.
+confirm_facts() {
+	vm_cmd -t 300 'for _ in $(seq 480); do
+		[ "$(systemctl is-active multi-user.target)" = active ] &&
+			[ "$(systemctl show -P ExecMainExitTimestampMonotonic netroot-confirm.service)" != 0 ] && break
+		sleep 0.5
+	done
+	echo "enabled=$(systemctl is-enabled netroot-confirm.service)"
+	echo "default=$(systemctl get-default)"
+	echo "multi-user=$(systemctl is-active multi-user.target)"
+	systemctl list-dependencies --plain --no-pager multi-user.target | grep -q "netroot-confirm.service" &&
+		echo "multi-user.target wants netroot-confirm.service"
+	systemctl show -p WantedBy -p After -p ActiveState -p Result -p ExecMainStatus -p ExecMainStartTimestampMonotonic netroot-confirm.service
+	echo "--- journal of netroot-confirm.service, this boot"
+	journalctl -b -o cat --no-pager -u netroot-confirm.service'
+}
+# assert_confirm_ran FACTS: netroot-confirm.service is wired into multi-user.target and ran to a
+# clean end in this boot.
+assert_confirm_ran() {
+	local f=$1
+	echo "$f" | sed 's/^/  guest| /'
+	assert_contains "$f" "enabled=enabled" "netroot-confirm.service is enabled"
+	assert_contains "$f" "multi-user=active" "the guest reached multi-user.target"
+	assert_contains "$f" "multi-user.target wants netroot-confirm.service" \
+		"multi-user.target pulls in netroot-confirm.service (systemctl list-dependencies)"
+	assert_contains "$f" "WantedBy=multi-user.target" "netroot-confirm.service: WantedBy=multi-user.target"
+	assert_contains "$f" "netrootd.service" "netroot-confirm.service runs after netrootd.service"
+	echo "$f" | grep -q '^ExecMainStartTimestampMonotonic=[1-9]' ||
+		fail "netroot-confirm.service did not run in this boot"
+	pass "netroot-confirm.service ran in this boot"
+	assert_contains "$f" "Result=success" "netroot-confirm.service ended with Result=success"
+	assert_contains "$f" "ExecMainStatus=0" "netrootctl confirm exited 0"
+}
 
 # --- scenario 1: boot ------------------------------------------------------------------------
 scenario_start boot
@@ -204,6 +254,12 @@ jq -e 'select(.NETROOT_STATE == "OK")' "$T/journal-1.json" >/dev/null ||
 pass "a journal event carries NETROOT_STATE=OK"
 ipv6=$(vm_cmd 'cat /proc/sys/net/ipv6/conf/all/disable_ipv6')
 assert_eq "$ipv6" 1 "IPv6 disabled as agent.conf says"
+bc=$(vm_cmd 'netrootctl bootcfg show')
+assert_contains "$bc" "Boot dir:   /boot (boot_dir = auto)" "boot_dir = auto finds the boot folder the firmware reads (/boot)"
+say "netroot-confirm.service: wired into multi-user.target under the guest's real systemd; nothing pending yet"
+facts=$(confirm_facts) || fail "systemctl in the guest: $facts"
+assert_confirm_ran "$facts"
+assert_contains "$facts" "nothing pending in /boot" "netrootctl confirm: nothing pending in /boot on the first boot"
 scenario_end "boot $BOOT_SECS s"
 
 # --- scenario 2: fault -----------------------------------------------------------------------
@@ -281,8 +337,17 @@ confirmed() {
 t_conf=$(date +%s.%N)
 wait_for 300 confirmed || fail "generation $gen_new not confirmed: $(cat "$T/h-conf.json")"
 conf_secs=$(elapsed "$t_conf")
-pass "netrootd confirmed the boot: history says generation $gen_new good ($conf_secs s after the guest came up; confirm_after=20s)"
+pass "the boot is confirmed: history says generation $gen_new good ($conf_secs s after the guest came up; confirm_after=20s)"
 vm_cmd 'netrootctl history' | sed 's/^/  guest| /'
+facts=$(confirm_facts) || fail "systemctl in the guest: $facts"
+assert_confirm_ran "$facts"
+assert_contains "$facts" "generation $gen_new (kernel $VM_KV_NEW): good" "netrootctl confirm (the unit) decided generation $gen_new good"
+vm_cmd "journalctl -b -o json --output-fields=MESSAGE_ID,MESSAGE,NETROOT_GENERATION,NETROOT_BOOT,_SYSTEMD_UNIT MESSAGE_ID=$MSG_CONFIRMED" \
+	>"$T/journal-confirm.json" || fail "journalctl in the guest"
+jq -r '.MESSAGE' "$T/journal-confirm.json" | sed 's/^/  journal| /'
+jq -e --arg g "$gen_new" 'select(._SYSTEMD_UNIT == "netroot-confirm.service" and .NETROOT_GENERATION == $g and .NETROOT_BOOT == "good")' \
+	"$T/journal-confirm.json" >/dev/null || fail "no BOOT_CONFIRMED event from netroot-confirm.service for generation $gen_new"
+pass "journal: BOOT_CONFIRMED (MESSAGE_ID=$MSG_CONFIRMED) from netroot-confirm.service, NETROOT_GENERATION=$gen_new NETROOT_BOOT=good"
 scenario_end "apt $apt_secs s, boot $BOOT_SECS s, confirmed after $conf_secs s"
 
 # --- scenario 4: a guarded failure -----------------------------------------------------------
@@ -309,7 +374,80 @@ assert_eq "$(jq -r --arg k "$VM_KV_BAD" '[.generations[] | select(.kernel_to == 
 	1 "history: the upgrade to $VM_KV_BAD is rolled back"
 scenario_end "boot $BOOT_SECS s"
 
-# --- scenario 5: rollback from the NAS -------------------------------------------------------
+# --- scenario 5: a new kernel boots, its root never gets healthy -----------------------------
+scenario_start never-healthy
+say "Never healthy: $VM_KV_BAD again, now with iSCSI in its initramfs; it boots, but the NAS refuses every new login, so netrootd never says OK"
+cfg_before=$(sha256sum <"$BOOT/config.txt")
+t_up=$(date +%s.%N)
+# The admin fixed the initramfs settings (the guarded failure put them back) and installs the
+# kernel package again through apt: apt-pre saves the boot folder before dpkg, the stand-in
+# raspi-firmware hook points config.txt at it, zz-netroot runs the guarded upgrade. (Not
+# dpkg-reconfigure or dpkg -i: without apt nothing saves the boot folder before the raspi-firmware
+# hook rewrites config.txt, so the generation would keep the hook's result as the "before".)
+vm_cmd -t 1800 "DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q --reinstall linux-image-$VM_KV_BAD" >"$T/upgrade-hang.log" 2>&1
+rc=$?
+grep -E '^(netroot|step|upgraded|z50|\*\*\*|  )' "$T/upgrade-hang.log" | grep -v 'mkinitramfs running' | sed 's/^/  guest| /' | head -n 40
+[ "$rc" = 0 ] || fail "apt-get install --reinstall linux-image-$VM_KV_BAD exited $rc: $(tail -n 30 "$T/upgrade-hang.log")"
+up_secs=$(elapsed "$t_up")
+assert_contains "$(cat "$T/upgrade-hang.log")" "upgraded: kernel $VM_KV_BAD" "the guarded upgrade to $VM_KV_BAD went through ($up_secs s)"
+fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
+assert_contains "$fw" "kernel=vmlinuz-$VM_KV_BAD" "the firmware now reads kernel=vmlinuz-$VM_KV_BAD"
+vm_cmd "netrootctl history --json" >"$T/h-hang.json" || fail "history: $(cat "$T/h-hang.json")"
+gen_hang=$(jq -r --arg k "$VM_KV_BAD" '[.generations[] | select(.kernel_to == $k and .status == "pending")] | last | .gen' "$T/h-hang.json")
+assert_eq "$(jq -r '.pending' "$T/h-hang.json")" "$gen_hang" "history: generation $gen_hang ($VM_KV_BAD) is the pending one"
+# Long enough that a healthy boot of this guest confirms well within it (the upgrade scenario
+# confirmed about 20 s after the guest came up), short for a test.
+vm_cmd "sed -i '/^\[boot\]/a confirm_timeout = 150s' /etc/netroot/agent.conf && grep -A4 '^\[boot\]' /etc/netroot/agent.conf" |
+	sed 's/^/  guest| /'
+vm_down reboot
+# The initramfs logs in to the root; from then on the NAS refuses new connections (the SYN):
+# the root's session carries on, every probe of the portal is refused.
+VM_ON_LOGIN='tgt_fw_reject new' vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_BAD" "boot $BOOTS runs the pending kernel $VM_KV_BAD"
+t_guest=$(date +%s.%N)
+seen_states=
+while kill -0 "$QEMU_PID" 2>/dev/null; do
+	st=$(state_now)
+	[ "$st" != OK ] || fail "netrootd reported OK while the portal refuses every probe"
+	case " $seen_states " in *" ${st:-none} "*) ;; *) seen_states="$seen_states ${st:-none}" ;; esac
+	[ "$(elapsed "$t_guest" | cut -d. -f1)" -lt 400 ] ||
+		fail "the guest did not roll back and reboot within 400 s of coming up (confirm_timeout 150 s): $(vm_cmd 'journalctl -b -o cat -u netroot-confirm' 2>&1 | tail -n 5)"
+	sleep 1
+done
+wait "$QEMU_PID" 2>/dev/null
+bad_secs=$(elapsed "$t_guest")
+pass "the guest rebooted itself $bad_secs s after it came up; netrootd said:$seen_states, never OK"
+assert_eq "$(sha256sum <"$BOOT/config.txt")" "$cfg_before" "config.txt is back to the one before the upgrade (sha256)"
+fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
+assert_contains "$fw" "kernel=vmlinuz-$VM_KV_NEW" "the firmware reads kernel=vmlinuz-$VM_KV_NEW again"
+assert_contains "$fw" "initramfs=initrd.img-$VM_KV_NEW" "the firmware reads initrd.img-$VM_KV_NEW again"
+tgt_fw_clear
+vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_NEW" "the next boot is the old kernel $VM_KV_NEW"
+wait_for 120 state_is OK || fail "netrootd not OK after the rollback: $(grep -v '^#' "$VMCTL/metrics.prom" 2>&1)"
+pass "netrootd OK on $VM_KV_NEW"
+vm_cmd "netrootctl history --json" >"$T/h-hang2.json" || fail "history"
+assert_eq "$(jq -r --argjson g "$gen_hang" '.generations[] | select(.gen == $g) | .status' "$T/h-hang2.json")" bad \
+	"history: generation $gen_hang ($VM_KV_BAD) is bad"
+assert_contains "$(jq -r --argjson g "$gen_hang" '.generations[] | select(.gen == $g) | .reason' "$T/h-hang2.json")" \
+	"confirm_timeout" "history: the reason names confirm_timeout"
+assert_eq "$(jq -r '.pending' "$T/h-hang2.json")" null "history: nothing pending"
+vm_cmd "journalctl -b -1 -o json --output-fields=MESSAGE_ID,MESSAGE,NETROOT_GENERATION,NETROOT_BOOT,_SYSTEMD_UNIT MESSAGE_ID=$MSG_REJECTED" \
+	>"$T/journal-rejected.json" || fail "journalctl -b -1 in the guest: $(cat "$T/journal-rejected.json")"
+jq -r '.MESSAGE' "$T/journal-rejected.json" | sed 's/^/  journal -b -1| /'
+jq -e --arg g "$gen_hang" 'select(._SYSTEMD_UNIT == "netroot-confirm.service" and .NETROOT_GENERATION == $g and .NETROOT_BOOT == "bad")' \
+	"$T/journal-rejected.json" >/dev/null || fail "no BOOT_REJECTED event from netroot-confirm.service for generation $gen_hang in the previous boot"
+pass "journal of the bad boot: BOOT_REJECTED (MESSAGE_ID=$MSG_REJECTED) from netroot-confirm.service, NETROOT_BOOT=bad"
+prev=$(vm_cmd 'journalctl -b -1 -o cat --no-pager -u netroot-confirm.service')
+echo "$prev" | sed 's/^/  journal -b -1| /'
+assert_contains "$prev" "rollback-and-reboot: rebooting" "netrootctl confirm rebooted the Pi itself (on_bad = rollback-and-reboot)"
+facts=$(confirm_facts) || fail "systemctl in the guest: $facts"
+assert_confirm_ran "$facts"
+assert_contains "$facts" "nothing pending in /boot" "netrootctl confirm: nothing pending after the rollback"
+vm_cmd "sed -i '/^confirm_timeout = 150s$/d' /etc/netroot/agent.conf" || fail "cannot restore agent.conf"
+scenario_end "upgrade $up_secs s, bad boot rolled back and rebooted $bad_secs s after it came up, old kernel up in $BOOT_SECS s"
+
+# --- scenario 6: rollback from the NAS -------------------------------------------------------
 scenario_start rollback
 say "Rollback: the Pi is off; on the NAS, netrootctl rollback --boot-dir $BOOT"
 vm_down poweroff
