@@ -15,9 +15,11 @@
 #   tgt_restart              kill, start again (a restarted tgtd has no targets)
 #   tgt_link own|peer down|up       client side (own) or target side (peer, the pulled cable)
 #   tgt_fw_drop              iptables DROP of the portal's port in TGT_NS (silent black hole)
-#   tgt_fw_reject [syn|established|new] REJECT with tcp-reset: every packet (the SYN too, which
-#                            the client sees as "refused"), only after the handshake ("reset"),
-#                            or only the SYN (new connections refused, open sessions carry on)
+#   tgt_fw_reject [syn|established] REJECT with tcp-reset: every packet (the SYN too, which
+#                            the client sees as "refused") or only after the handshake ("reset")
+#   tgt_acl_initiators TID NAME...  the target admits these initiator names only (tgtd's name
+#                            ACL: other names are refused at login and not listed by discovery)
+#   tgt_acl_open TID NAME... removes those names: the target is open to every initiator again
 #   tgt_fw_clear             remove every rule tgt_fw_* added
 #   cli_exec CMD...          run CMD in the client namespace
 #   tgt_adm ARGS...          tgtadm on this lab's tgtd
@@ -157,6 +159,22 @@ tgt_add_chap() {
 		tgt_adm --op bind --mode account --tid "$tid" --user "$user"
 }
 
+tgt_acl_initiators() {
+	local tid=$1 name
+	shift
+	for name; do
+		tgt_adm --op bind --mode target --tid "$tid" --initiator-name "$name" || return 1
+	done
+}
+
+tgt_acl_open() {
+	local tid=$1 name
+	shift
+	for name; do
+		tgt_adm --op unbind --mode target --tid "$tid" --initiator-name "$name" || return 1
+	done
+}
+
 tgt_del_target() {
 	tgt_adm --op delete --force --mode target --tid "$1"
 }
@@ -195,8 +213,7 @@ tgt_fw_reject() {
 	case ${1:-syn} in
 	syn) _tgt_fw_add -p tcp --dport "$TGT_PORT" -j REJECT --reject-with tcp-reset ;;
 	established) _tgt_fw_add -p tcp --dport "$TGT_PORT" ! --syn -j REJECT --reject-with tcp-reset ;;
-	new) _tgt_fw_add -p tcp --dport "$TGT_PORT" --syn -j REJECT --reject-with tcp-reset ;;
-	*) _tgt_log "tgt_fw_reject: syn, established or new"; return 1 ;;
+	*) _tgt_log "tgt_fw_reject: syn or established"; return 1 ;;
 	esac
 }
 

@@ -93,12 +93,10 @@ BOOTS=0
 
 # vm_boot [--tryboot]: the firmware reads the boot folder and starts QEMU; waits until the
 # guest's command runner announces itself. Sets BOOTED_KV and BOOT_SECS.
-# VM_ON_LOGIN, when set, is run (eval) once, as soon as the console shows the initramfs's iSCSI
-# login ("is operational now"), long before systemd starts netrootd.
 # The metrics file of the previous boot is removed first: a verdict read after a boot is this
 # boot's (the guest is down, nobody writes it).
 vm_boot() {
-	local t0 log on_login=${VM_ON_LOGIN:-}
+	local t0 log
 	BOOTS=$((BOOTS + 1))
 	log=$T/console-$BOOTS.log
 	rm -f "$VMCTL/booted" "$VMCTL/metrics.prom"
@@ -117,11 +115,6 @@ vm_boot() {
 	QEMU_PID=$!
 	track_pid "$QEMU_PID"
 	until [ -s "$VMCTL/booted" ]; do
-		if [ -n "$on_login" ] && grep -q 'is operational now' "$log" 2>/dev/null; then
-			echo "boot $BOOTS: the initramfs logged in to the root after $(elapsed "$t0") s"
-			eval "$on_login" || fail "boot $BOOTS: VM_ON_LOGIN failed: $on_login"
-			on_login=
-		fi
 		if ! kill -0 "$QEMU_PID" 2>/dev/null; then
 			echo "firmware: $(cat "$T/firmware-$BOOTS.log")" >&2
 			tail -n 40 "$log" >&2
@@ -133,7 +126,6 @@ vm_boot() {
 		fi
 		sleep 0.5
 	done
-	[ -z "$on_login" ] || fail "boot $BOOTS: the console never showed the initramfs's iSCSI login"
 	BOOT_SECS=$(elapsed "$t0")
 	read -r _ BOOTED_KV <"$VMCTL/booted"
 	echo "boot $BOOTS: $(cat "$T/firmware-$BOOTS.log" | grep '^firmware: kernel=' | head -n1)"
@@ -376,7 +368,7 @@ scenario_end "boot $BOOT_SECS s"
 
 # --- scenario 5: a new kernel boots, its root never gets healthy -----------------------------
 scenario_start never-healthy
-say "Never healthy: $VM_KV_BAD again, now with iSCSI in its initramfs; it boots, but the NAS refuses every new login, so netrootd never says OK"
+say "Never healthy: $VM_KV_BAD again, now with iSCSI in its initramfs; it boots, but the NAS admits only the root's initiator name, so netrootd's probe is refused and it never says OK"
 cfg_before=$(sha256sum <"$BOOT/config.txt")
 t_up=$(date +%s.%N)
 # The admin fixed the initramfs settings (the guarded failure put them back) and installs the
@@ -400,15 +392,18 @@ assert_eq "$(jq -r '.pending' "$T/h-hang.json")" "$gen_hang" "history: generatio
 vm_cmd "sed -i '/^\[boot\]/a confirm_timeout = 150s' /etc/netroot/agent.conf && grep -A4 '^\[boot\]' /etc/netroot/agent.conf" |
 	sed 's/^/  guest| /'
 vm_down reboot
-# The initramfs logs in to the root; from then on the NAS refuses new connections (the SYN):
-# the root's session carries on, every probe of the portal is refused.
-VM_ON_LOGIN='tgt_fw_reject new' vm_boot
+# The NAS's initiator ACL admits the root's name only: the root logs in (and iscsid, adopting
+# the initramfs's session, may log in again), the probe's own name
+# ($INITIATOR:netroot-probe, agent.conf initiator = auto) is refused at every try. (Refusing new
+# TCP connections instead hung the root: iscsid reconnects the session it adopts.)
+tgt_acl_initiators 1 "$INITIATOR" || fail "cannot set the target's initiator ACL"
+vm_boot
 assert_eq "$BOOTED_KV" "$VM_KV_BAD" "boot $BOOTS runs the pending kernel $VM_KV_BAD"
 t_guest=$(date +%s.%N)
 seen_states=
 while kill -0 "$QEMU_PID" 2>/dev/null; do
 	st=$(state_now)
-	[ "$st" != OK ] || fail "netrootd reported OK while the portal refuses every probe"
+	[ "$st" != OK ] || fail "netrootd reported OK while the NAS refuses every probe login"
 	case " $seen_states " in *" ${st:-none} "*) ;; *) seen_states="$seen_states ${st:-none}" ;; esac
 	[ "$(elapsed "$t_guest" | cut -d. -f1)" -lt 400 ] ||
 		fail "the guest did not roll back and reboot within 400 s of coming up (confirm_timeout 150 s): $(vm_cmd 'journalctl -b -o cat -u netroot-confirm' 2>&1 | tail -n 5)"
@@ -421,7 +416,7 @@ assert_eq "$(sha256sum <"$BOOT/config.txt")" "$cfg_before" "config.txt is back t
 fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
 assert_contains "$fw" "kernel=vmlinuz-$VM_KV_NEW" "the firmware reads kernel=vmlinuz-$VM_KV_NEW again"
 assert_contains "$fw" "initramfs=initrd.img-$VM_KV_NEW" "the firmware reads initrd.img-$VM_KV_NEW again"
-tgt_fw_clear
+tgt_acl_open 1 "$INITIATOR" || fail "cannot clear the target's initiator ACL"
 vm_boot
 assert_eq "$BOOTED_KV" "$VM_KV_NEW" "the next boot is the old kernel $VM_KV_NEW"
 wait_for 120 state_is OK || fail "netrootd not OK after the rollback: $(grep -v '^#' "$VMCTL/metrics.prom" 2>&1)"
