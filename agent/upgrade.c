@@ -232,7 +232,8 @@ static int step_switch(struct run *u)
                 free(diag);
         }
         u->txn.final_touched = true;
-        u->txn.config_touched = p->config_name[0] != '\0';
+        /* Already set when apt-pre's copy differs from what a hook left (upgrade_backup.c). */
+        u->txn.config_touched = u->txn.config_touched || p->config_name[0] != '\0';
         if (upgrade_journal(u, "switch") < 0 || switch_initramfs(u, bfd) < 0) {
                 free(e.text);
                 return -1;

@@ -7,6 +7,7 @@
 #include "firmware_set.h"
 #include "generation.h"
 #include "packaging.h"
+#include "sha256.h"
 #include "tryboot.h"
 #include "util.h"
 
@@ -128,6 +129,20 @@ static void keep_before_state(struct gen_record *rec, const struct gen_record *s
                 snprintf(rec->cmdline_name, sizeof(rec->cmdline_name), "%s", saved->cmdline_name);
 }
 
+/* A package's hook (raspi-firmware's z50) may have rewritten the config file since apt-pre kept
+ * it: then a rollback must put apt-pre's copy back, not leave the hook's. A missing or unreadable
+ * file counts as changed; a copy without a known hash (layout 1) is left alone. */
+static bool changed_since_kept(const char *boot_dir, const struct gen_copies *c, const char *name)
+{
+        _cleanup_free_ char *path = NULL;
+        char hex[SHA256_HEX_SIZE];
+        int i = gen_copies_find(c, name);
+
+        if (i < 0 || c->unverified[i] || asprintf(&path, "%s/%s", boot_dir, name) < 0)
+                return false;
+        return sha256_file(path, hex) < 0 || !streq(hex, c->m.e[i].sha256);
+}
+
 /* Under apt, apt-pre saved the boot folder before dpkg ran (and before an in-place kernel
  * package overwrote anything): that generation is this upgrade's backup, so a kernel install
  * makes one generation, and a rollback goes back to what booted before apt. */
@@ -151,6 +166,9 @@ static int adopt_backup(struct run *u)
         start_journal(u);
         /* What the rollback restores is what the generation kept from before apt. */
         u->txn.final_existed = gen_copies_find(&c, p->final) >= 0;
+        if (!p->trial)
+                u->txn.config_touched = changed_since_kept(
+                    p->view->boot_dir, &c, u->txn.edited[0] ? u->txn.edited : "config.txt");
         gen_copies_free(&c);
         saved = rec;
         if (upgrade_journal(u, "backup") < 0)
