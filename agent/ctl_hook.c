@@ -39,6 +39,7 @@
 #include "upgrade.h"
 #include "util.h"
 
+#include <sys/stat.h>
 #include <time.h>
 
 /* Fixed (not [agent] run_dir): the apt hooks test for it without starting any program. */
@@ -781,6 +782,21 @@ static int hook_after_raspi(struct ctl_context *ctx, const char *where)
         return r < 0 ? CTL_EXIT_FAILED : CTL_EXIT_OK;
 }
 
+/* Who this Pi is, for the NAS (fleet), written beside the generations only when the hook saved
+ * or switched the boot folder: a hook that refused it (a FIFO at config.txt) leaves it as it was.
+ */
+static void record_identity_if_saved(struct ctl_context *ctx)
+{
+        _cleanup_free_ char *boot = root_path(ctx->root, ctx->cfg.agent.boot_dir);
+        _cleanup_free_ char *store = NULL;
+        struct stat st;
+
+        if (!boot || asprintf(&store, "%s/%s", boot, GEN_STORE) < 0)
+                return;
+        if (lstat(store, &st) == 0 && S_ISDIR(st.st_mode))
+                ctl_record_identity(ctx, NULL, NULL, "hook");
+}
+
 int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
 {
         char why[2048];
@@ -790,18 +806,20 @@ int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
                 usage(argc < 2 ? stderr : stdout);
                 return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
         }
-        /* The hooks that save or switch the boot folder: who this Pi is, for the NAS. */
-        if (streq(argv[1], "kernel-postinst") || streq(argv[1], "apt-pre"))
-                ctl_record_identity(ctx, NULL, NULL, "hook");
         if (streq(argv[1], "kernel-postinst")) {
                 if (argc < 3 || argc > 4 || !argv[2][0]) {
                         usage(stderr);
                         return CTL_EXIT_USAGE;
                 }
-                return hook_kernel_postinst(ctx, argv[2]);
+                r = hook_kernel_postinst(ctx, argv[2]);
+                record_identity_if_saved(ctx);
+                return r;
         }
-        if (streq(argv[1], "apt-pre"))
-                return hook_apt_pre(ctx, argc - 2, argv + 2);
+        if (streq(argv[1], "apt-pre")) {
+                r = hook_apt_pre(ctx, argc - 2, argv + 2);
+                record_identity_if_saved(ctx);
+                return r;
+        }
         if (streq(argv[1], "apt-post") && argc == 2)
                 return hook_apt_post(ctx);
         if (streq(argv[1], "kernel-postrm") && argc == 3)

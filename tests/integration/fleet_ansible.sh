@@ -148,5 +148,5 @@ rc=0
 "$NETROOTCTL" fleet --tftp-root "$T/tftp" >"$T/fleet2" 2>&1 || rc=$?
 cat "$T/fleet2"
 assert_eq "$rc" 1 "run 2: netrootctl fleet: attention (exit 1)"
-assert_contains "$(grep "^${SERIALS[redpi]}" "$T/fleet2")" "generation 2 was rolled back" "run 2: fleet names redpi's rolled-back generation"
+assert_contains "$(grep "^${SERIALS[redpi]}" "$T/fleet2")" "generation 2 is bad" "run 2: fleet names redpi's bad generation (rolled back, the verdict kept)"
 [ -z "${FLEET_ANSIBLE_KEEP:-}" ] || cp "$T/run1.log" "$T/run2.log" "$T/fleet1" "$T/fleet2" "$FLEET_ANSIBLE_KEEP/"

@@ -33,7 +33,7 @@ for kind in fifo symlink; do
 			fail "$kind at config.txt: netrootctl $cmd exited 0: $(cat "$T/out")"
 		assert_contains "$(cat "$T/out")" "$B/config.txt" "$kind at config.txt: netrootctl $cmd names the file"
 	done
-	[ "$(snap)" = "$before" ] || fail "$kind at config.txt: the boot folder changed"
+	[ "$(snap)" = "$before" ] || fail "$kind at config.txt: the boot folder changed: $(diff <(echo "$before") <(snap))"
 	[ "$(cat "$T/victim")" = secret ] || fail "the symlink's target was written"
 	pass "$kind at config.txt: every command returned within 10 s, named it, changed nothing"
 	# The next kind is another apt run (same test PID as apt's): its marker goes.
