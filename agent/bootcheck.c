@@ -84,16 +84,75 @@ static int root_resolves(const char *root, const char *value, const char *live_r
         return 0;
 }
 
+/* The login in cmdline text NAME (B) is the running root's: the kernel session's target (or
+ * LIVE_TARGET from the live command line), and LIVE's portal and initiator when known. */
+static int same_login(const char *name, const struct iscsi_boot *b, const struct iscsi_boot *live,
+                      const char *live_target, char *why, size_t size)
+{
+        if (live_target && !streq(b->target_name, live_target)) {
+                snprintf(why, size, "%s logs into target %s, the running root is on %s", name,
+                         b->target_name, live_target);
+                return 0;
+        }
+        if (live && live->target_ip[0] &&
+            (!streq(b->target_ip, live->target_ip) ||
+             port_or_default(b->target_port) != port_or_default(live->target_port))) {
+                snprintf(why, size, "%s logs into %s:%u, the running root came from %s:%u", name,
+                         b->target_ip, port_or_default(b->target_port), live->target_ip,
+                         port_or_default(live->target_port));
+                return 0;
+        }
+        if (live && live->initiator[0] && b->initiator[0] &&
+            !streq(b->initiator, live->initiator)) {
+                snprintf(why, size, "%s logs in as %s, the running root as %s", name, b->initiator,
+                         live->initiator);
+                return 0;
+        }
+        return 1;
+}
+
+/* TEXT's root= resolves (root_resolves); on success WHY says what logs in where. */
+static int check_root_arg(const char *root, const char *text, const char *name,
+                          const struct iscsi_boot *b, const char *live_root, const char *live_dev,
+                          char *why, size_t size)
+{
+        struct cmdline cl = {0};
+        const char *root_arg;
+        int r = cmdline_parse(text, strlen(text), &cl);
+
+        if (r < 0)
+                return r;
+        root_arg = cmdline_get(&cl, "root");
+        if (!root_arg || !root_arg[0]) {
+                snprintf(why, size, "%s has no root=: the kernel does not know its root", name);
+                r = 0;
+        } else {
+                r = root_resolves(root, root_arg, live_root, live_dev, why, size);
+        }
+        if (r == 0 && root_arg && root_arg[0] && strlen(why) + strlen(name) + 3 < size) {
+                char tmp[1024];
+
+                snprintf(tmp, sizeof(tmp), "%s: %s", name, why);
+                snprintf(why, size, "%s", tmp);
+        }
+        if (r == 1)
+                snprintf(why, size, "%s logs into %s at %s:%u, root=%s", name, b->target_name,
+                         b->target_ip, port_or_default(b->target_port),
+                         strncmp(root_arg, "iscsi:", 6) == 0 ? "iscsi:..." : root_arg);
+        cmdline_free(&cl);
+        return r;
+}
+
 int boot_check_cmdline(const char *root, const char *text, const char *name, char *why, size_t size)
 {
         _cleanup_free_ char *frag_path = root_path(root, ISCSI_BOOT_INITRAMFS_PATH);
         _cleanup_free_ char *live_path = root_path(root, ISCSI_BOOT_CMDLINE_PATH);
         _cleanup_free_ char *frag = NULL, *live_text = NULL;
         struct iscsi_boot *b = NULL, *live = NULL;
-        struct cmdline cl = {0}, live_cl = {0};
+        struct cmdline live_cl = {0};
         struct session_locator loc;
         struct session_snapshot *snap = NULL;
-        const char *root_arg, *live_root = NULL, *live_target;
+        const char *live_root = NULL, *live_target;
         char err[ISCSI_BOOT_ERROR_MAX];
         int r, have_live;
 
@@ -137,50 +196,10 @@ int boot_check_cmdline(const char *root, const char *text, const char *name, cha
         live_target = have_live ? live->target_name : NULL;
         if (session_read(root, &loc, snap) == 1 && snap->targetname[0])
                 live_target = snap->targetname;
-        if (live_target && !streq(b->target_name, live_target)) {
-                snprintf(why, size, "%s logs into target %s, the running root is on %s", name,
-                         b->target_name, live_target);
-                r = 0;
-                goto out;
-        }
-        if (have_live && live->target_ip[0] &&
-            (!streq(b->target_ip, live->target_ip) ||
-             port_or_default(b->target_port) != port_or_default(live->target_port))) {
-                snprintf(why, size, "%s logs into %s:%u, the running root came from %s:%u", name,
-                         b->target_ip, port_or_default(b->target_port), live->target_ip,
-                         port_or_default(live->target_port));
-                r = 0;
-                goto out;
-        }
-        if (have_live && live->initiator[0] && b->initiator[0] &&
-            !streq(b->initiator, live->initiator)) {
-                snprintf(why, size, "%s logs in as %s, the running root as %s", name, b->initiator,
-                         live->initiator);
-                r = 0;
-                goto out;
-        }
-        r = cmdline_parse(text, strlen(text), &cl);
-        if (r < 0)
-                goto out;
-        root_arg = cmdline_get(&cl, "root");
-        if (!root_arg || !root_arg[0]) {
-                snprintf(why, size, "%s has no root=: the kernel does not know its root", name);
-                r = 0;
-                goto out;
-        }
-        r = root_resolves(root, root_arg, live_root, snap->root_dev, why, size);
-        if (r == 0 && strlen(why) + strlen(name) + 3 < size) {
-                char tmp[1024];
-
-                snprintf(tmp, sizeof(tmp), "%s: %s", name, why);
-                snprintf(why, size, "%s", tmp);
-        }
+        r = same_login(name, b, have_live ? live : NULL, live_target, why, size);
         if (r == 1)
-                snprintf(why, size, "%s logs into %s at %s:%u, root=%s", name, b->target_name,
-                         b->target_ip, port_or_default(b->target_port),
-                         strncmp(root_arg, "iscsi:", 6) == 0 ? "iscsi:..." : root_arg);
+                r = check_root_arg(root, text, name, b, live_root, snap->root_dev, why, size);
 out:
-        cmdline_free(&cl);
         cmdline_free(&live_cl);
         if (b)
                 iscsi_boot_clear(b);

@@ -106,6 +106,54 @@ static void kv(struct strbuf *sb, const char *key, const char *value)
         sb_puts(sb, ", ");
 }
 
+/* One Pi folder's object, without its opening brace. */
+static void json_row(struct strbuf *sb, const struct fleet_row *r)
+{
+        bool id = r->identity_r == 0;
+
+        kv(sb, "folder", r->name);
+        sb_printf(sb, "\"misnamed\": %s, ", r->misnamed ? "true" : "false");
+        kv(sb, "expected", r->expected);
+        kv(sb, "serial", id ? r->id.serial : "");
+        kv(sb, "model", id ? r->id.model : "");
+        kv(sb, "board", r->board);
+        kv(sb, "hostname", id ? r->id.hostname : "");
+        kv(sb, "identity_updated", id ? r->id.updated : "");
+        kv(sb, "kernel", r->kernel);
+        sb_printf(sb, "\"kernel_present\": %s, ", r->kernel_present ? "true" : "false");
+        kv(sb, "initramfs", r->initramfs);
+        sb_printf(sb, "\"initramfs_present\": %s, ", r->initramfs_present ? "true" : "false");
+        kv(sb, "boot_error", r->boot_error);
+        sb_printf(sb,
+                  "\"generations\": {\"total\": %u, \"pending\": %u, \"good\": %u, "
+                  "\"bad\": %u, \"rolled_back\": %u, \"unconfirmed\": %u, "
+                  "\"newest\": %u, ",
+                  r->gens, r->pending, r->good, r->bad, r->rolled_back, r->unconfirmed, r->newest);
+        kv(sb, "newest_status", status_name(r));
+        kv(sb, "newest_kernel", r->newest_kernel);
+        sb_printf(sb,
+                  "\"newest_age_seconds\": %ld, \"pending_generation\": %u, "
+                  "\"pending_age_seconds\": %ld, \"confirm_timeout_seconds\": %u, "
+                  "\"pending_overdue\": %s, \"bytes\": %" PRIu64 "}, ",
+                  r->newest ? r->newest_age : -1, r->pending_gen,
+                  r->pending_gen ? r->pending_age : -1, r->confirm_timeout,
+                  r->pending_overdue ? "true" : "false", r->gen_bytes);
+        sb_puts(sb, "\"firmware\": ");
+        if (r->fw) {
+                sb_puts(sb, "{");
+                kv(sb, "boots_from", r->fw->own ? "own" : "root");
+                kv(sb, "version", r->fw->version);
+                kv(sb, "start_sha256", r->fw->start_sha256);
+                sb_printf(sb, "\"skew\": %s, \"pairs_ok\": %s}, ", r->fw->skew ? "true" : "false",
+                          r->fw->pairs == 1 ? "true" : "false");
+        } else {
+                sb_puts(sb, "null, ");
+        }
+        sb_printf(sb, "\"attention\": %s, ", r->attention ? "true" : "false");
+        sb_puts(sb, "\"reason\": ");
+        json_put_string(sb, r->reason);
+}
+
 static void print_json(const struct fleet_view *v)
 {
         struct strbuf sb = {0};
@@ -138,54 +186,8 @@ static void print_json(const struct fleet_view *v)
         kv(&sb, "reason", v->reason);
         sb_puts(&sb, "\"rows\": [");
         for (size_t i = 0; i < v->n; i++) {
-                const struct fleet_row *r = &v->rows[i];
-                bool id = r->identity_r == 0;
-
                 sb_puts(&sb, i ? ", {" : "{");
-                kv(&sb, "folder", r->name);
-                sb_printf(&sb, "\"misnamed\": %s, ", r->misnamed ? "true" : "false");
-                kv(&sb, "expected", r->expected);
-                kv(&sb, "serial", id ? r->id.serial : "");
-                kv(&sb, "model", id ? r->id.model : "");
-                kv(&sb, "board", r->board);
-                kv(&sb, "hostname", id ? r->id.hostname : "");
-                kv(&sb, "identity_updated", id ? r->id.updated : "");
-                kv(&sb, "kernel", r->kernel);
-                sb_printf(&sb, "\"kernel_present\": %s, ", r->kernel_present ? "true" : "false");
-                kv(&sb, "initramfs", r->initramfs);
-                sb_printf(&sb, "\"initramfs_present\": %s, ",
-                          r->initramfs_present ? "true" : "false");
-                kv(&sb, "boot_error", r->boot_error);
-                sb_printf(&sb,
-                          "\"generations\": {\"total\": %u, \"pending\": %u, \"good\": %u, "
-                          "\"bad\": %u, \"rolled_back\": %u, \"unconfirmed\": %u, "
-                          "\"newest\": %u, ",
-                          r->gens, r->pending, r->good, r->bad, r->rolled_back, r->unconfirmed,
-                          r->newest);
-                kv(&sb, "newest_status", status_name(r));
-                kv(&sb, "newest_kernel", r->newest_kernel);
-                sb_printf(&sb,
-                          "\"newest_age_seconds\": %ld, \"pending_generation\": %u, "
-                          "\"pending_age_seconds\": %ld, \"confirm_timeout_seconds\": %u, "
-                          "\"pending_overdue\": %s, \"bytes\": %" PRIu64 "}, ",
-                          r->newest ? r->newest_age : -1, r->pending_gen,
-                          r->pending_gen ? r->pending_age : -1, r->confirm_timeout,
-                          r->pending_overdue ? "true" : "false", r->gen_bytes);
-                sb_puts(&sb, "\"firmware\": ");
-                if (r->fw) {
-                        sb_puts(&sb, "{");
-                        kv(&sb, "boots_from", r->fw->own ? "own" : "root");
-                        kv(&sb, "version", r->fw->version);
-                        kv(&sb, "start_sha256", r->fw->start_sha256);
-                        sb_printf(&sb, "\"skew\": %s, \"pairs_ok\": %s}, ",
-                                  r->fw->skew ? "true" : "false",
-                                  r->fw->pairs == 1 ? "true" : "false");
-                } else {
-                        sb_puts(&sb, "null, ");
-                }
-                sb_printf(&sb, "\"attention\": %s, ", r->attention ? "true" : "false");
-                sb_puts(&sb, "\"reason\": ");
-                json_put_string(&sb, r->reason);
+                json_row(&sb, &v->rows[i]);
                 sb_puts(&sb, "}");
         }
         sb_puts(&sb, "]}\n");
@@ -282,6 +284,26 @@ static int write_textfile(const struct fleet_view *v, const char *path)
         return r;
 }
 
+/* Prints the view (or writes the textfile): CTL_EXIT_FAILED when a Pi needs attention. */
+static int output(const struct fleet_view *v, bool json, const char *textfile)
+{
+        int ret = v->attention ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+        int r;
+
+        if (textfile) {
+                r = write_textfile(v, textfile);
+                if (r < 0) {
+                        fprintf(stderr, "netrootctl: %s: %s\n", textfile, strerror(-r));
+                        ret = CTL_EXIT_FAILED;
+                }
+        } else if (json) {
+                print_json(v);
+        } else {
+                print_text(v);
+        }
+        return ret;
+}
+
 int ctl_fleet(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -356,18 +378,7 @@ int ctl_fleet(struct ctl_context *ctx, int argc, char **argv)
                 free(v);
                 return CTL_EXIT_FAILED;
         }
-        ret = v->attention ? CTL_EXIT_FAILED : CTL_EXIT_OK;
-        if (textfile) {
-                r = write_textfile(v, textfile);
-                if (r < 0) {
-                        fprintf(stderr, "netrootctl: %s: %s\n", textfile, strerror(-r));
-                        ret = CTL_EXIT_FAILED;
-                }
-        } else if (json) {
-                print_json(v);
-        } else {
-                print_text(v);
-        }
+        ret = output(v, json, textfile);
         fleet_view_free(v);
         free(v);
         return ret;

@@ -464,6 +464,24 @@ static int rollback_to(struct ctl_context *ctx, const char *boot_dir, unsigned g
         return r;
 }
 
+static void say_repaired(const struct logger *log, const struct cmdline_repair *rep,
+                         const char *where, const char *fixline)
+{
+        char line[1400], title[400];
+        const char *lines[] = {rep->broken, line, fixline};
+
+        snprintf(line, sizeof(line), "put back from generation %u: %s", rep->gen, rep->detail);
+        snprintf(title, sizeof(title),
+                 "REPAIRED %s: raspi-firmware's hook (%s) dropped the iSCSI login", rep->name,
+                 where);
+        print_block(title, lines, ARRAY_SIZE(lines));
+        if (log) /* NULL: no journal here (a chroot, --root) */
+                log_event(log, LOG_WARNING, MSGID_CMDLINE_REPAIRED, NULL,
+                          "%s repaired after raspi-firmware's hook (%s): %s; put back from "
+                          "generation %u; lasting fix: netrootctl doctor --fix",
+                          rep->name, where, rep->broken, rep->gen);
+}
+
 /* Debian's raspi-firmware hook rewrote cmdline.txt (it runs before us in postinst.d, postrm.d
  * and post-update.d): repaired from a generation when it lost the iSCSI login, said on the apt
  * console and in the journal. When it cannot be repaired, GEN (the apt run's backup; 0: the
@@ -501,20 +519,7 @@ static int repair_cmdline(struct ctl_context *ctx, const char *where, unsigned g
         if (rep.outcome == CMDLINE_REPAIR_NOT_NEEDED)
                 return 0;
         if (rep.outcome == CMDLINE_REPAIR_DONE) {
-                snprintf(line, sizeof(line), "put back from generation %u: %s", rep.gen,
-                         rep.detail);
-                const char *lines[] = {rep.broken, line, fixline};
-                char title[400];
-
-                snprintf(title, sizeof(title),
-                         "REPAIRED %s: raspi-firmware's hook (%s) dropped the iSCSI login",
-                         rep.name, where);
-                print_block(title, lines, ARRAY_SIZE(lines));
-                if (log) /* NULL: no journal here (a chroot, --root) */
-                        log_event(log, LOG_WARNING, MSGID_CMDLINE_REPAIRED, NULL,
-                                  "%s repaired after raspi-firmware's hook (%s): %s; put back from "
-                                  "generation %u; lasting fix: netrootctl doctor --fix",
-                                  rep.name, where, rep.broken, rep.gen);
+                say_repaired(log, &rep, where, fixline);
                 return 0;
         }
         /* Impossible: the boot folder goes back to the generation before this apt run. */

@@ -29,6 +29,39 @@ static void usage(FILE *out)
                 "the cluster lock.\n");
 }
 
+/* Rolls back, then says whether the Pi boots the result (the whole boot's check, bootcheck.h).
+ * BOOT_ARG: a folder reached from elsewhere (the NAS): the modules and the live iSCSI login to
+ * check it against are the Pi's, so the check is left to the Pi. */
+static int run_and_check(struct ctl_context *ctx, const struct rollback_options *o,
+                         const char *boot_arg)
+{
+        static const struct report_ops ops = {.note = print_note};
+        struct report rep = {.ops = &ops};
+        struct rollback_result res;
+        char why[2048];
+
+        if (rollback_run(o, &rep, &res) < 0) {
+                fprintf(stderr, "netrootctl: %s\n", res.reason);
+                return res.outcome == ROLLBACK_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
+        }
+        if (o->dry_run)
+                return CTL_EXIT_OK;
+        if (boot_arg) {
+                printf("restored; whether the Pi boots it is checked on the Pi itself "
+                       "(netrootctl hook check)\n");
+                return CTL_EXIT_OK;
+        }
+        if (boot_check_root(ctx->root, &ctx->cfg, NULL, why, sizeof(why)) != 1) {
+                fprintf(stderr,
+                        "netrootctl: CRITICAL: generation %u restored, but the Pi would NOT boot: "
+                        "%s\nnetrootctl: netrootctl history lists the other generations\n",
+                        res.target, why);
+                return CTL_EXIT_FAILED;
+        }
+        printf("the Pi boots what it booted before: %s\n", why);
+        return CTL_EXIT_OK;
+}
+
 int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -97,38 +130,5 @@ int ctl_rollback(struct ctl_context *ctx, int argc, char **argv)
         o.boot_dir = boot;
         o.shared_dir = shared;
         o.events = ctl_events_logger(&events);
-        {
-                static const struct report_ops ops = {.note = print_note};
-                struct report rep = {.ops = &ops};
-                struct rollback_result res;
-
-                char why[2048];
-                int r;
-
-                if (rollback_run(&o, &rep, &res) < 0) {
-                        fprintf(stderr, "netrootctl: %s\n", res.reason);
-                        return res.outcome == ROLLBACK_USAGE ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
-                }
-                if (o.dry_run)
-                        return CTL_EXIT_OK;
-                /* --boot-dir: a folder reached from elsewhere (the NAS), not this machine's
-                 * boot: the modules and the live iSCSI login to check it against are the Pi's. */
-                if (boot_arg) {
-                        printf("restored; whether the Pi boots it is checked on the Pi itself "
-                               "(netrootctl hook check)\n");
-                        return CTL_EXIT_OK;
-                }
-                /* The files are back; whether the Pi boots is the whole boot's check. */
-                r = boot_check_root(ctx->root, &ctx->cfg, boot_arg, why, sizeof(why));
-                if (r != 1) {
-                        fprintf(stderr,
-                                "netrootctl: CRITICAL: generation %u restored, but the Pi would "
-                                "NOT boot: %s\nnetrootctl: netrootctl history lists the other "
-                                "generations\n",
-                                res.target, why);
-                        return CTL_EXIT_FAILED;
-                }
-                printf("the Pi boots what it booted before: %s\n", why);
-        }
-        return CTL_EXIT_OK;
+        return run_and_check(ctx, &o, boot_arg);
 }
