@@ -220,6 +220,18 @@ static void view_free(struct boot_view *v)
         free(v);
 }
 
+/* Whether this Pi's packaging is one the agent does not guard (WHY says why). */
+static bool unguarded_now(struct ctl_context *ctx, char *why, size_t size)
+{
+        char err[256] = "";
+        struct boot_view *v = view_load(ctx, err, sizeof(err));
+        bool r = v && !err[0] && packaging_unguarded(v, why, size);
+
+        if (v)
+                view_free(v);
+        return r;
+}
+
 /* 1 bootable, 0 not, <0 unreadable; WHY says which (bootcheck.h: the Pi's boot as a whole). */
 static int check_now(struct ctl_context *ctx, char *why, size_t size)
 {
@@ -406,6 +418,15 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
         }
         recover(ctx);
         v = view_load(ctx, why, sizeof(why));
+        if (v && !why[0] && packaging_unguarded(v, why, sizeof(why))) {
+                /* Said once per apt run, here; no marker, so the later hooks stay silent. */
+                printf("netroot: NOTE: %s in this run: %s\n",
+                       m.packages[0] ? m.packages : "kernel packages", why);
+                view_free(v);
+                boot_lock_release(&lock);
+                fflush(stdout);
+                return CTL_EXIT_OK;
+        }
         if (v && !why[0]) {
                 snprintf(reason, sizeof(reason), "boot folder before apt changed %.400s",
                          m.packages[0] ? m.packages : "kernel packages");
@@ -736,6 +757,8 @@ static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
                 printf("netroot: kernel %s: not switched to: %s\n", ver, why);
                 goto done_ok;
         }
+        if (packaging_unguarded(v, NULL, 0))
+                goto done_ok; /* apt-pre said why, once */
         if (!packaging_detect(v)->postinst_applies(v, ver, why, sizeof(why))) {
                 printf("netroot: %s; skipped\n", why);
                 goto done_ok;
@@ -778,7 +801,8 @@ static int hook_after_raspi(struct ctl_context *ctx, const char *where)
         if (marker_read(ctx, &m) != 1)
                 m.gen = 0;
         r = repair_cmdline(ctx, where, m.gen);
-        if (r == 0 && !m.gen && check_now(ctx, why, sizeof(why)) == 0)
+        if (r == 0 && !m.gen && !unguarded_now(ctx, why, sizeof(why)) &&
+            check_now(ctx, why, sizeof(why)) == 0)
                 printf("netroot: WARNING: after %s the boot folder would not boot: %s (netrootctl "
                        "history; netrootctl rollback)\n",
                        where, why);
@@ -832,6 +856,10 @@ int ctl_hook(struct ctl_context *ctx, int argc, char **argv)
         if (streq(argv[1], "initramfs-post-update") && (argc == 3 || argc == 4))
                 return hook_after_raspi(ctx, "initramfs post-update");
         if (streq(argv[1], "check") && argc == 2) {
+                if (unguarded_now(ctx, why, sizeof(why))) {
+                        printf("not judged: %s\n", why);
+                        return CTL_EXIT_OK;
+                }
                 r = check_now(ctx, why, sizeof(why));
                 printf("%s: %s\n", r == 1 ? "consistent" : "NOT bootable", why);
                 return r == 1 ? CTL_EXIT_OK : CTL_EXIT_FAILED;

@@ -19,12 +19,22 @@ static bool raspi_firmware_installed(const char *root)
         return doctor_rooted_exists(root, RASPI_FIRMWARE_HOOK);
 }
 
+/* Raspberry Pi OS ships a raspi-firmware of its own under the same hook name; it copies the
+ * kernel and initramfs into /boot/firmware and leaves config.txt (auto_initramfs) and
+ * cmdline.txt alone, so these rows are about Debian's package only. */
 static bool applies(const struct doctor_ctx *c, struct doctor_check *ck)
 {
-        if (raspi_firmware_installed(c->root))
-                return true;
-        doctor_say(ck, DOCTOR_SKIP, "raspi-firmware is not installed");
-        return false;
+        if (!raspi_firmware_installed(c->root)) {
+                doctor_say(ck, DOCTOR_SKIP, "raspi-firmware is not installed");
+                return false;
+        }
+        if (c->v->eval_r == 0 && c->v->res.initramfs_from == BOOTCFG_INITRAMFS_AUTO) {
+                doctor_say(ck, DOCTOR_SKIP,
+                           "Raspberry Pi OS's raspi-firmware (auto_initramfs): its hook writes "
+                           "neither config.txt nor cmdline.txt");
+                return false;
+        }
+        return true;
 }
 
 void doctor_check_raspi_fw_folder(struct doctor_ctx *c, struct doctor_check *ck)

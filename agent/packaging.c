@@ -16,6 +16,23 @@ static bool raspi_firmware_present(const struct boot_view *v)
 
 /* ---- detection ---- */
 
+static const char *kernel_base(const struct boot_view *v)
+{
+        const char *k = v->res.kernel;
+        const char *b = strrchr(k, '/');
+
+        return b ? b + 1 : k;
+}
+
+/* Ubuntu's pi-gadget config.txt: kernel=vmlinuz (22.04+), kernel=vmlinux (20.04 arm64 images,
+ * in usercfg.txt), or u-boot (uboot_rpi_*.bin, 20.04) loading whatever flash-kernel put there. */
+static bool detect_ubuntu(const struct boot_view *v)
+{
+        const char *b = kernel_base(v);
+
+        return streq(b, "vmlinuz") || streq(b, "vmlinux") || strncmp(b, "uboot_", 6) == 0;
+}
+
 static bool detect_rpios(const struct boot_view *v)
 {
         return v->res.initramfs_from == BOOTCFG_INITRAMFS_AUTO;
@@ -57,6 +74,18 @@ static int refuse_raspi_firmware(const struct upgrade_plan *p, char *why, size_t
                  p->view->fl.raspi_firmware_evidence, r < 0 ? "none" : choice, p->kver,
                  r < 0 ? "it" : choice, r < 0 ? "VER" : choice);
         return -EPERM;
+}
+
+#define UBUNTU_UNGUARDED                                                                           \
+        "Ubuntu's layout: config.txt boots the unversioned %s, which Ubuntu's flash-kernel "       \
+        "overwrites on every kernel install; kernel installs on this layout are not guarded by "   \
+        "netroot-agent (no generation, no switch, no verdict: flash-kernel's files are left to "   \
+        "it)"
+
+static int refuse_ubuntu(const struct upgrade_plan *p, char *why, size_t size)
+{
+        snprintf(why, size, UBUNTU_UNGUARDED, kernel_base(p->view));
+        return -EOPNOTSUPP;
 }
 
 /* ---- the switch ---- */
@@ -108,6 +137,12 @@ static bool applies_by_flavour(const struct boot_view *v, const char *ver, char 
                 return false;
         }
         return true;
+}
+
+static bool applies_never(const struct boot_view *v, const char *ver, char *why, size_t size)
+{
+        (void)ver;
+        return packaging_unguarded(v, why, size), false;
 }
 
 static bool applies_raspi_firmware(const struct boot_view *v, const char *ver, char *why,
@@ -183,6 +218,16 @@ static size_t save_nothing(const struct boot_view *v, char names[][256], size_t 
 /* Detected in this order: the first row whose detect() holds. */
 static const struct packaging rows[] = {
     {
+        .name = "ubuntu",
+        .switch_note = "not guarded (flash-kernel)",
+        .detect = detect_ubuntu,
+        .refuse = refuse_ubuntu,
+        .plan_switch = switch_rename,
+        .postinst_applies = applies_never,
+        .files_to_save = save_nothing,
+        .unguarded = UBUNTU_UNGUARDED,
+    },
+    {
         .name = "rpios",
         .switch_note = "auto_initramfs: the switch renames onto the initramfs file",
         .detect = detect_rpios,
@@ -217,6 +262,17 @@ const struct packaging *packaging_detect(const struct boot_view *v)
                 if (rows[i].detect(v))
                         return &rows[i];
         return &rows[ARRAY_SIZE(rows) - 1];
+}
+
+bool packaging_unguarded(const struct boot_view *v, char *why, size_t size)
+{
+        const struct packaging *p = packaging_detect(v);
+
+        if (!p->unguarded)
+                return false;
+        if (why && size)
+                snprintf(why, size, p->unguarded, kernel_base(v));
+        return true;
 }
 
 const struct packaging *packaging_by_name(const char *name)

@@ -8,7 +8,10 @@
  *                   named after the kernel file; the switch renames the new initrd onto it.
  *   raspi-firmware  Debian's raspi-firmware: its hook REWRITES config.txt (and cmdline.txt) on
  *                   every kernel install for the newest /boot/vmlinuz-*, so the agent only makes
- *                   the edit that hook makes itself. */
+ *                   the edit that hook makes itself.
+ *   ubuntu          Ubuntu: config.txt boots an unversioned vmlinuz/vmlinux (or u-boot), which
+ *                   flash-kernel overwrites on every kernel install. Not guarded: the agent says
+ *                   so once and stays out of the way (no generation, no switch, no verdict). */
 #pragma once
 
 #include <stdbool.h>
@@ -31,6 +34,9 @@ struct packaging {
                                  size_t size);
         /* Extra boot-folder files a generation keeps as copies; returns how many were added. */
         size_t (*files_to_save)(const struct boot_view *v, char names[][256], size_t max);
+        /* Non-NULL: kernel installs on this packaging are not guarded; a format for why, given
+         * the kernel file config.txt boots. */
+        const char *unguarded;
 };
 
 /* Whether V's kernel is packaged in place (Raspbian's raspberrypi-kernel, Pi OS bookworm): the
@@ -43,3 +49,6 @@ bool packaging_in_place(const struct boot_view *v);
 const struct packaging *packaging_detect(const struct boot_view *v);
 
 const struct packaging *packaging_by_name(const char *name);
+
+/* Whether V's packaging is one the agent does not guard; WHY (when not NULL) says why. */
+bool packaging_unguarded(const struct boot_view *v, char *why, size_t size);

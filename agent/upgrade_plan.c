@@ -268,6 +268,10 @@ static int plan_identity_and_view(struct upgrade_plan *p)
         if (!p->view)
                 return -ENOMEM;
         r = boot_view_load(p->view, &bo);
+        /* Before the flavour's verdict: such a layout names no kernel version to tell. */
+        if ((r >= 0 || (r == -EINVAL && p->view->eval_r == 0)) &&
+            packaging_unguarded(p->view, why, sizeof(why)))
+                return refuse(p, "%s", why);
         if (r < 0) {
                 refuse(p, "%s", p->view->error[0] ? p->view->error : strerror(-r));
                 return r;

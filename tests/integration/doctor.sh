@@ -470,6 +470,20 @@ assert_contains "$(detail raspi-fw-folder)" "raspi-firmware installed but the bo
 expect raspi-fw-cmdline fail "raspi-firmware's cmdline.txt would lack the iSCSI login"
 assert_contains "$(fixof raspi-fw-cmdline)" "netrootctl doctor --fix" "raspi-fw-cmdline: fix is doctor --fix"
 
+variant rpios-raspi-firmware
+# Raspberry Pi OS's own raspi-firmware has the same hook name; with auto_initramfs its hook writes
+# neither config.txt nor cmdline.txt: Debian's rows do not apply (they FAILed a good Pi OS Pi).
+mkdir -p "$V/etc/kernel/postinst.d"
+printf '#!/bin/sh
+' >"$V/etc/kernel/postinst.d/z50-raspi-firmware"
+printf 'auto_initramfs=1
+' >"$V/boot/config.txt"
+cp "$V/boot/initrd.img-$KV" "$V/boot/initramfs7"
+doctor "$V"
+expect raspi-fw-folder skip "Pi OS's raspi-firmware: not Debian's"
+expect raspi-fw-cmdline skip "Pi OS's raspi-firmware: its hook leaves cmdline.txt"
+assert_contains "$(detail raspi-fw-cmdline)" "auto_initramfs" "raspi-fw-cmdline: says why it skips"
+
 # ---- LED / IPv6 ----
 variant led
 rm "$V/run/netroot/status.json"

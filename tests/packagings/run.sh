@@ -9,6 +9,10 @@
 #   raspbian               a STAND-IN raspberrypi-kernel (tests/packagings/standin.sh: in-place
 #                          kernel*.img, DTBs, overlays, versioned /lib/modules, run-parts of
 #                          postinst.d with INITRD=No), built from real Debian kernels
+#   rpios-standin          Raspberry Pi OS bookworm, STAND-INs (standin.sh): versioned
+#                          linux-image-<ver>-rpi-v8 packages and Raspberry Pi's raspi-firmware
+#                          hook, which copies kernel, initrd, DTBs and overlays over
+#                          /boot/firmware/kernel8.img, initramfs8, … in place; auto_initramfs=1
 #
 # Per layout: install (the packaging's starting point), good (a newer kernel), guarded-failure
 # (a kernel whose initramfs cannot mount an iSCSI root: MODULES=netboot, NO_ISCSI_IN_INITRAMFS),
@@ -78,7 +82,7 @@ for k in "$OLD" "$NEW" "$KV0"; do
 	mkdir -p "$T/k-$k"
 	if [ "$k" = "$KV0" ]; then
 		mkdir -p "$T/k-$k/boot" "$T/k-$k/lib/modules"
-		cp "$CH/boot/vmlinuz-$k" "$T/k-$k/boot/" && cp -a "$CH/lib/modules/$k" "$T/k-$k/lib/modules/"
+		cp "$CH/boot/vmlinuz-$k" "$CH/boot/config-$k" "$T/k-$k/boot/" && cp -a "$CH/lib/modules/$k" "$T/k-$k/lib/modules/"
 	else
 		dpkg-deb -x "$CH"/tmp/linux-image-"${k}"_*.deb "$T/k-$k"
 	fi || fail "unpacking kernel $k"
@@ -101,8 +105,10 @@ declare -A IMAGE_VERSION
 boot_set() { # BOOTDIR
 	local b=$1 kernel initrd ver mods
 	kernel=$(sed -n 's/^kernel=//p' "$b/config.txt" | tail -n 1)
-	kernel=${kernel:-kernel7.img}
+	kernel=${kernel:-${BOOT_KERNEL_DEFAULT:-kernel7.img}}
 	initrd=$(sed -n 's/^initramfs \([^ ]*\).*/\1/p' "$b/config.txt" | tail -n 1)
+	# auto_initramfs=1: the initramfs named after the kernel file (kernel8.img: initramfs8).
+	[ -n "$initrd" ] || ! grep -q '^auto_initramfs=1' "$b/config.txt" || initrd=$(echo "$kernel" | sed 's/^kernel/initramfs/; s/\.img$//')
 	ver=${IMAGE_VERSION[$(sha256sum <"$b/$kernel" | cut -c1-64)]:-UNKNOWN}
 	mods=$( (cd "$CH/lib/modules/$ver" 2>/dev/null && find . -type f ! -name 'modules.*' | sort | xargs -r sha256sum) | sha256sum | cut -c1-16)
 	printf '%s %s %s %s %s %s\n' "$(sha256sum <"$b/$kernel" | cut -c1-16)" \
@@ -129,17 +135,20 @@ verify() { # LAYOUT STEP BOOTDIR BEFORE EXPECT_NEW_VERSION
 }
 
 # PACKAGINGS_LAYOUTS: the layouts to run (default: all), e.g. to rerun one while debugging.
-want() { [[ " ${PACKAGINGS_LAYOUTS:-raspbian-standin debian-raspi-firmware} " == *" $1 "* ]]; }
+want() { [[ " ${PACKAGINGS_LAYOUTS:-raspbian-standin rpios-standin debian-raspi-firmware} " == *" $1 "* ]]; }
 
 # ==== Layout: Raspbian raspberrypi-kernel (STAND-IN) ===========================================
-L=raspbian-standin
-if want "$L"; then
+# The stand-ins' versions, from the Debian kernels they are built of (6.1.0-NN-amd64: 6.1.NN).
 SV_OLD=6.1.${OLD#6.1.0-}
 SV_OLD=${SV_OLD%-amd64}
 SV_NEW=6.1.${NEW#6.1.0-}
 SV_NEW=${SV_NEW%-amd64}
 SV_BAD=6.1.${KV0#6.1.0-}
 SV_BAD=${SV_BAD%-amd64}
+cp "$CH/boot/config.txt" "$T/sandbox-config.txt"
+
+L=raspbian-standin
+if want "$L"; then
 t=$(now)
 for pair in "$OLD $SV_OLD" "$NEW $SV_NEW" "$KV0 $SV_BAD"; do
 	set -- $pair
@@ -225,6 +234,105 @@ capt purge raspberrypi-kernel >"$T/r-purge.log" 2>&1 || fail "$L: purge: $(tail 
 rm -rf "$B/.netroot" "$B"/kernel*.img "$B"/*.dtb "$B/overlays" "$B"/initrd.img-*-v7+ "$CH"/lib/modules/*-v7+ \
 	"$CH"/lib/modules/*-v8+ "$CH"/lib/modules/*+ "$CH/run/netroot/apt-kernel"
 echo "$OLD" >"$CH/proc/sys/kernel/osrelease"
+cp "$T/sandbox-config.txt" "$CH/boot/config.txt"
+fi
+
+# ==== Layout: Raspberry Pi OS bookworm (STAND-IN) ==============================================
+L=rpios-standin
+if want "$L"; then
+t=$(now)
+for pair in "$OLD $SV_OLD" "$NEW $SV_NEW" "$KV0 $SV_BAD"; do
+	set -- $pair
+	standin_rpios_kernel_deb "$CH" "$1" "$2" "$T/k-$1" >/dev/null || fail "building the Pi OS stand-in for $2"
+	IMAGE_VERSION[$(sha256sum <"$T/k-$1/boot/vmlinuz-$1" | cut -c1-64)]=$2-rpi-v8
+done
+standin_rpios_firmware_deb "$CH" >/dev/null || fail "building the Pi OS raspi-firmware hook stand-in"
+echo "STAND-IN Pi OS packages: $(cd "$CH/tmp" && ls linux-image-*-rpi-v8_* rpios-raspi-firmware-standin_*)"
+row "$L" stand-in-debs ok "$(since "$t")" "STAND-IN linux-image-$SV_OLD/$SV_NEW/$SV_BAD-rpi-v8, raspi-firmware hook built"
+t=$(now)
+BF=$CH/boot/firmware
+BOOT_KERNEL_DEFAULT=kernel8.img
+mkdir -p "$BF"
+mount -t tmpfs -o size=1536m netroot-boot "$BF" || fail "tmpfs on /boot/firmware"
+# The image as Pi OS ships it: the hook and the first kernel installed (the agent still looks
+# at /boot, whose config.txt boots another kernel: it leaves these alone), then config.txt.
+capt install /tmp/rpios-raspi-firmware-standin_1_all.deb "/tmp/linux-image-$SV_OLD-rpi-v8_$SV_OLD-1_all.deb" \
+	>"$T/p-install.log" 2>&1 || fail "$L: installing the stand-ins: $(tail -n 30 "$T/p-install.log")"
+grep -E '^netroot|^raspi-firmware' "$T/p-install.log" | sed 's/^/  apt| /' | head -n 10
+[ -f "$BF/kernel8.img" ] && [ -f "$BF/initramfs8" ] || fail "$L: the hook stand-in did not fill /boot/firmware: $(ls "$BF")"
+cp "$CH/boot/cmdline.txt" "$BF/cmdline.txt"
+cat >"$BF/config.txt" <<-CFG
+# netroot test Pi: Raspberry Pi OS bookworm (arm_64bit=1: kernel8.img; auto_initramfs=1: initramfs8)
+arm_64bit=1
+auto_initramfs=1
+dtparam=act_led_trigger=none
+CFG
+sed -i 's|^boot_dir *=.*|boot_dir = /boot/firmware|' "$CH/etc/netroot/agent.conf"
+echo "$SV_OLD-rpi-v8" >"$CH/proc/sys/kernel/osrelease"
+SP0=$(boot_set "$BF")
+verify "$L" install "$BF" "$SP0" "$SV_OLD-rpi-v8"
+ctl doctor >"$T/p-doc.log" 2>&1
+grep -E 'raspi-fw|raspi-firmware|config-initramfs' "$T/p-doc.log" | sed 's/^/  doctor| /'
+assert_not_contains "$(grep -E 'raspi-fw' "$T/p-doc.log")" "FAIL" "$L: doctor does not take Pi OS's hook for Debian's"
+row "$L" install ok "$(since "$t")" "stand-in $SV_OLD-rpi-v8 booted from kernel8.img + initramfs8"
+
+# good
+t=$(now)
+capt install "/tmp/linux-image-$SV_NEW-rpi-v8_$SV_NEW-1_all.deb" >"$T/p-good.log" 2>&1
+rc=$?
+grep -E '^netroot|^\*\*\*|upgraded|^raspi-firmware' "$T/p-good.log" | sed 's/^/  apt| /' | head -n 20
+[ "$rc" = 0 ] || fail "$L/good: apt exited $rc: $(tail -n 30 "$T/p-good.log")"
+assert_contains "$(cat "$T/p-good.log")" "saved as generation" "$L/good: apt-pre saved a generation"
+assert_contains "$(cat "$T/p-good.log")" "upgraded: kernel $SV_NEW-rpi-v8" "$L/good: guarded upgrade done"
+GEN_P=$(sed -n 's/.*saved as generation \([0-9]*\).*/\1/p' "$T/p-good.log" | head -n 1)
+[ -n "$GEN_P" ] || fail "$L/good: no generation number in the apt output"
+[ -f "$BF/.netroot/gen-$GEN_P/boot/kernel8.img" ] || fail "$L/good: the generation kept no copy of kernel8.img"
+[ "$(stat -c %h "$BF/.netroot/gen-$GEN_P/boot/kernel8.img")" = 1 ] || fail "$L/good: the kernel copy is a hard link"
+verify "$L" good "$BF" "$SP0" "$SV_NEW-rpi-v8"
+SP1=$LAST_SET
+row "$L" good ok "$(since "$t")" "kernel8.img, initramfs8, DTBs, overlays overwritten; old set kept in generation $GEN_P"
+
+# guarded failure
+t=$(now)
+sed -i 's/^MODULES=.*/MODULES=netboot/' "$CH/etc/initramfs-tools/initramfs.conf"
+mkdir -p "$CH/etc/initramfs-tools/conf.d"
+echo NO_ISCSI_IN_INITRAMFS=yes >"$CH/etc/initramfs-tools/conf.d/open-iscsi"
+capt install "/tmp/linux-image-$SV_BAD-rpi-v8_$SV_BAD-1_all.deb" >"$T/p-bad.log" 2>&1
+rc=$?
+grep -E '^netroot|^\*\*\*|restored|^raspi-firmware' "$T/p-bad.log" | sed 's/^/  apt| /' | head -n 30
+[ "$rc" = 0 ] || fail "$L/guarded-failure: apt exited $rc: $(tail -n 30 "$T/p-bad.log")"
+assert_contains "$(cat "$T/p-bad.log")" "will NOT boot it" "$L/guarded-failure: the WARNING says the Pi stays"
+verify "$L" guarded-failure "$BF" "$SP1" "none"
+row "$L" guarded-failure ok "$(since "$t")" "kernel8.img, initramfs8, DTBs, overlays of $SV_NEW-rpi-v8 put back"
+sed -i 's/^MODULES=.*/MODULES=most/' "$CH/etc/initramfs-tools/initramfs.conf"
+rm -f "$CH/etc/initramfs-tools/conf.d/open-iscsi"
+
+# trigger: update-initramfs rebuilds the newest kernel's initrd; the hook copies it in place
+t=$(now)
+capt install --reinstall open-iscsi >"$T/p-trig.log" 2>&1
+rc=$?
+grep -E '^netroot|^\*\*\*|^raspi-firmware' "$T/p-trig.log" | sed 's/^/  apt| /' | head -n 20
+[ "$rc" = 0 ] || fail "$L/trigger: apt exited $rc: $(tail -n 30 "$T/p-trig.log")"
+verify "$L" trigger "$BF" "$SP1" "$SV_BAD-rpi-v8"
+row "$L" trigger ok "$(since "$t")" "--reinstall open-iscsi"
+
+# rollback
+t=$(now)
+ctl rollback --to "$GEN_P" >"$T/p-rb.log" 2>&1 || fail "$L/rollback: $(cat "$T/p-rb.log")"
+sed 's/^/  | /' "$T/p-rb.log" | tail -n 8
+verify "$L" rollback "$BF" "$SP1" "$SV_OLD-rpi-v8"
+assert_eq "$LAST_SET" "$SP0" "$L/rollback: exactly the set before the good upgrade"
+row "$L" rollback ok "$(since "$t")" "to generation $GEN_P: the $SV_OLD-rpi-v8 set"
+
+# Clean the layout away for the next one.
+capt purge rpios-raspi-firmware-standin "linux-image-$SV_OLD-rpi-v8" "linux-image-$SV_NEW-rpi-v8" \
+	"linux-image-$SV_BAD-rpi-v8" >"$T/p-purge.log" 2>&1 || fail "$L: purge: $(tail "$T/p-purge.log")"
+umount "$BF" || fail "$L: umount /boot/firmware"
+rm -f "$CH"/boot/*-rpi-v8 "$CH/run/netroot/apt-kernel"
+rm -rf "$CH"/lib/modules/*-rpi-v8
+sed -i 's|^boot_dir *=.*|boot_dir = /boot|' "$CH/etc/netroot/agent.conf"
+echo "$OLD" >"$CH/proc/sys/kernel/osrelease"
+unset BOOT_KERNEL_DEFAULT
 fi
 
 # ==== Layout: Debian raspi-firmware (the REAL package) =========================================
