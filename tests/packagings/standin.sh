@@ -39,16 +39,7 @@ standin_raspbian_deb() {
 	done
 	printf 'STAND-IN overlays README for kernel %s\n' "$sv" >"$pkg/boot/overlays/README"
 	# Modules: a real subset of the Debian kernel's, with depmod's index files.
-	for d in kernel/drivers/scsi kernel/crypto kernel/lib kernel/block kernel/arch kernel/fs/ext4 \
-		kernel/fs/jbd2 kernel/fs/mbcache.ko kernel/drivers/net/virtio_net.ko kernel/drivers/net/net_failover.ko \
-		kernel/net/core kernel/drivers/net/usb kernel/drivers/net/phy kernel/drivers/net/mii.ko \
-		kernel/drivers/net/mdio; do
-		[ -e "$src/lib/modules/$dkv/$d" ] || continue
-		mkdir -p "$pkg/lib/modules/$sv-v7+/$(dirname "$d")"
-		cp -a "$src/lib/modules/$dkv/$d" "$pkg/lib/modules/$sv-v7+/$d" || return 1
-	done
-	cp "$src/lib/modules/$dkv/modules.builtin" "$src/lib/modules/$dkv/modules.builtin.modinfo" \
-		"$src/lib/modules/$dkv/modules.order" "$pkg/lib/modules/$sv-v7+/" 2>/dev/null
+	standin_modules_subset "$src/lib/modules/$dkv" "$pkg/lib/modules/$sv-v7+" || return 1
 	chroot "$ch" depmod -b "/tmp/standin-$sv" "$sv-v7+" || return 1
 	for fl in "+" "-v8+"; do
 		mkdir -p "$pkg/lib/modules/$sv$fl/kernel"
