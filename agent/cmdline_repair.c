@@ -106,17 +106,62 @@ static bool lasting_fix_in_place(const char *root)
                                            sizeof(why)) == 1;
 }
 
+/* Puts back the newest generation's copy of OUT->name that logs into this root; OUT says which
+ * or why none. Negative errno only when the store cannot be read at all. */
+static int restore_from_generations(const char *root, const struct boot_view *v,
+                                    struct cmdline_repair *out)
+{
+        _cleanup_close_ int bfd = beneath_open_dir(v->boot_dir);
+        _cleanup_free_ unsigned *gens = NULL;
+        struct gen_copies c;
+        struct error e;
+        size_t n = 0, idx = 0;
+        int r;
+
+        out->outcome = CMDLINE_REPAIR_IMPOSSIBLE;
+        if (bfd < 0) {
+                snprintf(out->detail, sizeof(out->detail), "%s: %s", v->boot_dir, strerror(-bfd));
+                return 0;
+        }
+        r = gen_list(v->boot_dir, &gens, &n);
+        if (r < 0 || n == 0) {
+                snprintf(out->detail, sizeof(out->detail),
+                         "no generation in %s/%s to take a working %s from", v->boot_dir, GEN_STORE,
+                         out->name);
+                return 0;
+        }
+        snprintf(out->detail, sizeof(out->detail),
+                 "no good generation in %s/%s has a %s that logs into this root", v->boot_dir,
+                 GEN_STORE, out->name);
+        for (size_t k = n; k-- > 0;) {
+                char why[1024];
+
+                r = usable_copy(root, v->boot_dir, bfd, gens[k], out->name, &c, &idx, why,
+                                sizeof(why));
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                r = gen_copy_restore(v->boot_dir, gens[k], false, &c, idx, &e);
+                gen_copies_free(&c);
+                if (r < 0) {
+                        snprintf(out->detail, sizeof(out->detail), "%s", error_text(&e));
+                        return 0;
+                }
+                out->outcome = CMDLINE_REPAIR_DONE;
+                out->gen = gens[k];
+                snprintf(out->detail, sizeof(out->detail), "%s", why);
+                break;
+        }
+        return 0;
+}
+
 int cmdline_repair_run(const char *root, const struct netroot_config *cfg,
                        struct cmdline_repair *out)
 {
         struct boot_view_options bo = {.root = root, .cfg = cfg, .flavour = true};
         _cleanup_free_ char *path = NULL, *text = NULL;
-        _cleanup_close_ int bfd = -1;
-        _cleanup_free_ unsigned *gens = NULL;
         struct boot_view *v = boot_view_new();
-        struct gen_copies c;
-        struct error e;
-        size_t n = 0, idx = 0;
         int r;
 
         memset(out, 0, sizeof(*out));
@@ -148,46 +193,7 @@ int cmdline_repair_run(const char *root, const struct netroot_config *cfg,
         } else {
                 snprintf(out->broken, sizeof(out->broken), "%s: %s", out->name, file_strerror(r));
         }
-        out->outcome = CMDLINE_REPAIR_IMPOSSIBLE;
-        bfd = beneath_open_dir(v->boot_dir);
-        if (bfd < 0) {
-                snprintf(out->detail, sizeof(out->detail), "%s: %s", v->boot_dir, strerror(-bfd));
-                r = 0;
-                goto done;
-        }
-        r = gen_list(v->boot_dir, &gens, &n);
-        if (r < 0 || n == 0) {
-                snprintf(out->detail, sizeof(out->detail),
-                         "no generation in %s/%s to take a working %s from", v->boot_dir, GEN_STORE,
-                         out->name);
-                r = 0;
-                goto done;
-        }
-        snprintf(out->detail, sizeof(out->detail),
-                 "no good generation in %s/%s has a %s that logs into this root", v->boot_dir,
-                 GEN_STORE, out->name);
-        for (size_t k = n; k-- > 0;) {
-                char why[1024];
-
-                r = usable_copy(root, v->boot_dir, bfd, gens[k], out->name, &c, &idx, why,
-                                sizeof(why));
-                if (r < 0)
-                        goto done;
-                if (r == 0)
-                        continue;
-                r = gen_copy_restore(v->boot_dir, gens[k], false, &c, idx, &e);
-                gen_copies_free(&c);
-                if (r < 0) {
-                        snprintf(out->detail, sizeof(out->detail), "%s", error_text(&e));
-                        r = 0;
-                        goto done;
-                }
-                out->outcome = CMDLINE_REPAIR_DONE;
-                out->gen = gens[k];
-                snprintf(out->detail, sizeof(out->detail), "%s", why);
-                break;
-        }
-        r = 0;
+        r = restore_from_generations(root, v, out);
 done:
         boot_view_free(v);
         free(v);

@@ -352,18 +352,14 @@ void fleet_view_free(struct fleet_view *v)
         firmware_fleet_status_free(&v->fw);
 }
 
-int fleet_view_load(const struct fleet_view_options *o, struct fleet_view *v, char *err,
-                    size_t err_size)
+/* The Pi folders at the TFTP root (and misnamed ones that look like Pi folders), sorted. */
+static int list_folders(const struct fleet_view_options *o, struct fleet_view *v, char *err,
+                        size_t err_size)
 {
-        struct fleet_row fake = {0};
         struct dirent *de;
-        DIR *d;
+        DIR *d = opendir(o->tftp_root);
         int r = 0;
 
-        memset(v, 0, sizeof(*v));
-        snprintf(v->tftp_root, sizeof(v->tftp_root), "%s", o->tftp_root);
-        v->now = o->now ? o->now : time(NULL);
-        d = opendir(o->tftp_root);
         if (!d) {
                 r = -errno;
                 snprintf(err, err_size, "%s: %s", o->tftp_root, strerror(-r));
@@ -386,6 +382,7 @@ int fleet_view_load(const struct fleet_view_options *o, struct fleet_view *v, ch
 
                         if (!rows) {
                                 r = -ENOMEM;
+                                snprintf(err, err_size, "out of memory");
                                 break;
                         }
                         v->rows = rows;
@@ -395,36 +392,54 @@ int fleet_view_load(const struct fleet_view_options *o, struct fleet_view *v, ch
                 v->n++;
         }
         closedir(d);
-        if (r < 0) {
-                snprintf(err, err_size, "out of memory");
-                fleet_view_free(v);
-                return r;
-        }
-        if (v->n)
+        if (r == 0 && v->n)
                 qsort(v->rows, v->n, sizeof(v->rows[0]), cmp_row);
+        return r;
+}
 
+/* What concerns the whole TFTP root (firmware at the root, the cluster lock), into FAKE. */
+static void load_root(const struct fleet_view_options *o, struct fleet_view *v,
+                      struct fleet_row *fake)
+{
         v->fw_r = firmware_fleet_status(o->tftp_root, &v->fw, v->fw_error, sizeof(v->fw_error));
         if (v->fw_r < 0)
-                add_reason(&fake, "firmware: %s", v->fw_error);
+                add_reason(fake, "firmware: %s", v->fw_error);
         else {
                 for (unsigned i = 0; i < v->fw.nroot; i++)
                         if (streq(v->fw.root[i].name, "bootcode.bin"))
                                 v->bootcode = &v->fw.root[i];
                 if (!v->bootcode)
-                        add_reason(&fake, "no bootcode.bin at the TFTP root");
+                        add_reason(fake, "no bootcode.bin at the TFTP root");
                 if (v->fw.root_pairs == 0)
-                        add_reason(&fake, "the root's start/fixup pairs mismatch: %s",
+                        add_reason(fake, "the root's start/fixup pairs mismatch: %s",
                                    v->fw.root_pairs_why);
                 if (v->fw.txn == 1)
-                        add_reason(&fake, "a firmware switch is pending (netrootctl firmware "
-                                          "recover)");
+                        add_reason(fake, "a firmware switch is pending (netrootctl firmware "
+                                         "recover)");
         }
         v->lock_r = cluster_lock_read(o->tftp_root, &v->lock);
         if (v->lock_r == 0 && v->lock.stale_at && v->now > v->lock.stale_at) {
                 v->lock_stale = true;
-                add_reason(&fake, "the cluster lock of %s@%s is stale", v->lock.serial,
+                add_reason(fake, "the cluster lock of %s@%s is stale", v->lock.serial,
                            v->lock.host);
         }
+}
+
+int fleet_view_load(const struct fleet_view_options *o, struct fleet_view *v, char *err,
+                    size_t err_size)
+{
+        struct fleet_row fake = {0};
+        int r;
+
+        memset(v, 0, sizeof(*v));
+        snprintf(v->tftp_root, sizeof(v->tftp_root), "%s", o->tftp_root);
+        v->now = o->now ? o->now : time(NULL);
+        r = list_folders(o, v, err, err_size);
+        if (r < 0) {
+                fleet_view_free(v);
+                return r;
+        }
+        load_root(o, v, &fake);
         for (size_t i = 0; i < v->n; i++) {
                 load_row(o, v, &v->rows[i]);
                 if (v->rows[i].misnamed)
