@@ -142,6 +142,25 @@ cmp -s "$INITRD" "$T/variant.img" || fail "temp-name link: the new initrd is not
 pass "symlink at the upgrade's temp name: removed unfollowed, upgrade done, target untouched"
 "$NETROOTCTL" --root "$CH" rollback >/dev/null 2>&1 || fail "rollback"
 
+# rollback without --to: the newest record damaged is skipped with a warning naming it, and the
+# rollback goes back to the generation before it (never stops on the admin's broken record).
+upgrade 0
+g1=$(ls "$B/.netroot" | sed -n 's/^gen-//p' | sort -n | tail -n 1)
+upgrade 0
+g=$(ls "$B/.netroot" | sed -n 's/^gen-//p' | sort -n | tail -n 1)
+[ "$g" -gt "$g1" ] || fail "the second upgrade made no generation"
+cp -p "$B/.netroot/gen-$g/record" "$T/record"
+printf 'gen=%s\nthis is not a record line\n' "$g" >"$B/.netroot/gen-$g/record"
+"$NETROOTCTL" --root "$CH" rollback >"$T/out" 2>&1
+rc=$?
+sed 's/^/  rb| /' "$T/out" | head -n 4
+assert_eq "$rc" 0 "rollback beside a damaged record: exit 0"
+assert_contains "$(cat "$T/out")" "warning: generation $g skipped" "a damaged newest record: skipped with a warning"
+assert_contains "$(cat "$T/out")" "rolled back to generation $g1" "the generation before it is the target"
+cp -p "$T/record" "$B/.netroot/gen-$g/record"
+untouched "a damaged record beside a rollback"
+pass "rollback without --to: a damaged record skipped with a warning"
+
 # --- damaged content ---
 # kinds: a NUL byte on line 2, a 1 MiB line, invalid UTF-8 on line 2, 0 bytes
 damage() { # KIND FILE [FIRST-LINE]
