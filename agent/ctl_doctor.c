@@ -101,7 +101,7 @@ static void unknown_check(const char *only)
 }
 
 /* --fix: the lasting raspi-firmware fix, written before the checks so they judge the result. */
-static int write_fix(struct ctl_context *ctx)
+static int write_fix(struct ctl_context *ctx, bool json)
 {
         char what[2048];
         int r = doctor_packaging_fix(ctx->root, &ctx->cfg, what, sizeof(what));
@@ -110,7 +110,8 @@ static int write_fix(struct ctl_context *ctx)
                 fprintf(stderr, "netrootctl doctor --fix: %s\n", what);
                 return CTL_EXIT_FAILED;
         }
-        printf("%s: %s\n", r > 0 ? "fixed" : "fix", what);
+        /* With --json, stdout holds the one JSON object only. */
+        fprintf(json ? stderr : stdout, "%s: %s\n", r > 0 ? "fixed" : "fix", what);
         return CTL_EXIT_OK;
 }
 
@@ -145,6 +146,9 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
                 case 'o':
                         opt.only = optarg;
                         break;
+                case 'F':
+                        do_fix = true;
+                        break;
                 case 'h':
                         doctor_usage(stdout);
                         return CTL_EXIT_OK;
@@ -170,7 +174,7 @@ int ctl_doctor(struct ctl_context *ctx, int argc, char **argv)
                 unknown_check(opt.only);
                 return CTL_EXIT_USAGE;
         }
-        if (do_fix && (r = write_fix(ctx)) != CTL_EXIT_OK)
+        if (do_fix && (r = write_fix(ctx, json)) != CTL_EXIT_OK)
                 return r;
         rep = malloc(sizeof(*rep));
         if (!rep) {

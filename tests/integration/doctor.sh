@@ -469,6 +469,15 @@ assert_contains "$(detail raspi-fw-folder)" "raspi-firmware installed but the bo
 	"raspi-fw-folder says why"
 expect raspi-fw-cmdline fail "raspi-firmware's cmdline.txt would lack the iSCSI login"
 assert_contains "$(fixof raspi-fw-cmdline)" "netrootctl doctor --fix" "raspi-fw-cmdline: fix is doctor --fix"
+# The fix it names works: doctor --fix writes the live cmdline.txt's login into raspi-firmware's
+# files, and the same run then judges raspi-fw-cmdline ok (before: --fix was a usage error).
+"$NETROOTCTL" --root "$V" doctor --fix >"$T/fix.out" 2>&1
+assert_contains "$(cat "$T/fix.out")" "fixed: /etc/default/raspi-extra-cmdline" "doctor --fix: says what it wrote"
+assert_contains "$(grep raspi-fw-cmdline "$T/fix.out")" "ok" "doctor --fix: raspi-fw-cmdline ok after it"
+grep -q ISCSI_TARGET_NAME "$V/etc/default/raspi-extra-cmdline" || fail "doctor --fix: no ISCSI_TARGET_NAME in raspi-extra-cmdline"
+doctor "$V" --fix
+expect raspi-fw-cmdline ok "doctor --fix --json: one JSON object on stdout" 1
+pass "doctor --fix writes the lasting fix"
 
 variant rpios-raspi-firmware
 # Raspberry Pi OS's own raspi-firmware has the same hook name; with auto_initramfs its hook writes
