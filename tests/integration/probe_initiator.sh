@@ -17,11 +17,9 @@ AUTO_NAME=$FAKE_INITIATOR_DEFAULT:netroot-probe
 EXPLICIT=iqn.2016-11.org.example:probe-explicit-$$
 tgt_add_target 1 "$IQN" || fail "target"
 tgt_add_target 2 "iqn.2016-11.org.example:other-$$" || fail "second target"
-# Initiator names only: no address may log in by being an address.
-tgt_adm --op unbind --mode target --tid 1 -I ALL || fail "unbind ALL"
-for n in "$AUTO_NAME" "$EXPLICIT"; do
-	tgt_adm --op bind --mode target --tid 1 --initiator-name "$n" || fail "bind $n"
-done
+# Initiator names only, through the lab's helper (the VM suite's never-healthy fault uses it too:
+# it once left the address ACL "ALL" bound, under which tgtd refuses no name).
+tgt_acl_initiators 1 "$AUTO_NAME" "$EXPLICIT" || fail "initiator ACL"
 
 S=$T/root
 make_sandbox "$S"

@@ -159,17 +159,22 @@ tgt_add_chap() {
 		tgt_adm --op bind --mode account --tid "$tid" --user "$user"
 }
 
+# tgtd admits a login when EITHER its address ACL or its name ACL matches: with the address ACL
+# "ALL" that tgt_add_target binds, a name ACL refuses nobody. So the names go in first and ALL
+# comes out; tgt_acl_open puts ALL back.
 tgt_acl_initiators() {
 	local tid=$1 name
 	shift
 	for name; do
 		tgt_adm --op bind --mode target --tid "$tid" --initiator-name "$name" || return 1
 	done
+	tgt_adm --op unbind --mode target --tid "$tid" -I ALL
 }
 
 tgt_acl_open() {
 	local tid=$1 name
 	shift
+	tgt_adm --op bind --mode target --tid "$tid" -I ALL || return 1
 	for name; do
 		tgt_adm --op unbind --mode target --tid "$tid" --initiator-name "$name" || return 1
 	done
