@@ -61,6 +61,20 @@ const char *upgrade_plan_edited(const struct upgrade_plan *p)
 
 /* ---- the kernel to move to ---- */
 
+
+/* Under apt, what booted before is what apt-pre saw: a package hook (raspi-firmware's z50) may
+ * have pointed config.txt at the new kernel since, which would read as "NEW -> NEW". */
+static void plan_before_from_apt_pre(struct upgrade_plan *p)
+{
+        struct gen_record rec;
+        struct error e;
+
+        if (!p->o->adopt_gen || gen_record_load(p->view->boot_dir, p->o->adopt_gen, &rec, &e) < 0 ||
+            !rec.kernel_from[0])
+                return;
+        snprintf(p->kver_from, sizeof(p->kver_from), "%s", rec.kernel_from);
+}
+
 static int plan_version(struct upgrade_plan *p)
 {
         const struct upgrade_options *o = p->o;
@@ -97,6 +111,7 @@ static int plan_version(struct upgrade_plan *p)
         tryboot_kver_from_initrd_name(fl->initramfs_current, p->kver_from, sizeof(p->kver_from));
         if (!p->kver_from[0] && !fl->kind)
                 snprintf(p->kver_from, sizeof(p->kver_from), "%s", fl->explicit_version);
+        plan_before_from_apt_pre(p);
         return 0;
 }
 

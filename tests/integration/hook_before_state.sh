@@ -31,6 +31,8 @@ echo "not an initramfs" >"$B/initrd.img-$KV-hook"
 echo "not an initramfs" >"$T/bad.img"
 NETROOT_TEST_INITRD_FROM=$T/bad.img ctl hook kernel-postinst "$KV" "/boot/vmlinuz-$KV" >"$T/post" 2>&1
 assert_eq "$?" 0 "kernel-postinst: the failed upgrade is handled, the kernel package configures"
+assert_contains "$(cat "$T/post")" "kernel:          $KV -> $KV" \
+	"the plan on the apt console: from apt-pre's kernel (before the fix: the hook's $KV-hook)"
 assert_not_contains "$(cat "$T/post")" "CRITICAL" "no CRITICAL: the boot folder went back"
 assert_contains "$(cat "$T/post")" "the Pi still boots its old kernel" "says the Pi boots what it booted before"
 cmp -s "$B/config.txt" "$T/config.before" || fail "config.txt is not apt-pre's: $(diff "$T/config.before" "$B/config.txt")"
