@@ -37,9 +37,7 @@ char *boot_view_path(const struct boot_view *v, const char *name)
 {
         char *p;
 
-        while (*name == '/')
-                name++;
-        return asprintf(&p, "%s/%s", v->boot_dir, name) < 0 ? NULL : p;
+        return asprintf(&p, "%s/%s", v->boot_dir, path_relative(name)) < 0 ? NULL : p;
 }
 
 static void load_identity(struct boot_view *v, const struct boot_view_options *o)

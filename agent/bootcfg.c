@@ -1128,13 +1128,6 @@ static int append_initramfs_line(const char *text, size_t len, const struct boot
         return *out ? 1 : -ENOMEM;
 }
 
-static const char *skip_slashes(const char *s)
-{
-        while (*s == '/')
-                s++;
-        return s;
-}
-
 /* The edit is only worth writing when the firmware, reading every file with it, loads FILE. */
 static int check_edit(const struct bootcfg_files *fs, const struct bootcfg_target *pi,
                       const char *file, const struct bootcfg_edit *edit, struct bootcfg_diag *diag)
@@ -1160,7 +1153,7 @@ static int check_edit(const struct bootcfg_files *fs, const struct bootcfg_targe
              res->initramfs_from != BOOTCFG_INITRAMFS_RAMFSFILE) ||
             res->n_initramfs != 1 ||
             (strlen(want) < BOOTCFG_NAME_MAX &&
-             !streq(skip_slashes(res->initramfs[0]), skip_slashes(want)))) {
+             !streq(path_relative(res->initramfs[0]), path_relative(want)))) {
                 char where[BOOTCFG_NAME_MAX + 32];
 
                 bootcfg_where(fs, res->initramfs_src,
@@ -1270,7 +1263,7 @@ bool bootcfg_name_inside(const char *name)
 {
         if (!name)
                 return false;
-        name = skip_slashes(name);
+        name = path_relative(name);
         return strlen(name) < BOOTCFG_NAME_MAX && name_inside(name);
 }
 

@@ -14,13 +14,6 @@
 
 #define TEXT_MAX (64 * 1024)
 
-static const char *skip_slash(const char *s)
-{
-        while (*s == '/')
-                s++;
-        return s;
-}
-
 /* 1 when generation GEN has a copy of NAME that logs into the running root: *IDX is its index
  * in C (loaded, caller frees). */
 static int usable_copy(const char *root, const char *boot_dir, int bfd, unsigned gen,
@@ -173,7 +166,7 @@ int cmdline_repair_run(const char *root, const struct netroot_config *cfg,
                          v->error[0] ? v->error : strerror(-r));
                 goto done;
         }
-        snprintf(out->name, sizeof(out->name), "%s", skip_slash(v->res.cmdline));
+        snprintf(out->name, sizeof(out->name), "%s", path_relative(v->res.cmdline));
         out->lasting_fix = lasting_fix_in_place(root);
         path = boot_view_path(v, v->res.cmdline);
         if (!path) {

@@ -388,9 +388,7 @@ static int do_show(struct ctl_context *ctx, const struct bootcfg_opts *o)
 /* initrd.img-6.1.21-v7+ was built for 6.1.21-v7+: the default for --kernel. */
 static const char *kver_from_name(const char *file)
 {
-        const char *base = strrchr(file, '/');
-
-        base = base ? base + 1 : file;
+        const char *base = path_base(file);
         return strncmp(base, "initrd.img-", 11) == 0 && base[11] ? base + 11 : NULL;
 }
 

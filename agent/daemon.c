@@ -439,9 +439,7 @@ static const char *const unlocked_libs[] = {
 
 static bool is_unlocked_lib(const char *path)
 {
-        const char *base = strrchr(path, '/');
-
-        base = base ? base + 1 : path;
+        const char *base = path_base(path);
         for (size_t i = 0; i < ARRAY_SIZE(unlocked_libs); i++)
                 if (strncmp(base, unlocked_libs[i], strlen(unlocked_libs[i])) == 0)
                         return true;

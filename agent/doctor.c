@@ -132,13 +132,6 @@ char *doctor_boot_file(const struct doctor_ctx *c, const char *name)
         return boot_view_path(c->v, name);
 }
 
-const char *doctor_base_of(const char *p)
-{
-        const char *s = strrchr(p, '/');
-
-        return s ? s + 1 : p;
-}
-
 const char *doctor_serial_or_placeholder(const struct doctor_ctx *c)
 {
         return c->v->serial_r == 0 ? c->v->serial : "<serial>";

@@ -71,7 +71,6 @@ int doctor_read_rooted(const char *root, const char *abs, size_t max, char **out
 bool doctor_rooted_exists(const char *root, const char *abs);
 bool doctor_is_regular(const char *path);
 char *doctor_boot_file(const struct doctor_ctx *c, const char *name);
-const char *doctor_base_of(const char *p);
 const char *doctor_serial_or_placeholder(const struct doctor_ctx *c);
 bool doctor_is_nfs(const char *type);
 /* "host:/tftpboot/511e57f7" -> "/tftpboot/511e57f7"; IPv6 servers come in brackets. */

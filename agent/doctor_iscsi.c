@@ -226,7 +226,7 @@ void doctor_check_cmdline_iscsi(struct doctor_ctx *c, struct doctor_check *ck)
 
 static const char *dev_basename_of(const char *source)
 {
-        return strncmp(source, "/dev/", 5) == 0 ? doctor_base_of(source) : "";
+        return strncmp(source, "/dev/", 5) == 0 ? path_base(source) : "";
 }
 
 /* root=iscsi:…: the initramfs logs in and finds the disk itself. */
@@ -316,11 +316,11 @@ void doctor_check_cmdline_root(struct doctor_ctx *c, struct doctor_check *ck)
         }
         if (!resolve_root_arg(c, ck, root_arg, shown, rootdev, target, sizeof(target)))
                 return;
-        if (!streq(doctor_base_of(target), rootdev)) {
+        if (!streq(path_base(target), rootdev)) {
                 doctor_say(ck, DOCTOR_FAIL,
                            "root=%s is %s, but / is mounted from %s: the next boot mounts another "
                            "file system",
-                           shown, doctor_base_of(target), rootdev);
+                           shown, path_base(target), rootdev);
                 doctor_fix(ck, "set root=UUID=<UUID from 'sudo blkid /dev/%s'> in %s", rootdev,
                            c->cmdline_name);
                 return;

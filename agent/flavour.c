@@ -18,16 +18,9 @@ static const struct kernel_image_kind kinds[] = {
     {"kernel_2712.img", "-v8-16k+", "-rpi-2712", "64-bit Pi 5"},
 };
 
-static const char *base_name(const char *path)
-{
-        const char *s = strrchr(path, '/');
-
-        return s ? s + 1 : path;
-}
-
 const struct kernel_image_kind *flavour_kind_for_image(const char *kernel_file)
 {
-        const char *b = base_name(kernel_file);
+        const char *b = path_base(kernel_file);
 
         for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
                 if (streq(b, kinds[i].image))
@@ -62,7 +55,7 @@ const struct kernel_image_kind *flavour_kind_for_version(const char *ver)
 const char *flavour_explicit_version(const char *kernel_file)
 {
         static const char *const prefixes[] = {"vmlinuz-", "vmlinux-", "Image-", "zImage-"};
-        const char *b = base_name(kernel_file);
+        const char *b = path_base(kernel_file);
 
         for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
                 size_t n = strlen(prefixes[i]);

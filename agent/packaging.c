@@ -16,19 +16,11 @@ static bool raspi_firmware_present(const struct boot_view *v)
 
 /* ---- detection ---- */
 
-static const char *kernel_base(const struct boot_view *v)
-{
-        const char *k = v->res.kernel;
-        const char *b = strrchr(k, '/');
-
-        return b ? b + 1 : k;
-}
-
 /* Ubuntu's pi-gadget config.txt: kernel=vmlinuz (22.04+), kernel=vmlinux (20.04 arm64 images,
  * in usercfg.txt), or u-boot (uboot_rpi_*.bin, 20.04) loading whatever flash-kernel put there. */
 static bool detect_ubuntu(const struct boot_view *v)
 {
-        const char *b = kernel_base(v);
+        const char *b = path_base(v->res.kernel);
 
         return streq(b, "vmlinuz") || streq(b, "vmlinux") || strncmp(b, "uboot_", 6) == 0;
 }
@@ -84,24 +76,17 @@ static int refuse_raspi_firmware(const struct upgrade_plan *p, char *why, size_t
 
 static int refuse_ubuntu(const struct upgrade_plan *p, char *why, size_t size)
 {
-        snprintf(why, size, UBUNTU_UNGUARDED, kernel_base(p->view));
+        snprintf(why, size, UBUNTU_UNGUARDED, path_base(p->view->res.kernel));
         return -EOPNOTSUPP;
 }
 
 /* ---- the switch ---- */
 
-static const char *skip_slashes(const char *s)
-{
-        while (*s == '/')
-                s++;
-        return s;
-}
-
 static int switch_rename(struct upgrade_plan *p, char *why, size_t size)
 {
         (void)why;
         (void)size;
-        snprintf(p->final, sizeof(p->final), "%s", skip_slashes(p->view->fl.initramfs_current));
+        snprintf(p->final, sizeof(p->final), "%s", path_relative(p->view->fl.initramfs_current));
         p->config_name[0] = '\0';
         return 0;
 }
@@ -113,8 +98,8 @@ static int switch_edit(struct upgrade_plan *p, char *why, size_t size)
         (void)why;
         (void)size;
         snprintf(final, sizeof(final), "%sinitrd.img-%s", p->view->res.os_prefix, p->kver);
-        snprintf(p->final, sizeof(p->final), "%s", skip_slashes(final));
-        if (!streq(p->final, skip_slashes(p->view->fl.initramfs_current)) ||
+        snprintf(p->final, sizeof(p->final), "%s", path_relative(final));
+        if (!streq(p->final, path_relative(p->view->fl.initramfs_current)) ||
             p->view->res.n_initramfs != 1)
                 snprintf(p->config_name, sizeof(p->config_name), "initrd.img-%s", p->kver);
         return 0;
@@ -161,8 +146,8 @@ bool packaging_in_place(const struct boot_view *v)
 
         if (!k || !k[0])
                 return false;
-        return !flavour_explicit_version(skip_slashes(k)) &&
-               strncmp(skip_slashes(k), "vmlinuz", 7) != 0;
+        return !flavour_explicit_version(path_relative(k)) &&
+               strncmp(path_relative(k), "vmlinuz", 7) != 0;
 }
 
 static size_t add_save(char names[][256], size_t max, size_t n, const char *name)
@@ -182,7 +167,7 @@ static size_t save_in_place(const struct boot_view *v, char names[][256], size_t
 
         if (!packaging_in_place(v))
                 return 0;
-        n = add_save(names, max, n, skip_slashes(v->res.kernel));
+        n = add_save(names, max, n, path_relative(v->res.kernel));
         d = opendir(v->boot_dir);
         if (d) {
                 while ((de = readdir(d)))
@@ -271,7 +256,7 @@ bool packaging_unguarded(const struct boot_view *v, char *why, size_t size)
         if (!p->unguarded)
                 return false;
         if (why && size)
-                snprintf(why, size, p->unguarded, kernel_base(v));
+                snprintf(why, size, p->unguarded, path_base(v->res.kernel));
         return true;
 }
 

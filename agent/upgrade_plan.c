@@ -33,19 +33,12 @@ _printf_(2, 3) static int refuse(struct upgrade_plan *p, const char *fmt, ...)
         return -EINVAL;
 }
 
-static const char *skip_slashes(const char *s)
-{
-        while (*s == '/')
-                s++;
-        return s;
-}
-
 static bool file_at(const char *dir, const char *name)
 {
         _cleanup_free_ char *p = NULL;
         struct stat st;
 
-        return asprintf(&p, "%s/%s", dir, skip_slashes(name)) >= 0 && lstat(p, &st) == 0 &&
+        return asprintf(&p, "%s/%s", dir, path_relative(name)) >= 0 && lstat(p, &st) == 0 &&
                S_ISREG(st.st_mode);
 }
 
@@ -60,7 +53,6 @@ const char *upgrade_plan_edited(const struct upgrade_plan *p)
 }
 
 /* ---- the kernel to move to ---- */
-
 
 /* Under apt, what booted before is what apt-pre saw: a package hook (raspi-firmware's z50) may
  * have pointed config.txt at the new kernel since, which would read as "NEW -> NEW". */
@@ -136,7 +128,7 @@ static int plan_trial(struct upgrade_plan *p)
         snprintf(p->config_name, sizeof(p->config_name), "%s", name);
         snprintf(p->final, sizeof(p->final), "%s%s", p->view->res.os_prefix, name);
         for (size_t i = 0; i < p->view->res.n_initramfs; i++)
-                if (streq(skip_slashes(p->view->res.initramfs[i]), p->final))
+                if (streq(path_relative(p->view->res.initramfs[i]), p->final))
                         return refuse(p,
                                       "config.txt already boots %s, the trial initramfs name; run "
                                       "netrootctl history and retry",
@@ -171,7 +163,7 @@ static int plan_edit(struct upgrade_plan *p)
  * config.txt with os_prefix=../x/ or an initramfs of ../../etc/shadow is refused here. */
 static int plan_names(struct upgrade_plan *p)
 {
-        const char *names[] = {p->final, p->new_file, skip_slashes(p->view->res.cmdline),
+        const char *names[] = {p->final, p->new_file, path_relative(p->view->res.cmdline),
                                upgrade_plan_edited(p)};
 
         for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -219,10 +211,10 @@ static void add_name(struct save_lists *s, bool copy, const char *name)
 {
         const char *kept;
 
-        if (!name || !name[0] || !name_inside(skip_slashes(name)) ||
+        if (!name || !name[0] || !name_inside(path_relative(name)) ||
             s->n_storage >= UPGRADE_SAVE_MAX)
                 return;
-        snprintf(s->storage[s->n_storage], sizeof(s->storage[0]), "%s", skip_slashes(name));
+        snprintf(s->storage[s->n_storage], sizeof(s->storage[0]), "%s", path_relative(name));
         kept = s->storage[s->n_storage++];
         if (copy && s->n_copy < UPGRADE_SAVE_MAX)
                 s->copy[s->n_copy++] = kept;

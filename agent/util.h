@@ -48,6 +48,22 @@ static inline bool str_empty(const char *s)
         return !s || !*s;
 }
 
+/* The last component of a path: "a/b/c" -> "c"; without a slash, the whole string. */
+static inline const char *path_base(const char *path)
+{
+        const char *s = strrchr(path, '/');
+
+        return s ? s + 1 : path;
+}
+
+/* A name as config.txt may write it ("/initrd.img"), made relative to its folder. */
+static inline const char *path_relative(const char *name)
+{
+        while (*name == '/')
+                name++;
+        return name;
+}
+
 /* Hands ownership of a pointer out of a _cleanup_ scope. */
 #define TAKE_PTR(p)                                                                                \
         ({                                                                                         \
