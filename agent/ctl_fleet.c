@@ -60,8 +60,20 @@ static void human_age(long s, char *buf, size_t size)
                 snprintf(buf, size, "%ldd", s / 86400);
 }
 
+static const char *row_kernel(const struct fleet_row *r)
+{
+        return r->kernel[0] ? r->kernel : "?";
+}
+
+static const char *row_initramfs(const struct fleet_row *r)
+{
+        return r->boot_r == 0 ? (r->initramfs[0] ? r->initramfs : "(none)") : "?";
+}
+
 static void print_text(const struct fleet_view *v)
 {
+        int kernel_w = 20, initramfs_w = 26;
+
         printf("TFTP root %s: %u Pis, %u misnamed folders, bootcode.bin %.12s (came with %.12s)\n",
                v->tftp_root, v->pis, v->misnamed, v->bootcode ? v->bootcode->sha256 : "MISSING",
                v->fw_r == 0 && v->fw.root_version[0] ? v->fw.root_version : "unknown");
@@ -70,8 +82,18 @@ static void print_text(const struct fleet_view *v)
                        v->lock.pid, v->lock_stale ? " (STALE)" : "");
         else
                 printf("cluster lock: free\n");
-        printf("%-16s %-12s %-6s %-20s %-26s %-22s %-19s %-6s %s\n", "SERIAL", "HOSTNAME", "MODEL",
-               "KERNEL", "INITRAMFS", "GENERATION", "FIRMWARE", "SPACE", "ATTENTION");
+        /* Kernel and initramfs names are versions: cut, "vmlinuz-6.1.0-55-amd64" would read as
+         * another kernel; the columns grow to the longest instead. */
+        for (size_t i = 0; i < v->n; i++) {
+                int k = (int)strlen(row_kernel(&v->rows[i]));
+                int f = (int)strlen(row_initramfs(&v->rows[i]));
+
+                kernel_w = k > kernel_w ? k : kernel_w;
+                initramfs_w = f > initramfs_w ? f : initramfs_w;
+        }
+        printf("%-16s %-12s %-6s %-*s %-*s %-22s %-19s %-6s %s\n", "SERIAL", "HOSTNAME", "MODEL",
+               kernel_w, "KERNEL", initramfs_w, "INITRAMFS", "GENERATION", "FIRMWARE", "SPACE",
+               "ATTENTION");
         for (size_t i = 0; i < v->n; i++) {
                 const struct fleet_row *r = &v->rows[i];
                 char gen[64], age[16], fw[48], space[16];
@@ -89,11 +111,10 @@ static void print_text(const struct fleet_view *v)
                 else
                         snprintf(fw, sizeof(fw), "-");
                 human_size(r->gen_bytes, space, sizeof(space));
-                printf("%-16s %-12.12s %-6s %-20.20s %-26.26s %-22s %-19s %-6s %s\n", r->name,
+                printf("%-16s %-12.12s %-6s %-*s %-*s %-22s %-19s %-6s %s\n", r->name,
                        r->identity_r == 0 && r->id.hostname[0] ? r->id.hostname : "?",
-                       r->board[0] ? r->board : "?", r->kernel[0] ? r->kernel : "?",
-                       r->boot_r == 0 ? (r->initramfs[0] ? r->initramfs : "(none)") : "?", gen, fw,
-                       space, r->attention ? r->reason : "ok");
+                       r->board[0] ? r->board : "?", kernel_w, row_kernel(r), initramfs_w,
+                       row_initramfs(r), gen, fw, space, r->attention ? r->reason : "ok");
         }
         if (v->reason[0])
                 printf("root: %s\n", v->reason);

@@ -167,3 +167,20 @@ before=$(find "$TFTP" -printf '%p %s %T@\n' | sort | sha256sum)
 ctl fleet --tftp-root "$TFTP" >/dev/null 2>&1 || true
 ctl fleet --tftp-root "$TFTP" --json >/dev/null 2>&1 || true
 assert_eq "$(find "$TFTP" -printf '%p %s %T@\n' | sort | sha256sum)" "$before" "fleet is read-only"
+
+# Version names are shown whole: cut at a column width, vmlinuz-6.1.0-55-amd64 read as
+# "vmlinuz-6.1.0-55-amd" (before: KERNEL cut at 20 characters, INITRAMFS at 26).
+LONG_K=vmlinuz-6.1.0-55-amd64
+LONG_I=initrd.img-6.12.25+rpt-rpi-2712
+printf 'kernel=%s\ninclude netroot.txt\n' "$LONG_K" >"$TFTP/22bba2d2/config.txt"
+printf '[all]\ninitramfs %s followkernel\n' "$LONG_I" >"$TFTP/22bba2d2/netroot.txt"
+head -c 3000 /dev/urandom >"$TFTP/22bba2d2/$LONG_K"
+head -c 3000 /dev/urandom >"$TFTP/22bba2d2/$LONG_I"
+ctl fleet --tftp-root "$TFTP" >"$T/table-long" 2>&1 || true
+row=$(grep '^22bba2d2 ' "$T/table-long")
+assert_contains "$row" " $LONG_K " "table: the kernel name whole ($LONG_K)"
+assert_contains "$row" " $LONG_I " "table: the initramfs name whole ($LONG_I)"
+hdr=$(grep '^SERIAL ' "$T/table-long")
+[ "$(awk -v h="$hdr" 'BEGIN { print index(h, "INITRAMFS") }')" = "$(awk -v r="$row" -v i="$LONG_I" 'BEGIN { print index(r, i) }')" ] ||
+	fail "the INITRAMFS column does not line up with its header: $hdr / $row"
+pass "the columns line up with the longer names"
