@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The VM guest's system: the cached Debian chroot (tests/lib/chroot.sh) made bootable with systemd,
-# three real Debian kernels and a local apt repository, then, per run, netroot-agent's .deb
-# installed and the whole tree turned into an ext4 image for tgtd to serve as the root LUN.
+# three real Debian kernels and a local apt repository (two newer kernels and Debian's REAL
+# raspi-firmware, from non-free-firmware), then, per run, netroot-agent's .deb installed and the
+# whole tree turned into an ext4 image for tgtd to serve as the root LUN.
 # Sourced after common.sh and chroot.sh, never run.
 #
 #   vm_base_ensure            builds <repo>/.cache/vm-<suite>-<arch>-rN.tar.zst on first use (a few
@@ -12,15 +13,20 @@
 #                             configuration (fstab with the 9p mounts, agent.conf, the test
 #                             harness's command runner)
 #   vm_boot_folder DIR ROOT IQN INITIATOR
-#                             moves ROOT/boot into DIR (the Pi's <tftproot>/<serial>/) and writes
-#                             config.txt and cmdline.txt as the tutorial has them
+#                             copies the booted kernel and initrd from ROOT/boot into DIR (the Pi's
+#                             <tftproot>/<serial>/) and writes config.txt and cmdline.txt as the
+#                             tutorial has them
 #   vm_disk_make ROOT IMG     mkfs.ext4 -d: the root LUN
 #
-# The guest is amd64 playing a Raspberry Pi 3: agent.conf names its model and serial ([agent]
-# model=, serial=) because an x86 kernel has no device tree, and a STAND-IN for raspi-firmware's
-# kernel hook points config.txt at the newest kernel, as on a Pi (see tests/integration/apt_kernel.sh).
+# The guest is amd64 playing a Raspberry Pi 3 on Debian proper: agent.conf names its model and
+# serial ([agent] model=, serial=) because an x86 kernel has no device tree; the boot folder is
+# mounted at /boot/firmware and the kernel packages keep their files in the root's /boot, the
+# layout Debian's raspi-firmware works on (its hook copies the newest kernel and initrd from
+# /boot into /boot/firmware and rewrites config.txt and cmdline.txt). The upgrade scenario
+# installs the real raspi-firmware from the local repository, as an admin would.
 
-VM_RECIPE=1
+# 2: raspi-firmware (and dosfstools, its dependency) in the local repository.
+VM_RECIPE=2
 VM_SUITE=${CHROOT_SUITE:-bookworm}
 VM_ARCH=$(dpkg --print-architecture)
 VM_TARBALL=$CHROOT_CACHE_DIR/vm-$VM_SUITE-$VM_ARCH-r$VM_RECIPE.tar.zst
@@ -28,7 +34,7 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # What the guest needs beyond the chroot: an init, udev for the virtio disk and NIC, the agent's
 # runtime libraries (so the .deb installs offline), and what a Pi admin types.
 VM_PACKAGES="systemd-sysv udev kmod iproute2 procps libiscsi7 libnl-3-200 libnl-route-3-200 libinih1
-  libcurl4 apt-utils"
+  libcurl4 apt-utils dosfstools"
 VM_KV_OLD=
 VM_KV_NEW=
 VM_KV_BAD=
@@ -56,6 +62,8 @@ _vm_base_build() {
 		chroot_mount "$root" || exit 1
 		export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 		capt() { chroot "$root" apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@"; }
+		# raspi-firmware is in non-free-firmware (same mirror).
+		sed -i 's/ main$/ main non-free-firmware/' "$root/etc/apt/sources.list" || exit 1
 		capt update >"$root/../vm-apt.log" 2>&1 || { tail -n 20 "$root/../vm-apt.log" >&2; exit 1; }
 		kv0=$(chroot_kernel "$root")
 		mapfile -t others < <(chroot_other_kernels "$root" | sed 's/^linux-image-//')
@@ -72,7 +80,7 @@ _vm_base_build() {
 		}
 		mkdir -p "$root/srv/netroot-repo" "$root/etc/netroot-vm" || exit 1
 		(cd "$root/srv/netroot-repo" && chroot "$root" sh -c \
-			"cd /srv/netroot-repo && apt-get download linux-image-${others[0]} linux-image-$kv0 &&
+			"cd /srv/netroot-repo && apt-get download linux-image-${others[0]} linux-image-$kv0 raspi-firmware &&
 			 apt-ftparchive packages . > Packages") >>"$root/../vm-apt.log" 2>&1 || {
 			tail -n 20 "$root/../vm-apt.log" >&2
 			exit 1
@@ -117,18 +125,17 @@ vm_root_make() {
 		return 1
 	}
 	rm -f "$root/tmp/$(basename "$deb")" "$root/usr/sbin/policy-rc.d"
-	install -m 0755 "$TOP/tests/lib/z50-raspi-firmware.standin" \
-		"$root/etc/kernel/postinst.d/z50-raspi-firmware" || return 1
 	install -m 0755 "$VM_DIR/guest/netroot-vmctl" "$root/usr/local/sbin/netroot-vmctl" &&
 		install -m 0644 "$VM_DIR/guest/netroot-vmctl.service" \
 			"$root/etc/systemd/system/netroot-vmctl.service" || return 1
 	echo "deb [trusted=yes] file:/srv/netroot-repo ./" >"$root/etc/apt/sources.list" || return 1
 	echo "pi-vm" >"$root/etc/hostname"
-	mkdir -p "$root/vmctl" "$root/srv/tftproot" || return 1
+	mkdir -p "$root/vmctl" "$root/srv/tftproot" "$root/boot/firmware" || return 1
 	cat >"$root/etc/fstab" <<-FSTAB
 	/dev/sda / ext4 rw,errors=remount-ro 0 1
-	# The Pi's /boot: on a real Pi an NFS mount of <tftproot>/<serial>; here a 9p share of it.
-	boot /boot 9p trans=virtio,version=9p2000.L,msize=262144 0 0
+	# The Pi's boot folder: on a real Pi an NFS mount of <tftproot>/<serial>; here a 9p share of it,
+	# at /boot/firmware as Debian's raspi-firmware wants it (the kernels stay in the root's /boot).
+	boot /boot/firmware 9p trans=virtio,version=9p2000.L,msize=262144 0 0
 	tftproot /srv/tftproot 9p trans=virtio,version=9p2000.L,msize=262144 0 0
 	# TEST HARNESS ONLY: the host's command drop box (tests/vm/guest/netroot-vmctl).
 	vmctl /vmctl 9p trans=virtio,version=9p2000.L,msize=262144 0 0
@@ -162,7 +169,7 @@ vm_root_make() {
 	install -m 0600 /dev/stdin "$root/etc/netroot/agent.conf" <<-CONF
 	# netroot-agent in the VM lab (tests/vm/): a Pi 3 emulated by QEMU, quick checks for the test.
 	[agent]
-	# The shipped default: /boot/firmware when it holds config.txt, else /boot (here: /boot).
+	# The shipped default: /boot/firmware when it holds config.txt, else /boot (here: /boot/firmware).
 	boot_dir = auto
 	metrics_file = /vmctl/metrics.prom
 	model = Raspberry Pi 3 Model B Rev 1.2
@@ -194,9 +201,9 @@ vm_root_make() {
 vm_boot_folder() {
 	local dir=$1 root=$2 target=$3 initiator=$4
 	mkdir -p "$dir" || return 1
-	cp -a "$root/boot/." "$dir/" && find "$root/boot" -mindepth 1 -delete || return 1
-	[ -s "$dir/vmlinuz-$VM_KV_OLD" ] && [ -s "$dir/initrd.img-$VM_KV_OLD" ] || {
-		_vm_log "no kernel or initrd for $VM_KV_OLD in the image's /boot: $(ls "$dir")"
+	# What raspi-firmware's hook would have copied: the booted kernel and its initrd.
+	cp "$root/boot/vmlinuz-$VM_KV_OLD" "$root/boot/initrd.img-$VM_KV_OLD" "$dir/" || {
+		_vm_log "no kernel or initrd for $VM_KV_OLD in the image's /boot: $(ls "$root/boot")"
 		return 1
 	}
 	cat >"$dir/config.txt" <<-CFG

@@ -3,14 +3,18 @@
 # A QEMU guest (TCG) plays a Raspberry Pi 3 that netboots from a NAS:
 #   - tgtd, in a network namespace of this run's own, serves the root LUN: an ext4 image of the
 #     Debian chroot with netroot-agent's .deb installed (tests/vm/image.sh);
-#   - the Pi's boot folder <tftproot>/<serial>/ is shared into the guest as /boot over 9p (the NFS
-#     mount of a real Pi), the TFTP root as /srv/tftproot (its shared firmware); QEMU's own TFTP
-#     server serves the same tree at 10.0.2.2, as the NAS's does;
+#   - the Pi's boot folder <tftproot>/<serial>/ is shared into the guest as /boot/firmware over 9p
+#     (the NFS mount of a real Pi; Debian's layout: the kernel packages keep their files in the
+#     root's /boot), the TFTP root as /srv/tftproot (its shared firmware); QEMU's own TFTP server
+#     serves the same tree at 10.0.2.2, as the NAS's does;
 #   - tests/vm/firmware.py plays start.elf: it reads config.txt (and the files it includes) and
 #     cmdline.txt and boots QEMU with exactly the kernel, initramfs and command line they name.
-# Scenarios, each asserted from the host: boot, fault (tgtd stopped 20 s), upgrade through apt and
-# reboot into the new kernel with confirmation, a guarded failure (initramfs without iSCSI), and a
-# rollback run on the host against the boot folder, as on the NAS.
+# Scenarios, each asserted from the host: boot, fault (tgtd stopped 20 s), upgrade (Debian's REAL
+# raspi-firmware installed through apt, its hook rewriting config.txt and cmdline.txt, then a
+# kernel through apt under that hook, reboot into it with confirmation), a guarded failure
+# (initramfs without iSCSI), never-healthy (the new kernel boots but its root never gets healthy:
+# rolled back and rebooted by the Pi itself), and a rollback run on the host against the boot
+# folder, as on the NAS.
 #
 # Usage: tests/vm/run.sh [--demo]   (--demo: tells what happens as it goes, for `make demo VM=1`)
 # Environment: BUILD (unused: the guest gets the .deb), VM_KEEP=1 keeps $T for a look afterwards,
@@ -223,12 +227,12 @@ vm_boot
 assert_eq "$BOOTED_KV" "$VM_KV_OLD" "boot 1 runs the kernel config.txt names ($VM_KV_OLD)"
 wait_for 120 state_is OK || fail "netrootd did not report OK: $(cat "$VMCTL/metrics.prom" 2>&1 | grep -v '^#')"
 pass "netrootd reports OK (metrics file)"
-out=$(vm_cmd 'cat /sys/class/iscsi_session/session*/targetname /sys/class/iscsi_session/session*/state; findmnt -no SOURCE,FSTYPE /; findmnt -no FSTYPE /boot')
+out=$(vm_cmd 'cat /sys/class/iscsi_session/session*/targetname /sys/class/iscsi_session/session*/state; findmnt -no SOURCE,FSTYPE /; findmnt -no FSTYPE /boot/firmware')
 echo "$out" | sed 's/^/  guest| /'
 assert_contains "$out" "$IQN" "the kernel's iSCSI session is to the root target"
 assert_contains "$out" "LOGGED_IN" "the kernel's session is LOGGED_IN"
 assert_contains "$out" "/dev/sda ext4" "the root filesystem is the iSCSI disk"
-assert_contains "$out" "9p" "/boot is the boot folder share"
+assert_contains "$out" "9p" "/boot/firmware is the boot folder share"
 status=$(vm_cmd 'SYSTEMD_COLORS=0 systemctl status --no-pager --lines=0 netrootd')
 echo "$status" | sed 's/^/  guest| /'
 assert_contains "$status" "active (running)" "systemctl status: netrootd active (running)"
@@ -247,11 +251,11 @@ pass "a journal event carries NETROOT_STATE=OK"
 ipv6=$(vm_cmd 'cat /proc/sys/net/ipv6/conf/all/disable_ipv6')
 assert_eq "$ipv6" 1 "IPv6 disabled as agent.conf says"
 bc=$(vm_cmd 'netrootctl bootcfg show')
-assert_contains "$bc" "Boot dir:   /boot (boot_dir = auto)" "boot_dir = auto finds the boot folder the firmware reads (/boot)"
+assert_contains "$bc" "Boot dir:   /boot/firmware (boot_dir = auto)" "boot_dir = auto finds the boot folder the firmware reads (/boot/firmware)"
 say "netroot-confirm.service: wired into multi-user.target under the guest's real systemd; nothing pending yet"
 facts=$(confirm_facts) || fail "systemctl in the guest: $facts"
 assert_confirm_ran "$facts"
-assert_contains "$facts" "nothing pending in /boot" "netrootctl confirm: nothing pending in /boot on the first boot"
+assert_contains "$facts" "nothing pending in /boot/firmware" "netrootctl confirm: nothing pending in /boot/firmware on the first boot"
 scenario_end "boot $BOOT_SECS s"
 
 # --- scenario 2: fault -----------------------------------------------------------------------
@@ -288,19 +292,41 @@ assert_contains "$out" "LOGGED_IN" "the kernel session logged in again"
 vm_cmd 'journalctl -b -o cat -u netrootd | grep -E "FAILED|OK" | tail -n 6' | sed 's/^/  journal| /'
 scenario_end "FAILED after $t_failed s (session $t_session s, probe $t_probe s), OK $t_ok s after tgtd is back"
 
-# --- scenario 3: upgrade through apt, reboot, confirmation ------------------------------------
+# --- scenario 3: Debian's real raspi-firmware, then an upgrade through apt under its hook -------
 scenario_start upgrade
-say "Upgrade: apt-get install linux-image-$VM_KV_NEW inside the guest, from the local repository"
+say "raspi-firmware: apt-get install raspi-firmware (Debian's real package) in the guest; its hook rewrites config.txt and cmdline.txt"
+t_rf=$(date +%s.%N)
+vm_cmd -t 600 "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q raspi-firmware" >"$T/apt-rf.log" 2>&1
+rc=$?
+grep -E '^(netroot|raspi-firmware|\*\*\*)' "$T/apt-rf.log" | sed 's/^/  apt| /' | head -n 30
+[ "$rc" = 0 ] || fail "apt-get install raspi-firmware in the guest exited $rc: $(tail -n 30 "$T/apt-rf.log")"
+rf_secs=$(elapsed "$t_rf")
+assert_contains "$(cat "$T/apt-rf.log")" "REPAIRED cmdline.txt" "the agent repaired the cmdline.txt raspi-firmware's hook wrote, on the apt console"
+assert_contains "$(cat "$BOOT/config.txt")" "It is automatically generated upon install or update" \
+	"config.txt is the one raspi-firmware's hook wrote"
+assert_contains "$(cat "$BOOT/cmdline.txt")" "ISCSI_TARGET_NAME=$IQN" "cmdline.txt still logs into the root target"
+fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
+assert_contains "$fw" "kernel=vmlinuz-$VM_KV_OLD" "the firmware reads kernel=vmlinuz-$VM_KV_OLD from the hook's config.txt"
+check=$(vm_cmd 'netrootctl hook check 2>&1; echo "exit $?"')
+echo "$check" | sed 's/^/  guest| /'
+assert_contains "$check" "exit 0" "netrootctl hook check passes after raspi-firmware's install"
+say "Upgrade: apt-get install linux-image-$VM_KV_NEW inside the guest, from the local repository, under raspi-firmware's hook"
 cfg_before=$(sha256sum <"$BOOT/config.txt")
 t_apt=$(date +%s.%N)
-vm_cmd -t 1200 "apt-get update -q && DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q linux-image-$VM_KV_NEW" \
+# INITRD as Debian ships it (not No): raspi-firmware copies the newest /boot/initrd.img-* into the
+# boot folder and deletes there every initrd that is not in /boot, so the kernel package's own
+# initrd must exist (docs/vm.md).
+vm_cmd -t 1500 "DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-image-$VM_KV_NEW" \
 	>"$T/apt-new.log" 2>&1
 rc=$?
-grep -E '^(netroot|step|upgraded|  )' "$T/apt-new.log" | grep -v 'mkinitramfs running' | sed 's/^/  apt| /' | head -n 60
+grep -E '^(netroot|step|upgraded|raspi-firmware|  )' "$T/apt-new.log" | grep -v 'mkinitramfs running' | sed 's/^/  apt| /' | head -n 60
 [ "$rc" = 0 ] || fail "apt-get install in the guest exited $rc: $(tail -n 30 "$T/apt-new.log")"
 apt_secs=$(elapsed "$t_apt")
 pass "apt-get install linux-image-$VM_KV_NEW in the guest ($apt_secs s)"
 log=$(cat "$T/apt-new.log")
+assert_contains "$log" "REPAIRED cmdline.txt: raspi-firmware's hook (kernel postinst) dropped the iSCSI login" \
+	"the kernel install's raspi-firmware hook dropped the iSCSI login; the agent put it back"
+assert_contains "$(cat "$BOOT/cmdline.txt")" "ISCSI_TARGET_NAME=$IQN" "cmdline.txt still logs into the root target after the kernel install"
 assert_contains "$log" "upgraded: kernel $VM_KV_NEW" "the hooks ran the guarded upgrade"
 assert_contains "$log" "netroot: backup before this apt run: generation" "apt-pre saved the boot folder before dpkg"
 assert_not_contains "$log" "no backup of the boot folder" "the backup worked on the 9p boot folder and TFTP root"
@@ -340,7 +366,7 @@ jq -r '.MESSAGE' "$T/journal-confirm.json" | sed 's/^/  journal| /'
 jq -e --arg g "$gen_new" 'select(._SYSTEMD_UNIT == "netroot-confirm.service" and .NETROOT_GENERATION == $g and .NETROOT_BOOT == "good")' \
 	"$T/journal-confirm.json" >/dev/null || fail "no BOOT_CONFIRMED event from netroot-confirm.service for generation $gen_new"
 pass "journal: BOOT_CONFIRMED (MESSAGE_ID=$MSG_CONFIRMED) from netroot-confirm.service, NETROOT_GENERATION=$gen_new NETROOT_BOOT=good"
-scenario_end "apt $apt_secs s, boot $BOOT_SECS s, confirmed after $conf_secs s"
+scenario_end "raspi-firmware install $rf_secs s, kernel apt $apt_secs s, boot $BOOT_SECS s, confirmed after $conf_secs s"
 
 # --- scenario 4: a guarded failure -----------------------------------------------------------
 scenario_start guarded-failure
@@ -372,8 +398,9 @@ say "Never healthy: $VM_KV_BAD again, now with iSCSI in its initramfs; it boots,
 cfg_before=$(sha256sum <"$BOOT/config.txt")
 t_up=$(date +%s.%N)
 # The admin fixed the initramfs settings (the guarded failure put them back) and installs the
-# kernel package again through apt: apt-pre saves the boot folder before dpkg, the stand-in
-# raspi-firmware hook points config.txt at it, zz-netroot runs the guarded upgrade. (Not
+# kernel package again through apt: apt-pre saves the boot folder before dpkg, raspi-firmware's
+# hook points config.txt at it and rewrites cmdline.txt, the agent repairs cmdline.txt and
+# zz-netroot runs the guarded upgrade. (Not
 # dpkg-reconfigure or dpkg -i: without apt nothing saves the boot folder before the raspi-firmware
 # hook rewrites config.txt, so the generation would keep the hook's result as the "before".)
 vm_cmd -t 1800 "DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q --reinstall linux-image-$VM_KV_BAD" >"$T/upgrade-hang.log" 2>&1
@@ -440,7 +467,7 @@ echo "$prev" | sed 's/^/  journal -b -1| /'
 assert_contains "$prev" "rollback-and-reboot: rebooting" "netrootctl confirm rebooted the Pi itself (on_bad = rollback-and-reboot)"
 facts=$(confirm_facts) || fail "systemctl in the guest: $facts"
 assert_confirm_ran "$facts"
-assert_contains "$facts" "nothing pending in /boot" "netrootctl confirm: nothing pending after the rollback"
+assert_contains "$facts" "nothing pending in /boot/firmware" "netrootctl confirm: nothing pending after the rollback"
 vm_cmd "sed -i '/^confirm_timeout = 150s$/d' /etc/netroot/agent.conf" || fail "cannot restore agent.conf"
 scenario_end "upgrade $up_secs s, bad boot rolled back and rebooted $bad_secs s after it came up, old kernel up in $BOOT_SECS s"
 
