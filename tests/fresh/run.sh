@@ -22,7 +22,7 @@
 #
 # The tree is `git clone`d at its HEAD commit: uncommitted changes are NOT tested (a warning says
 # so). The nested Debian chroot the tests use (tests/lib/chroot.sh) is built again from scratch
-# inside, as on any fresh machine.
+# inside, as on any fresh machine, unless FRESH_CHROOT_CACHE hands in a CI's cache of it (CI does).
 #
 # Mounts, as a booted machine has them: / (the chroot bound onto itself, so that `unshare -m
 # --propagation private` and `ip netns exec`, which change the propagation of /, find a mount
@@ -43,6 +43,12 @@
 #   FRESH_LOG           the run's full output (default <repo>/build/test-fresh.log); on failure the
 #                       per-test logs are copied next to it (test-fresh-logs/)
 #   FRESH_COMMANDS      run this inside instead of make demo and make check (debugging)
+#   FRESH_CHROOT_CACHE  a folder of this machine holding the test chroot's cache (tests/lib/chroot.sh):
+#                       bound into the fresh machine and named to the tests there as
+#                       CHROOT_CACHE_DIR, as a CI keeps its caches between runs (.ci/run sets it).
+#                       The machine still has to be able to build it: chroot.sh checks for
+#                       debootstrap whether the cache is there or not, so a make deps that forgets
+#                       it still fails here.
 set -u -o pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # chroot_mirrors: the Debian mirror this machine's apt uses (nothing hard-coded)
@@ -58,6 +64,7 @@ FRESH_CACHE_DIR=${FRESH_CACHE_DIR:-$TOP/.cache}
 FRESH_TARBALL=$FRESH_CACHE_DIR/fresh-$FRESH_SUITE-$FRESH_ARCH-r$FRESH_RECIPE.tar.zst
 FRESH_LOG=${FRESH_LOG:-$TOP/build/test-fresh.log}
 SRC_IN_CHROOT=/root/netroot-agent
+CHROOT_CACHE_IN_CHROOT=/var/cache/netroot-test-chroot
 
 WORK=
 ROOT=
@@ -317,7 +324,9 @@ clone_tree() {
 # Runs COMMAND in the chroot as a root login would: an empty environment but for HOME, PATH,
 # TERM and LANG, the shell in the clone.
 in_chroot() {
-	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+	local cache=()
+	[ -z "${FRESH_CHROOT_CACHE:-}" ] || cache=(CHROOT_CACHE_DIR="$CHROOT_CACHE_IN_CHROOT")
+	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 "${cache[@]}" \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/bin/bash -c "cd $SRC_IN_CHROOT && $1"
 }
@@ -374,6 +383,11 @@ main() {
 			mount -o remount,bind,ro "$ROOT/root/shared/reference/realworld" || exit 1
 		break
 	done
+	if [ -n "${FRESH_CHROOT_CACHE:-}" ]; then
+		mkdir -p "$FRESH_CHROOT_CACHE" "$ROOT$CHROOT_CACHE_IN_CHROOT" &&
+			mount_one "$ROOT$CHROOT_CACHE_IN_CHROOT" --bind "$FRESH_CHROOT_CACHE" || exit 1
+		log "the test chroot's cache: $FRESH_CHROOT_CACHE, bound at $CHROOT_CACHE_IN_CHROOT (FRESH_CHROOT_CACHE)"
+	fi
 	df -h "$ROOT" | tail -n 1 | awk '{ print "fresh: disk: " $4 " free on " $6 }' >&2
 
 	mkdir -p "$(dirname "$FRESH_LOG")" || exit 1

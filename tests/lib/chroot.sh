@@ -249,6 +249,12 @@ chroot_ensure() {
 		echo "chroot: needs root (debootstrap, chroot, mount)" >&2
 		return 1
 	}
+	# Checked with a cache too: a machine that could not build it must not pass because a CI
+	# cache happened to hold it (tests/fresh binds one in).
+	command -v debootstrap >/dev/null || {
+		echo "chroot: debootstrap not installed (make deps); it builds $CHROOT_TARBALL" >&2
+		return 1
+	}
 	mkdir -p "$CHROOT_CACHE_DIR" || return 1
 	if [ ! -s "$CHROOT_TARBALL" ]; then
 		# One builder at a time; the others wait and then use its result.
