@@ -80,6 +80,10 @@ done
 (cd "$TFTPROOT" && sha256sum bootcode.bin start.elf fixup.dat) >"$T/firmware.sha256"
 vm_root_make "$T/root" "$DEB" || fail "cannot prepare the guest's root"
 vm_boot_folder "$BOOT" "$T/root" "$IQN" "$INITIATOR" || fail "cannot prepare the boot folder"
+# The tutorial gives the Pi's iscsid the name its cmdline.txt logs in with: iscsid, adopting the
+# initramfs's session, logs in again under it (and the never-healthy scenario's NAS admits that
+# name only).
+echo "InitiatorName=$INITIATOR" >"$T/root/etc/iscsi/initiatorname.iscsi" || fail "initiatorname.iscsi"
 tgt_lab_setup || fail "lab setup"
 # QEMU's user networking maps the guest's 10.0.2.2 to this namespace's 127.0.0.1.
 TGT_PORT=3260
@@ -331,7 +335,11 @@ assert_contains "$log" "upgraded: kernel $VM_KV_NEW" "the hooks ran the guarded 
 assert_contains "$log" "netroot: backup before this apt run: generation" "apt-pre saved the boot folder before dpkg"
 assert_not_contains "$log" "no backup of the boot folder" "the backup worked on the 9p boot folder and TFTP root"
 assert_contains "$log" "step 5/8: check: checking initrd.img-$VM_KV_NEW" "the agent built and checked the new initramfs"
-assert_contains "$log" "initrd.img-$VM_KV_NEW is now the new initramfs" "the new initramfs switched in atomically"
+assert_contains "$log" "step 6/8: switch: initrd.img-$VM_KV_NEW (atomic rename)" "the new initramfs switched in atomically"
+# raspi-firmware's hook copied the kernel package's initrd.img-VER into the boot folder first: the
+# agent's own build replaces it, the hook's copy kept in the generation.
+assert_contains "$log" "initrd.img-$VM_KV_NEW (the old one is in the generation) is now the new initramfs" \
+	"the agent's checked initramfs replaced the copy raspi-firmware's hook made"
 assert_contains "$log" "/initrd.img-$VM_KV_NEW: " "the new initramfs fetched back over TFTP"
 assert_contains "$log" "sha256 matches" "what TFTP serves matches the boot folder (sha256)"
 [ "$(sha256sum <"$BOOT/config.txt")" != "$cfg_before" ] || fail "config.txt unchanged after the upgrade"
