@@ -200,9 +200,10 @@ static void bad(struct ctx *c, const char *reason)
                 event(c, LOG_CRIT, MSGID_BOOT_REJECTED, "bad", "marked bad");
                 return;
         }
+        /* The generation holds what booted before it: its kernel_from, not the rejected one. */
         snprintf(c->r->reason, sizeof(c->r->reason),
-                 "%s; the boot folder is back to generation %u (kernel %s)", why, c->pending.gen,
-                 c->pending.kernel);
+                 "%s; the boot folder is back to generation %u's saved state (kernel %s)", why,
+                 c->pending.gen, rr.kernel[0] ? rr.kernel : "?");
         (void)gen_mark(c->boot_dir, c->pending.gen, GEN_BAD, c->r->reason, &e);
         event(c, LOG_ERR, MSGID_BOOT_REJECTED, "bad", "marked bad and rolled back");
         reboot_now(c);

@@ -188,6 +188,17 @@ static int marker_write(struct ctl_context *ctx, const struct marker *m)
         return kv_save(p, marker_fields, ARRAY_SIZE(marker_fields), m, 0644, &e);
 }
 
+/* When apt-pre wrote the marker: before dpkg ran anything of this apt run. */
+static struct timespec marker_time(struct ctl_context *ctx)
+{
+        _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER);
+        struct stat st;
+
+        if (!p || stat(p, &st) < 0)
+                return (struct timespec){0};
+        return st.st_mtim;
+}
+
 static int marker_remove(struct ctl_context *ctx)
 {
         _cleanup_free_ char *p = root_path(ctx->root, HOOK_MARKER);
@@ -747,6 +758,8 @@ static int hook_kernel_postinst(struct ctl_context *ctx, const char *ver)
         }
         if (marker_read(ctx, &m) != 1)
                 m.gen = 0;
+        else
+                o.apt_started = marker_time(ctx);
         /* raspi-firmware's z50 hook ran just before this one and rewrote cmdline.txt. */
         if (repair_cmdline(ctx, "kernel postinst", m.gen) < 0) {
                 boot_lock_release(&lock);

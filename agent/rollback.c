@@ -306,6 +306,7 @@ static int load_target(struct rb *b, struct bootcfg_result *res)
         if (r < 0)
                 return fail(b, r == -ENOENT ? ROLLBACK_USAGE : ROLLBACK_REFUSED,
                             "generation %u: %s", target, error_text(&e));
+        snprintf(b->r->kernel, sizeof(b->r->kernel), "%s", b->rec.kernel_from);
         r = gen_copies_load(b->o->boot_dir, target, false, &b->rec, &b->copies, &e);
         if (r >= 0)
                 r = gen_copies_verify(b->o->boot_dir, target, false, &b->copies, &e);

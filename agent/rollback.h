@@ -34,6 +34,7 @@ enum rollback_outcome {
 struct rollback_result {
         enum rollback_outcome outcome;
         unsigned target;
+        char kernel[128]; /* the kernel the restored boot folder boots (the target's kernel_from) */
         char reason[1200];
 };
 

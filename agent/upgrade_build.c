@@ -113,6 +113,60 @@ static int build_test_copy(struct run *u, const char *from, const char *out)
         return 0;
 }
 
+static bool timespec_before(const struct timespec *a, const struct timespec *b)
+{
+        return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Under apt, initramfs-tools' kernel hook (postinst.d, before zz-netroot) has just run the same
+ * mkinitramfs with the same configuration for this version: a second build costs as long again
+ * (minutes on a Pi 3) for an equivalent file. Its initrd.img-VER is taken when it was written
+ * during this apt run and after the modules' depmod; the check step judges it as it would judge
+ * one built here. 1: taken, 0: build it here, <0: failed (said). */
+static int take_packaged_initrd(struct run *u)
+{
+        const struct upgrade_plan *p = u->p;
+        const struct timespec *since = &u->o->apt_started;
+        _cleanup_free_ char *boot = NULL, *moddir = NULL;
+        _cleanup_close_ int sysfd = -1, modfd = -1, bfd = -1;
+        char name[FLAVOUR_NAME_MAX];
+        struct stat st, dep;
+        struct timespec now;
+        int r;
+
+        if (!since->tv_sec && !since->tv_nsec)
+                return 0;
+        boot = root_path(u->o->root, "/boot");
+        moddir = root_pathf(u->o->root, "/lib/modules/%s", p->kver);
+        if (!boot || !moddir)
+                return upgrade_step_fail(u, "out of memory");
+        snprintf(name, sizeof(name), "initrd.img-%s", p->kver);
+        sysfd = beneath_open_dir(boot);
+        if (sysfd < 0 || fstatat(sysfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                return 0; /* INITRD=No, raspberrypi-kernel: nothing built */
+        modfd = open(moddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (modfd < 0 || fstatat(modfd, "modules.dep", &dep, 0) < 0) {
+                report_notef(u->rep, "/boot/%s: %s/modules.dep missing; building", name, moddir);
+                return 0;
+        }
+        if (timespec_before(&st.st_mtim, since) || timespec_before(&st.st_mtim, &dep.st_mtim)) {
+                report_notef(u->rep, "/boot/%s was not built in this apt run; building", name);
+                return 0;
+        }
+        bfd = beneath_open_dir(p->view->boot_dir);
+        if (bfd < 0)
+                return upgrade_step_fail(u, "%s: %s", p->view->boot_dir, strerror(-bfd));
+        r = beneath_copy(sysfd, name, bfd, p->new_file, 0644);
+        if (r < 0)
+                return upgrade_step_fail(u, "copying /boot/%s: %s", name, file_strerror(r));
+        clock_gettime(CLOCK_REALTIME, &now);
+        report_notef(u->rep,
+                     "/boot/%s taken: update-initramfs built it in this apt run %.0f s ago "
+                     "(not built a second time)",
+                     name, (double)(now.tv_sec - st.st_mtim.tv_sec));
+        return 1;
+}
+
 int upgrade_step_build(struct run *u)
 {
         struct upgrade_plan *p = u->p;
@@ -136,6 +190,9 @@ int upgrade_step_build(struct run *u)
         if (from && from[0]) {
                 /* Test hook: the crash and failure tests are not about mkinitramfs' 20 s. */
                 r = build_test_copy(u, from, p->new_file);
+                if (r < 0)
+                        return r;
+        } else if ((r = take_packaged_initrd(u)) != 0) {
                 if (r < 0)
                         return r;
         } else {
@@ -204,8 +261,15 @@ int upgrade_step_check(struct run *u)
 
 void upgrade_describe_build(const struct run *u, char *buf, size_t size)
 {
-        snprintf(buf, size, "mkinitramfs -o %s/%s %s", u->p->view->boot_sys, u->p->new_file,
-                 u->p->kver);
+        const struct timespec *apt = &u->o->apt_started;
+
+        int n = snprintf(buf, size, "mkinitramfs -o %s/%s %s", u->p->view->boot_sys, u->p->new_file,
+                         u->p->kver);
+
+        if ((apt->tv_sec || apt->tv_nsec) && n >= 0 && (size_t)n < size)
+                snprintf(buf + n, size - n,
+                         ", unless update-initramfs built /boot/initrd.img-%s in this apt run",
+                         u->p->kver);
 }
 
 void upgrade_describe_check(const struct run *u, char *buf, size_t size)

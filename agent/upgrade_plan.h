@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "boot_view.h"
 #include "config.h"
@@ -32,6 +33,9 @@ struct upgrade_options {
         /* The generation apt-pre saved before dpkg ran: the upgrade takes it as its backup (one
          * generation per kernel install), 0: the upgrade saves its own. */
         unsigned adopt_gen;
+        /* When that apt run began (apt-pre's marker), zero outside apt: an initrd.img-VER the
+         * kernel package's own hook built since then is taken instead of building it twice. */
+        struct timespec apt_started;
         unsigned boot_lock_wait_sec; /* otherwise how long to wait for it */
         const char *command;         /* who runs it, for the lock and the journal */
         const struct logger *events; /* MSGID_UPGRADE_* events (the journal); NULL: none */

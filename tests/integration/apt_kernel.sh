@@ -105,6 +105,10 @@ assert_not_contains "$(cat "$T/install.log")" "netroot:" "an unrelated apt run p
 
 # --- 1: a new kernel through apt, INITRD=No: the agent builds the initramfs itself ---
 t1=$(date +%s)
+# A stale /boot/initrd.img-$NEW (left from an earlier install of this version, here the old
+# kernel's) must not be taken for one update-initramfs built in this apt run.
+cp -p "$CH/boot/initrd.img-$OLD" "$CH/boot/initrd.img-$NEW"
+touch -d '1 hour ago' "$CH/boot/initrd.img-$NEW"
 INITRD=No capt install "linux-image-$NEW" >"$T/new.log" 2>&1
 rc=$?
 sed 's/^/  apt| /' "$T/new.log" | grep -E 'netroot|step [0-9]|upgraded|z50|WARNING|initramfs' | head -n 40
@@ -114,6 +118,9 @@ log=$(cat "$T/new.log")
 assert_contains "$log" "saved as generation 1" "apt-pre saved the boot folder before dpkg"
 assert_not_contains "$log" "update-initramfs: Generating /boot/initrd.img-$NEW" "INITRD=No: no initramfs from the kernel package"
 assert_contains "$log" "netroot: kernel $NEW installed: guarded upgrade" "zz-netroot ran the upgrade"
+assert_contains "$log" "/boot/initrd.img-$NEW was not built in this apt run; building" \
+	"a stale initrd.img-$NEW is not taken: the agent builds its own"
+assert_contains "$log" "mkinitramfs took" "the agent ran mkinitramfs"
 assert_contains "$log" "upgraded: kernel $NEW" "the upgrade succeeded"
 assert_contains "$log" "netroot: boot folder checked after this apt run: config.txt boots vmlinuz-$NEW with initramfs initrd.img-$NEW" \
 	"apt-post summary on the apt console"

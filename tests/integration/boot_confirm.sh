@@ -27,6 +27,7 @@ printf '[upgrade]\nconfirm_after = 2s\nkeep = 1\n[boot]\nconfirm_timeout = 10s\n
 	>>"$CH/etc/netroot/agent.conf"
 ctl() { "$NETROOTCTL" --root "$CH" "$@"; }
 gen_status() { ctl history --json | jq -r ".generations[] | select(.gen == $1) | .status"; }
+gen_field() { ctl history --json | jq -r ".generations[] | select(.gen == $1) | .$2"; }
 uptime_is() { echo "$1 $1" >"$CH/proc/uptime"; }
 tree() { find "$B" -type f -print0 | sort -z | xargs -0 sha256sum; }
 # The boot files themselves, without the agent's own store.
@@ -79,7 +80,8 @@ assert_eq "$?" 1 "confirm exits 1 for a bad boot"
 assert_eq "$(gen_status "$g2")" bad "generation $g2 marked bad when another kernel booted"
 assert_contains "$(cat "$T/c")" "booted kernel 6.1.0-0-old-amd64 instead of the pending $KV" \
 	"the reason names both kernels"
-assert_contains "$(cat "$T/c")" "the boot folder is back to generation $g2" "says it rolled back"
+assert_contains "$(cat "$T/c")" "the boot folder is back to generation $g2's saved state (kernel $(gen_field "$g2" kernel_from))" \
+	"says it rolled back, naming the kernel it went back to (what booted before, not the rejected one)"
 echo "$KV" >"$CH/proc/sys/kernel/osrelease"
 cmp -s "$B/config.txt" <(tar -xOf /dev/null 2>/dev/null; cat "$B/.netroot/gen-$g2/boot/config.txt") ||
 	fail "config.txt is not generation $g2's copy"

@@ -380,6 +380,12 @@ rc=$?
 grep -E '^netroot|^\*\*\*|upgraded' "$T/f-good.log" | sed 's/^/  apt| /' | head -n 30
 [ "$rc" = 0 ] || fail "$L/good: apt exited $rc: $(tail -n 30 "$T/f-good.log")"
 assert_contains "$(cat "$T/f-good.log")" "upgraded: kernel $NEW" "$L/good: guarded upgrade done"
+# One mkinitramfs per kernel install: the agent checks and takes what initramfs-tools' hook built.
+assert_contains "$(cat "$T/f-good.log")" "/boot/initrd.img-$NEW taken: update-initramfs built it in this apt run" \
+	"$L/good: the agent takes the initrd update-initramfs built in this apt run"
+assert_not_contains "$(cat "$T/f-good.log")" "mkinitramfs took" "$L/good: no second mkinitramfs"
+assert_eq "$(sha256sum <"$BF/initrd.img-$NEW")" "$(sha256sum <"$CH/boot/initrd.img-$NEW")" \
+	"$L/good: the boot folder's initrd.img-$NEW is that checked initrd (sha256)"
 grep -q ISCSI_TARGET_NAME "$BF/cmdline.txt" || fail "$L/good: cmdline.txt lost ISCSI_*"
 GEN_F=$(ctl history --json | jq -r "[.generations[] | select(.kernel_to == \"$NEW\")][0].gen")
 assert_eq "$(ctl history --json | jq -r ".generations[] | select(.gen == $GEN_F) | .kernel_from")" "$OLD" \

@@ -55,6 +55,7 @@ What it follows (raspberrypi/documentation, config_txt/*.adoc):
 Exit codes: 3 when the firmware would not boot (no config.txt, a named file missing, the wrong
 serial folder), 2 for usage errors and include loops.
 """
+import hashlib
 import os
 import re
 import sys
@@ -310,6 +311,14 @@ def parse_serial(text):
     return int(s, 16)
 
 
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def main(argv):
     if "--" in argv:
         split = argv.index("--")
@@ -363,6 +372,9 @@ def main(argv):
         print(f"cmdline={cmdline}")
         print(f"cmdline_file={cmdline_file}")
         print(f"os_prefix={prefix}")
+        # What a boot would load, byte for byte: a test compares it without booting.
+        print(f"kernel_sha256={file_sha256(os.path.join(boot_dir, kernel))}")
+        print(f"initramfs_sha256={','.join(file_sha256(os.path.join(boot_dir, i)) for i in initrds)}")
         return 0
     paths = [os.path.join(boot_dir, i) for i in initrds]
     initrd = paths[0] if len(paths) == 1 else None

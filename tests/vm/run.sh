@@ -334,10 +334,13 @@ assert_contains "$(cat "$BOOT/cmdline.txt")" "ISCSI_TARGET_NAME=$IQN" "cmdline.t
 assert_contains "$log" "upgraded: kernel $VM_KV_NEW" "the hooks ran the guarded upgrade"
 assert_contains "$log" "netroot: backup before this apt run: generation" "apt-pre saved the boot folder before dpkg"
 assert_not_contains "$log" "no backup of the boot folder" "the backup worked on the 9p boot folder and TFTP root"
-assert_contains "$log" "step 5/8: check: checking initrd.img-$VM_KV_NEW" "the agent built and checked the new initramfs"
+assert_contains "$log" "/boot/initrd.img-$VM_KV_NEW taken: update-initramfs built it in this apt run" \
+	"one mkinitramfs per kernel install: the agent takes the initrd update-initramfs built in this apt run"
+assert_not_contains "$log" "mkinitramfs took" "no second mkinitramfs"
+assert_contains "$log" "step 5/8: check: checking initrd.img-$VM_KV_NEW" "the agent checked the new initramfs"
 assert_contains "$log" "step 6/8: switch: initrd.img-$VM_KV_NEW (atomic rename)" "the new initramfs switched in atomically"
 # raspi-firmware's hook copied the kernel package's initrd.img-VER into the boot folder first: the
-# agent's own build replaces it, the hook's copy kept in the generation.
+# agent's checked copy replaces it, the hook's copy kept in the generation.
 assert_contains "$log" "initrd.img-$VM_KV_NEW (the old one is in the generation) is now the new initramfs" \
 	"the agent's checked initramfs replaced the copy raspi-firmware's hook made"
 assert_contains "$log" "/initrd.img-$VM_KV_NEW: " "the new initramfs fetched back over TFTP"
@@ -380,6 +383,9 @@ scenario_end "raspi-firmware install $rf_secs s, kernel apt $apt_secs s, boot $B
 scenario_start guarded-failure
 say "Guarded failure: linux-image-$VM_KV_BAD with an initramfs that lacks iSCSI (NO_ISCSI_IN_INITRAMFS=yes)"
 cfg_before=$(sha256sum <"$BOOT/config.txt")
+fw_before=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null) ||
+	fail "the firmware stand-in cannot read the boot folder before the guarded failure"
+t_bad=$(date +%s.%N)
 vm_cmd -t 1200 "mkdir -p /etc/initramfs-tools/conf.d && echo NO_ISCSI_IN_INITRAMFS=yes >/etc/initramfs-tools/conf.d/open-iscsi &&
 	DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q linux-image-$VM_KV_BAD" >"$T/apt-bad.log" 2>&1
 rc=$?
@@ -388,17 +394,21 @@ grep -E '^(netroot|step|upgraded|\*\*\*|  )' "$T/apt-bad.log" | grep -v 'mkinitr
 assert_contains "$(cat "$T/apt-bad.log")" "WARNING: kernel $VM_KV_BAD is installed but the Pi will NOT boot it" \
 	"the agent refuses the upgrade and says so on the apt console"
 assert_eq "$(sha256sum <"$BOOT/config.txt")" "$cfg_before" "config.txt unchanged (sha256)"
+# What the next boot loads, without booting it (the boots before and after this scenario are
+# real): the same kernel, initramfs and cmdline, byte for byte.
+fw_after=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null) ||
+	fail "the firmware stand-in cannot read the boot folder after the guarded failure"
+echo "$fw_after" | sed 's/^/  firmware| /'
+assert_eq "$fw_after" "$fw_before" "the next boot loads what it loaded before: kernel, initramfs, cmdline (sha256)"
+assert_contains "$fw_after" "kernel=vmlinuz-$VM_KV_NEW" "the next boot is still $VM_KV_NEW"
 vm_cmd "rm /etc/initramfs-tools/conf.d/open-iscsi" ||
 	fail "cannot restore the initramfs settings"
-vm_down reboot
-vm_boot
-assert_eq "$BOOTED_KV" "$VM_KV_NEW" "the next boot is still $VM_KV_NEW, and it comes up"
 wait_for 120 state_is OK || fail "netrootd not OK after the refused upgrade"
 pass "netrootd OK after the refused upgrade"
 vm_cmd "netrootctl history --json" >"$T/h-bad.json" || fail "history"
 assert_eq "$(jq -r --arg k "$VM_KV_BAD" '[.generations[] | select(.kernel_to == $k and .status == "rolled-back")] | length' "$T/h-bad.json")" \
 	1 "history: the upgrade to $VM_KV_BAD is rolled back"
-scenario_end "boot $BOOT_SECS s"
+scenario_end "apt $(elapsed "$t_bad") s"
 
 # --- scenario 5: a new kernel boots, its root never gets healthy -----------------------------
 scenario_start never-healthy
@@ -470,6 +480,8 @@ jq -r '.MESSAGE' "$T/journal-rejected.json" | sed 's/^/  journal -b -1| /'
 jq -e --arg g "$gen_hang" 'select(._SYSTEMD_UNIT == "netroot-confirm.service" and .NETROOT_GENERATION == $g and .NETROOT_BOOT == "bad")' \
 	"$T/journal-rejected.json" >/dev/null || fail "no BOOT_REJECTED event from netroot-confirm.service for generation $gen_hang in the previous boot"
 pass "journal of the bad boot: BOOT_REJECTED (MESSAGE_ID=$MSG_REJECTED) from netroot-confirm.service, NETROOT_BOOT=bad"
+assert_contains "$(jq -r '.MESSAGE' "$T/journal-rejected.json")" "saved state (kernel $VM_KV_NEW)" \
+	"the rejection names the kernel the boot folder went back to ($VM_KV_NEW), not the rejected one"
 prev=$(vm_cmd 'journalctl -b -1 -o cat --no-pager -u netroot-confirm.service')
 echo "$prev" | sed 's/^/  journal -b -1| /'
 assert_contains "$prev" "rollback-and-reboot: rebooting" "netrootctl confirm rebooted the Pi itself (on_bad = rollback-and-reboot)"
