@@ -163,11 +163,19 @@ chroot_kernel() {
 	done | sort -V | tail -n 1
 }
 
+# Only kernels OLDER than the chroot's own, newest first: the tests boot the Pi on one, install
+# another as the good upgrade and the chroot's own as the newest (the guarded failure). The
+# archive moves on after the chroot was cached (bookworm-security published 6.1.0-57 when the
+# cache held 56): a newer one would turn that order around.
 chroot_other_kernels() {
-	local dir=$1 cur
+	local dir=$1 cur v
 	cur=$(chroot_kernel "$dir")
 	chroot "$dir" apt-cache search --names-only '^linux-image-[0-9.]+-[0-9]+-'"$CHROOT_ARCH"'$' |
-		awk '{ print $1 }' | grep -v -x "linux-image-$cur" | sort -V -r
+		awk '{ print $1 }' | sed 's/^linux-image-//' | while read -r v; do
+		if [ "$v" != "$cur" ] && [ "$(printf '%s\n%s\n' "$v" "$cur" | sort -V | head -n 1)" = "$v" ]; then
+			echo "linux-image-$v"
+		fi
+	done | sort -V -r
 }
 
 # Builds the cache tarball in a subshell (its own EXIT trap, so the caller's trap stays intact).

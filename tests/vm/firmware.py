@@ -312,6 +312,8 @@ def parse_serial(text):
 
 
 def file_sha256(path):
+    if not os.path.isfile(path):
+        return "missing"
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
