@@ -7,7 +7,7 @@
 # them wait on daemons and timeouts, so two at a time nearly halve make check on two cores.
 # The longest start first, so the last one to finish is a short one.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
 export BUILD SANITIZE=${SANITIZE:-0}
 kind=${1:-all}
