@@ -394,8 +394,8 @@ grep -E '^(netroot|step|upgraded|\*\*\*|  )' "$T/apt-bad.log" | grep -v 'mkinitr
 assert_contains "$(cat "$T/apt-bad.log")" "WARNING: kernel $VM_KV_BAD is installed but the Pi will NOT boot it" \
 	"the agent refuses the upgrade and says so on the apt console"
 assert_eq "$(sha256sum <"$BOOT/config.txt")" "$cfg_before" "config.txt unchanged (sha256)"
-# What the next boot loads, without booting it (the boots before and after this scenario are
-# real): the same kernel, initramfs and cmdline, byte for byte.
+# What the next boot loads, byte for byte, before booting it (the firmware stand-in's dry run:
+# the same kernel, initramfs and cmdline as before the apt run).
 fw_after=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null) ||
 	fail "the firmware stand-in cannot read the boot folder after the guarded failure"
 echo "$fw_after" | sed 's/^/  firmware| /'
@@ -403,12 +403,19 @@ assert_eq "$fw_after" "$fw_before" "the next boot loads what it loaded before: k
 assert_contains "$fw_after" "kernel=vmlinuz-$VM_KV_NEW" "the next boot is still $VM_KV_NEW"
 vm_cmd "rm /etc/initramfs-tools/conf.d/open-iscsi" ||
 	fail "cannot restore the initramfs settings"
+# And the real boot. Without it (tried: CI run of 2026-11-29 12:27) the next scenario ran on a
+# guest whose kernel had oopsed in ext4 (ext4_mb_load_buddy_gfp, NULL, in dpkg) during this apt
+# run under TCG; journald hung and the reinstall never ended. A fresh boot proves the refused
+# upgrade left a bootable Pi and gives the next scenario a clean guest.
+vm_down reboot
+vm_boot
+assert_eq "$BOOTED_KV" "$VM_KV_NEW" "the next boot is still $VM_KV_NEW, and it comes up"
 wait_for 120 state_is OK || fail "netrootd not OK after the refused upgrade"
 pass "netrootd OK after the refused upgrade"
 vm_cmd "netrootctl history --json" >"$T/h-bad.json" || fail "history"
 assert_eq "$(jq -r --arg k "$VM_KV_BAD" '[.generations[] | select(.kernel_to == $k and .status == "rolled-back")] | length' "$T/h-bad.json")" \
 	1 "history: the upgrade to $VM_KV_BAD is rolled back"
-scenario_end "apt $(elapsed "$t_bad") s"
+scenario_end "apt and reboot $(elapsed "$t_bad") s, boot $BOOT_SECS s"
 
 # --- scenario 5: a new kernel boots, its root never gets healthy -----------------------------
 scenario_start never-healthy
