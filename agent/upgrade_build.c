@@ -118,6 +118,11 @@ static bool timespec_before(const struct timespec *a, const struct timespec *b)
         return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+static bool under_apt(const struct run *u)
+{
+        return u->o->apt_started.tv_sec || u->o->apt_started.tv_nsec;
+}
+
 /* Under apt, initramfs-tools' kernel hook (postinst.d, before zz-netroot) has just run the same
  * mkinitramfs with the same configuration for this version: a second build costs as long again
  * (minutes on a Pi 3) for an equivalent file. Its initrd.img-VER is taken when it was written
@@ -127,26 +132,25 @@ static int take_packaged_initrd(struct run *u)
 {
         const struct upgrade_plan *p = u->p;
         const struct timespec *since = &u->o->apt_started;
-        _cleanup_free_ char *boot = NULL, *moddir = NULL;
-        _cleanup_close_ int sysfd = -1, modfd = -1, bfd = -1;
+        _cleanup_free_ char *boot = NULL, *depfile = NULL;
+        _cleanup_close_ int sysfd = -1, bfd = -1;
         char name[FLAVOUR_NAME_MAX];
         struct stat st, dep;
         struct timespec now;
         int r;
 
-        if (!since->tv_sec && !since->tv_nsec)
+        if (!under_apt(u))
                 return 0;
         boot = root_path(u->o->root, "/boot");
-        moddir = root_pathf(u->o->root, "/lib/modules/%s", p->kver);
-        if (!boot || !moddir)
+        depfile = root_pathf(u->o->root, "/lib/modules/%s/modules.dep", p->kver);
+        if (!boot || !depfile)
                 return upgrade_step_fail(u, "out of memory");
         snprintf(name, sizeof(name), "initrd.img-%s", p->kver);
         sysfd = beneath_open_dir(boot);
         if (sysfd < 0 || fstatat(sysfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                 return 0; /* INITRD=No, raspberrypi-kernel: nothing built */
-        modfd = open(moddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (modfd < 0 || fstatat(modfd, "modules.dep", &dep, 0) < 0) {
-                report_notef(u->rep, "/boot/%s: %s/modules.dep missing; building", name, moddir);
+        if (stat(depfile, &dep) < 0) {
+                report_notef(u->rep, "/boot/%s: %s missing; building", name, depfile);
                 return 0;
         }
         if (timespec_before(&st.st_mtim, since) || timespec_before(&st.st_mtim, &dep.st_mtim)) {
@@ -261,12 +265,10 @@ int upgrade_step_check(struct run *u)
 
 void upgrade_describe_build(const struct run *u, char *buf, size_t size)
 {
-        const struct timespec *apt = &u->o->apt_started;
-
         int n = snprintf(buf, size, "mkinitramfs -o %s/%s %s", u->p->view->boot_sys, u->p->new_file,
                          u->p->kver);
 
-        if ((apt->tv_sec || apt->tv_nsec) && n >= 0 && (size_t)n < size)
+        if (under_apt(u) && n >= 0 && (size_t)n < size)
                 snprintf(buf + n, size - n,
                          ", unless update-initramfs built /boot/initrd.img-%s in this apt run",
                          u->p->kver);
