@@ -625,6 +625,64 @@ static int ensure_bootable(struct ctl_context *ctx, unsigned gen, bool *rolled, 
         return r == 1;
 }
 
+/* Debian's raspi-firmware hook copies the NEWEST kernel into the boot folder on every initramfs
+ * rebuild (a trigger: open-iscsi's, or any package's), also a kernel the guard refused in an
+ * earlier apt run and whose initramfs now passes: the Pi then boots a kernel nobody confirmed.
+ * Such a switch is as unproven as an upgrade, so the generation apt-pre saved becomes pending
+ * for it and the boot confirmation (with its timeout and on_bad) judges it. A pending generation
+ * already there (this run's upgrade, or an earlier one not yet booted) is left to judge.
+ * 1: made pending (LINE says so), 0: nothing to do, <0: recording failed (LINE says why). */
+static int pend_switched_kernel(struct ctl_context *ctx, const char *boot, unsigned gen, char *line,
+                                size_t size)
+{
+        struct logger events;
+        const struct logger *log = ctl_events_logger(&events);
+        struct gen_pending pend;
+        struct gen_record rec;
+        struct boot_view *v;
+        char kver[FLAVOUR_VER_MAX] = "", err[256] = "";
+        struct error e;
+        int r;
+
+        if (!gen || gen_pending_read(boot, &pend, &e) == 0 ||
+            gen_record_load(boot, gen, &rec, &e) < 0)
+                return 0;
+        v = view_load(ctx, err, sizeof(err));
+        if (!v)
+                return -ENOMEM;
+        if (!err[0])
+                boot_kernel_version(ctx->root, v, kver, sizeof(kver));
+        view_free(v);
+        if (!kver[0] || !rec.kernel_from[0] || streq(kver, rec.kernel_from))
+                return 0;
+        snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", kver);
+        rec.status = GEN_PENDING;
+        snprintf(rec.reason, sizeof(rec.reason),
+                 "this apt run switched the boot folder to kernel %s without upgrading it "
+                 "(raspi-firmware's hook copies the newest kernel on an initramfs rebuild): "
+                 "waiting for the boot confirmation",
+                 kver);
+        r = gen_record_save(boot, &rec, &e);
+        if (r >= 0)
+                r = gen_pending_write(boot, gen, kver, &e);
+        if (r < 0) {
+                snprintf(line, size, "the switch to kernel %s is not recorded as pending: %s", kver,
+                         error_text(&e));
+                return r;
+        }
+        snprintf(line, size,
+                 "this apt run switched the boot folder from kernel %s to %s (raspi-firmware's "
+                 "hook, an initramfs rebuild): generation %u pending until the boot is confirmed "
+                 "after the reboot",
+                 rec.kernel_from, kver, gen);
+        if (log)
+                log_event(log, LOG_NOTICE, MSGID_UPGRADE_DONE, NULL,
+                          "kernel %s set to boot by raspi-firmware's hook in an apt run (was %s); "
+                          "generation %u pending until the boot is confirmed",
+                          kver, rec.kernel_from, gen);
+        return 1;
+}
+
 static int hook_apt_post(struct ctl_context *ctx)
 {
         _cleanup_free_ char *boot = root_path(ctx->root, ctx->cfg.agent.boot_dir);
@@ -632,7 +690,7 @@ static int hook_apt_post(struct ctl_context *ctx)
         struct gen_pending pend;
         struct marker m;
         struct error e;
-        char state[2400], pend_line[512] = "", back_line[256] = "";
+        char state[2400], pend_line[512] = "", back_line[256] = "", switch_line[768] = "";
         bool rolled;
         int r;
 
@@ -660,7 +718,9 @@ static int hook_apt_post(struct ctl_context *ctx)
                 boot_lock_release(&lock);
                 return CTL_EXIT_FAILED; /* the marker stays: the next apt run checks again */
         }
-        if (!rolled && gen_pending_read(boot, &pend, &e) == 0)
+        if (!rolled && pend_switched_kernel(ctx, boot, m.gen, switch_line, sizeof(switch_line)) < 0)
+                printf("netroot: WARNING: %s\n", switch_line);
+        else if (!rolled && gen_pending_read(boot, &pend, &e) == 0)
                 snprintf(pend_line, sizeof(pend_line),
                          "generation %u (kernel %s) pending until the boot is confirmed after the "
                          "reboot",
@@ -673,6 +733,8 @@ static int hook_apt_post(struct ctl_context *ctx)
                 printf("netroot: boot folder checked after this apt run: %s\n", state);
                 if (pend_line[0])
                         printf("netroot: %s\n", pend_line);
+                else if (switch_line[0])
+                        printf("netroot: %s\n", switch_line);
                 if (back_line[0])
                         printf("netroot: %s\n", back_line);
         }

@@ -99,8 +99,8 @@ run "$NETROOTCTL" --root "$CH" upgrade
 echo "   exit status $?"
 run "$NETROOTCTL" --root "$CH" history
 
-say "A broken upgrade: the initramfs would lack iSCSI (MODULES=netboot, NO_ISCSI_IN_INITRAMFS=yes)"
-echo "MODULES=netboot" >"$CH/etc/initramfs-tools/conf.d/netroot-demo"
+say "A broken upgrade: the initramfs would lack iSCSI (MODULES=list, NO_ISCSI_IN_INITRAMFS=yes)"
+echo "MODULES=list" >"$CH/etc/initramfs-tools/conf.d/netroot-demo"
 echo "NO_ISCSI_IN_INITRAMFS=yes" >"$CH/etc/initramfs-tools/conf.d/open-iscsi"
 before=$(sha256sum <"$B/config.txt")
 run "$NETROOTCTL" --root "$CH" upgrade
