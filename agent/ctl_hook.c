@@ -629,8 +629,10 @@ static int ensure_bootable(struct ctl_context *ctx, unsigned gen, bool *rolled, 
  * rebuild (a trigger: open-iscsi's, or any package's), also a kernel the guard refused in an
  * earlier apt run and whose initramfs now passes: the Pi then boots a kernel nobody confirmed.
  * Such a switch is as unproven as an upgrade, so the generation apt-pre saved becomes pending
- * for it and the boot confirmation (with its timeout and on_bad) judges it. A pending generation
- * already there (this run's upgrade, or an earlier one not yet booted) is left to judge.
+ * for it and the boot confirmation (with its timeout and on_bad) judges it. This run's upgrade,
+ * or a pending generation for the kernel that now boots, already covers it; an earlier pending
+ * generation for another kernel (an upgrade not yet booted) is superseded, as a second upgrade
+ * supersedes it: the pending file names the generation whose kernel the next boot runs.
  * 1: made pending (LINE says so), 0: nothing to do, <0: recording failed (LINE says why). */
 static int pend_switched_kernel(struct ctl_context *ctx, const char *boot, unsigned gen, char *line,
                                 size_t size)
@@ -644,8 +646,7 @@ static int pend_switched_kernel(struct ctl_context *ctx, const char *boot, unsig
         struct error e;
         int r;
 
-        if (!gen || gen_pending_read(boot, &pend, &e) == 0 ||
-            gen_record_load(boot, gen, &rec, &e) < 0)
+        if (!gen || gen_record_load(boot, gen, &rec, &e) < 0)
                 return 0;
         v = view_load(ctx, err, sizeof(err));
         if (!v)
@@ -654,6 +655,8 @@ static int pend_switched_kernel(struct ctl_context *ctx, const char *boot, unsig
                 boot_kernel_version(ctx->root, v, kver, sizeof(kver));
         view_free(v);
         if (!kver[0] || !rec.kernel_from[0] || streq(kver, rec.kernel_from))
+                return 0;
+        if (gen_pending_read(boot, &pend, &e) == 0 && (pend.gen == gen || streq(pend.kernel, kver)))
                 return 0;
         snprintf(rec.kernel_to, sizeof(rec.kernel_to), "%s", kver);
         rec.status = GEN_PENDING;
