@@ -695,7 +695,7 @@ static int hook_apt_post(struct ctl_context *ctx)
         struct error e;
         char state[2400], pend_line[512] = "", back_line[256] = "", switch_line[768] = "";
         bool rolled;
-        int r;
+        int r, switched;
 
         if (!boot)
                 return CTL_EXIT_FAILED;
@@ -721,9 +721,11 @@ static int hook_apt_post(struct ctl_context *ctx)
                 boot_lock_release(&lock);
                 return CTL_EXIT_FAILED; /* the marker stays: the next apt run checks again */
         }
-        if (!rolled && pend_switched_kernel(ctx, boot, m.gen, switch_line, sizeof(switch_line)) < 0)
+        switched =
+            rolled ? 0 : pend_switched_kernel(ctx, boot, m.gen, switch_line, sizeof(switch_line));
+        if (switched < 0)
                 printf("netroot: WARNING: %s\n", switch_line);
-        else if (!rolled && gen_pending_read(boot, &pend, &e) == 0)
+        else if (!rolled && !switched && gen_pending_read(boot, &pend, &e) == 0)
                 snprintf(pend_line, sizeof(pend_line),
                          "generation %u (kernel %s) pending until the boot is confirmed after the "
                          "reboot",
@@ -734,10 +736,10 @@ static int hook_apt_post(struct ctl_context *ctx)
                             ARRAY_SIZE(lines));
         } else {
                 printf("netroot: boot folder checked after this apt run: %s\n", state);
-                if (pend_line[0])
-                        printf("netroot: %s\n", pend_line);
-                else if (switch_line[0])
+                if (switched > 0)
                         printf("netroot: %s\n", switch_line);
+                else if (pend_line[0])
+                        printf("netroot: %s\n", pend_line);
                 if (back_line[0])
                         printf("netroot: %s\n", back_line);
         }
