@@ -107,7 +107,7 @@ static void load_flavour(struct boot_view *v, const struct boot_view_options *o)
         char why[512];
         const char *ev;
 
-        v->flavour_r = flavour_detect(o->root, &v->res, &v->fl, why, sizeof(why));
+        v->flavour_r = flavour_detect(o->root, v->boot_dir, &v->res, &v->fl, why, sizeof(why));
         if (v->flavour_r < 0) {
                 set_error(v, "%s", why);
                 return;
@@ -115,6 +115,8 @@ static void load_flavour(struct boot_view *v, const struct boot_view_options *o)
         ev = flavour_explicit_version(v->res.kernel);
         if (ev)
                 snprintf(v->kver, sizeof(v->kver), "%s", ev);
+        else if (v->fl.version_from_image)
+                snprintf(v->kver, sizeof(v->kver), "%s", v->fl.explicit_version);
         else if (v->fl.kind)
                 (void)flavour_newest_version(o->root, &v->fl, v->kver, sizeof(v->kver));
 }

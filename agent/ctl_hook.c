@@ -19,6 +19,7 @@
  *                                login (cmdline_repair.h); kernel-postinst and apt-post do it too
  *   check                        the boot check alone (read only) */
 #include "boot_view.h"
+#include "dpkg.h"
 #include "bootcheck.h"
 #include "bootlock.h"
 #include "cluster_lock.h"
@@ -331,8 +332,37 @@ static int backup_shared(struct ctl_context *ctx, const struct boot_view *v, str
 /* The boot folder as generation *GEN, status good: it is what the Pi booted to run apt. The same
  * files an upgrade keeps, as copies (never links: a package that rewrites a file in place must
  * not change its backup). */
+/* Whether dpkg may delete /lib/modules/KVER in this apt run: one of the run's packages
+ * (PACKAGES, apt-pre's "NAME:ACTION ..." list) ships it (Raspbian's raspberrypi-kernel deletes
+ * the old version's at unpack). A modules directory no package of the run owns stays as it is:
+ * copying it (a Debian kernel's is 400 MB) would keep nothing a rollback needs. Without a list
+ * (a truncated one, or none) it is copied. */
+static bool run_may_delete_modules(const char *root, const char *packages, bool complete,
+                                   const char *kver)
+{
+        _cleanup_free_ char *lib = NULL, *usr = NULL, *list = NULL;
+        char *save = NULL;
+
+        if (!complete || !packages || !packages[0])
+                return true;
+        list = strdup(packages);
+        if (!list || asprintf(&lib, "/lib/modules/%s", kver) < 0 ||
+            asprintf(&usr, "/usr/lib/modules/%s", kver) < 0)
+                return true;
+        for (char *tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+                char *colon = strchr(tok, ':');
+
+                if (colon)
+                        *colon = '\0';
+                if (dpkg_lists_path(root, tok, lib) != 0 || dpkg_lists_path(root, tok, usr) != 0)
+                        return true;
+        }
+        return false;
+}
+
 static int backup_generation(struct ctl_context *ctx, const struct boot_view *v, const char *reason,
-                             unsigned *gen, char *why, size_t size)
+                             const char *packages, bool packages_complete, unsigned *gen, char *why,
+                             size_t size)
 {
         const struct packaging *pkg = packaging_detect(v);
         struct save_lists *s = calloc(1, sizeof(*s));
@@ -358,7 +388,8 @@ static int backup_generation(struct ctl_context *ctx, const struct boot_view *v,
         }
         /* In place (kernel7.img & co.): the package about to run overwrites the kernel, DTBs
          * and overlays (copies, by the packaging row) and deletes /lib/modules/VER. */
-        if (packaging_in_place(v) && kver[0]) {
+        if (packaging_in_place(v) && kver[0] &&
+            run_may_delete_modules(ctx->root, packages, packages_complete, kver)) {
                 r = modules_save(ctx->root, kver, v->boot_dir, *gen, true, &e);
                 if (r < 0) {
                         snprintf(why, size, "keeping /lib/modules/%s: %s", kver, error_text(&e));
@@ -404,6 +435,7 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
         struct boot_view *v = NULL;
         struct marker m = {0};
         char why[1024] = "", reason[GEN_VALUE_MAX];
+        bool packages_complete = true;
         size_t used = 0;
         int i = 0, r;
 
@@ -419,6 +451,8 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
                                  used ? " " : "", argv[i]);
                 if (k > 0 && (size_t)k < sizeof(m.packages) - used)
                         used += (size_t)k;
+                else
+                        packages_complete = false;
         }
         if (take_lock(ctx, "netrootctl hook apt-pre", &lock) < 0)
                 return CTL_EXIT_OK; /* never stop apt for a backup */
@@ -441,7 +475,8 @@ static int hook_apt_pre(struct ctl_context *ctx, int argc, char **argv)
         if (v && !why[0]) {
                 snprintf(reason, sizeof(reason), "boot folder before apt changed %.400s",
                          m.packages[0] ? m.packages : "kernel packages");
-                r = backup_generation(ctx, v, reason, &m.gen, why, sizeof(why));
+                r = backup_generation(ctx, v, reason, m.packages, packages_complete, &m.gen, why,
+                                      sizeof(why));
                 if (r < 0)
                         m.gen = 0;
         }

@@ -85,7 +85,8 @@ void doctor_check_raspi_firmware(struct doctor_ctx *c, struct doctor_check *ck)
         char why[256];
         const char *evidence = NULL;
 
-        if (c->v->eval_r == 0 && flavour_detect(c->root, &c->v->res, &f, why, sizeof(why)) == 0) {
+        if (c->v->eval_r == 0 &&
+            flavour_detect(c->root, c->v->boot_dir, &c->v->res, &f, why, sizeof(why)) == 0) {
                 if (c->v->res.initramfs_from == BOOTCFG_INITRAMFS_AUTO) {
                         doctor_say(ck, DOCTOR_OK,
                                    "Raspberry Pi OS packaging (auto_initramfs): config.txt is not "

@@ -1,6 +1,8 @@
 /* Kernel flavour detection for the upgrade; see flavour.h. */
 #include "flavour.h"
 
+#include "beneath.h"
+#include "kimage.h"
 #include "rootpath.h"
 #include "util.h"
 
@@ -84,6 +86,8 @@ bool flavour_version_matches(const struct flavour *f, const char *ver)
 
         if (f->kind)
                 return flavour_kind_for_version(ver) == f->kind;
+        if (f->version_from_image && streq(ver, f->explicit_version))
+                return true;
         a = flavour_debian_suffix(f->explicit_version);
         b = flavour_debian_suffix(ver);
         return a && b && streq(a, b);
@@ -114,8 +118,39 @@ static bool raspi_firmware_present(const char *root, char *evidence, size_t size
         return false;
 }
 
-int flavour_detect(const char *root, const struct bootcfg_result *res, struct flavour *f, char *why,
-                   size_t why_size)
+/* A kernel file of its own name holds whatever was copied over it last: the image says which. */
+static int detect_from_image(const char *boot_dir, const struct bootcfg_result *res,
+                             struct flavour *f, char *why, size_t why_size)
+{
+        _cleanup_close_ int bfd = -1;
+        char image_why[256];
+        const char *name = path_relative(res->kernel);
+        int r;
+
+        bfd = beneath_open_dir(boot_dir);
+        if (bfd < 0)
+                r = bfd;
+        else
+                r = kimage_release(bfd, name, f->explicit_version, sizeof(f->explicit_version),
+                                   image_why, sizeof(image_why));
+        if (r == 0) {
+                f->version_from_image = true;
+                snprintf(f->description, sizeof(f->description),
+                         "in-place kernel file, kernel %s read from the image",
+                         f->explicit_version);
+                return 0;
+        }
+        f->explicit_version[0] = '\0';
+        snprintf(why, why_size,
+                 "config.txt boots kernel file '%s', which is neither a Raspberry Pi kernel image "
+                 "(kernel*.img) nor a versioned vmlinuz-VER, and its kernel version cannot be "
+                 "read from it (%s): name it vmlinuz-VER, or build it uncompressed (arm64 Image)",
+                 res->kernel, r == -ENODATA ? image_why : strerror(-r));
+        return -EINVAL;
+}
+
+int flavour_detect(const char *root, const char *boot_dir, const struct bootcfg_result *res,
+                   struct flavour *f, char *why, size_t why_size)
 {
         const char *ver;
 
@@ -129,20 +164,15 @@ int flavour_detect(const char *root, const struct bootcfg_result *res, struct fl
 
         f->kind = flavour_kind_for_image(res->kernel);
         ver = f->kind ? NULL : flavour_explicit_version(res->kernel);
-        if (!f->kind && !ver) {
-                snprintf(why, why_size,
-                         "config.txt boots kernel file '%s', which is neither a Raspberry Pi "
-                         "kernel image (kernel*.img) nor a versioned vmlinuz-VER",
-                         res->kernel);
-                return -EINVAL;
-        }
         if (ver) {
                 snprintf(f->explicit_version, sizeof(f->explicit_version), "%s", ver);
                 snprintf(f->description, sizeof(f->description),
                          "Debian-style explicit kernel file");
-        } else {
+        } else if (f->kind) {
                 snprintf(f->description, sizeof(f->description), "%s, %s", f->kind->image,
                          f->kind->description);
+        } else if (detect_from_image(boot_dir, res, f, why, why_size) < 0) {
+                return -EINVAL;
         }
 
         (void)raspi_firmware_present(root, f->raspi_firmware_evidence,

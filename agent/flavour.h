@@ -27,6 +27,10 @@ struct flavour {
          * file (kernel=vmlinuz-6.1.0-50-amd64): then the version is that file's. */
         const struct kernel_image_kind *kind;
         char explicit_version[FLAVOUR_VER_MAX];
+        /* kind is NULL and explicit_version is the release the kernel file itself declares
+         * (kimage.h): a file of another name that is overwritten in place (a self-built kernel
+         * copied to kernel-custom.img). Its version is what the file holds now. */
+        bool version_from_image;
         char description[128];
         /* The initramfs the firmware loads today (first of the list), "" when none. */
         char initramfs_current[FLAVOUR_NAME_MAX];
@@ -52,10 +56,12 @@ const char *flavour_debian_suffix(const char *ver);
 /* Whether kernel version VER is one this Pi can boot with its current kernel file. */
 bool flavour_version_matches(const struct flavour *f, const char *ver);
 
-/* Detects the kernel file's kind from RES (config.txt evaluated for this Pi) and files under ROOT.
- * Returns 0, or -EINVAL when config.txt names no kernel file the agent understands (WHY says). */
-int flavour_detect(const char *root, const struct bootcfg_result *res, struct flavour *f, char *why,
-                   size_t why_size);
+/* Detects the kernel file's kind from RES (config.txt evaluated for this Pi), the kernel file
+ * in BOOT_DIR (read only when its name is neither a table row nor vmlinuz-VER) and files under
+ * ROOT. Returns 0, or -EINVAL when config.txt names no kernel file the agent understands (WHY
+ * says). */
+int flavour_detect(const char *root, const char *boot_dir, const struct bootcfg_result *res,
+                   struct flavour *f, char *why, size_t why_size);
 
 /* The newest version under ROOT/lib/modules that F matches (strverscmp order).
  * Returns 0, -ENOENT when none. */

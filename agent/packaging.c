@@ -114,6 +114,14 @@ static bool applies_by_flavour(const struct boot_view *v, const char *ver, char 
                          v->fl.kernel_file);
                 return false;
         }
+        if (v->fl.version_from_image && !streq(ver, v->fl.explicit_version)) {
+                snprintf(why, size,
+                         "kernel %s installed; %s holds kernel %s (read from the image), so the "
+                         "Pi stays on it (to move: copy the %s kernel over %s, then netrootctl "
+                         "upgrade)",
+                         ver, v->fl.kernel_file, v->fl.explicit_version, ver, v->fl.kernel_file);
+                return false;
+        }
         if (!v->fl.kind && !streq(ver, v->fl.explicit_version)) {
                 snprintf(why, size,
                          "kernel %s installed; config.txt boots %s explicitly, so the Pi stays on "

@@ -86,12 +86,19 @@ static int plan_version(struct upgrade_plan *p)
         if (!flavour_version_matches(fl, p->kver))
                 return refuse(p, "kernel %s does not fit this Pi's kernel file %s (%s)", p->kver,
                               fl->kernel_file, fl->description);
+        if (fl->version_from_image && !streq(p->kver, fl->explicit_version))
+                return refuse(p,
+                              "config.txt line %u boots %s, which holds kernel %s (read from the "
+                              "image); an initramfs for %s would not match it. Copy the %s "
+                              "kernel over %s first",
+                              p->view->res.kernel_line, fl->kernel_file, fl->explicit_version,
+                              p->kver, p->kver, fl->kernel_file);
         if (!fl->kind && !streq(p->kver, fl->explicit_version))
                 return refuse(p,
                               "config.txt line %u boots %s explicitly; an initramfs for %s would "
                               "not match it. Point kernel= at vmlinuz-%s first",
                               p->view->res.kernel_line, fl->kernel_file, p->kver, p->kver);
-        if (!fl->kind) {
+        if (!fl->kind && !fl->version_from_image) {
                 char newest[FLAVOUR_VER_MAX];
 
                 if (flavour_newest_version(o->root, fl, newest, sizeof(newest)) == 0 &&
@@ -101,7 +108,8 @@ static int plan_version(struct upgrade_plan *p)
                                  newest, fl->kernel_file);
         }
         tryboot_kver_from_initrd_name(fl->initramfs_current, p->kver_from, sizeof(p->kver_from));
-        if (!p->kver_from[0] && !fl->kind)
+        /* An in-place file read now may hold the new kernel already (dpkg unpacked it). */
+        if (!p->kver_from[0] && !fl->kind && !fl->version_from_image)
                 snprintf(p->kver_from, sizeof(p->kver_from), "%s", fl->explicit_version);
         plan_before_from_apt_pre(p);
         return 0;

@@ -5,7 +5,7 @@
 # stdin). The hook must call `netrootctl hook apt-pre --apt-pid PPID PKG:ACTION...` with the
 # boot-relevant packages: kernels by name, removals too, and installed packages shipping
 # initramfs-tools hooks (they fire the initramfs trigger). netrootctl here is a FAKE that records
-# its arguments; the dpkg info folder is a FAKE with two .list files. The v1 hook (one .deb path a
+# its arguments; the dpkg info folder is a FAKE with three .list files. The v1 hook (one .deb path a
 # line, no removals, no trigger, no --apt-pid) fails every case.
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -24,6 +24,8 @@ chmod +x "$T/fake-netrootctl"
 mkdir -p "$T/info"
 printf '/.\n/usr/share/initramfs-tools/hooks/iscsi\n/usr/sbin/iscsid\n' >"$T/info/open-iscsi.list"
 printf '/.\n/usr/bin/curl\n' >"$T/info/curl.list"
+# ... and a locally built in-place kernel package ships a fixed kernel file in the boot folder.
+printf '/.\n/boot\n/boot/firmware\n/boot/firmware/kernel-custom.img\n' >"$T/info/my-pi-kernel.list"
 
 header() {
 	printf 'VERSION 3\nDir=/\nBinary=apt-get\nquiet=1\nDPkg::Tools::Options::/etc/netroot/netroot-apt-pre::Version=3\nDPkg::Pre-Install-Pkgs::=/etc/netroot/netroot-apt-pre\n\n'
@@ -61,6 +63,16 @@ out=$({
 	echo 'open-iscsi 2.1.8-1+deb12u1 amd64 foreign = 2.1.8-1+deb12u1 amd64 foreign **CONFIGURE**'
 } | run_hook trigger)
 assert_eq "$out" "hook apt-pre --apt-pid PPID open-iscsi:trigger" "a package firing the initramfs trigger counts"
+
+# 3b. an upgrade of an installed package that ships files under /boot (an in-place kernel of its
+# own name): dpkg overwrites what the Pi boots, so the boot folder is saved first
+out=$({
+	header
+	echo 'my-pi-kernel 1.0 all foreign < 2.0 all foreign /var/cache/apt/archives/my-pi-kernel_2.0_all.deb'
+	echo 'curl 7.88.1-10+deb12u7 amd64 foreign < 7.88.1-10+deb12u8 amd64 foreign /var/cache/apt/archives/curl_7.88.1-10+deb12u8_amd64.deb'
+	echo 'my-pi-kernel 1.0 all foreign < 2.0 all foreign **CONFIGURE**'
+} | run_hook boot-files)
+assert_eq "$out" "hook apt-pre --apt-pid PPID my-pi-kernel:boot-files" "a package with files under /boot counts"
 
 # 4. an unrelated run: no program started
 out=$({

@@ -52,7 +52,7 @@ static void test_detect(void **state)
         (void)state;
         /* Raspbian: an initramfs line, 32-bit Pi 3 default kernel7.img. */
         eval("initramfs initrd.img-4.4.27-v7+ followkernel\n", &res);
-        assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), 0);
         assert_string_equal(f.raspi_firmware_evidence, "");
         assert_string_equal(f.kind->image, "kernel7.img");
         assert_string_equal(f.initramfs_current, "initrd.img-4.4.27-v7+");
@@ -72,13 +72,13 @@ static void test_detect(void **state)
 
         /* Bookworm: auto_initramfs with arm_64bit. */
         eval("auto_initramfs=1\narm_64bit=1\n", &res);
-        assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), 0);
         assert_string_equal(f.kind->image, "kernel8.img");
         assert_string_equal(f.initramfs_current, "initramfs8");
 
         /* Debian-style explicit kernel, then Debian's raspi-firmware. */
         eval("kernel=vmlinuz-6.1.0-50-amd64\ninitramfs initrd.img-6.1.0-50-amd64\n", &res);
-        assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), 0);
         assert_null(f.kind);
         assert_string_equal(f.explicit_version, "6.1.0-50-amd64");
         assert_string_equal(f.raspi_firmware_evidence, "");
@@ -94,14 +94,29 @@ static void test_detect(void **state)
                      root, root, root, root, root, root, root) > 0);
         assert_int_equal(system(p), 0);
         free(p);
-        assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), 0);
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), 0);
         assert_string_equal(f.raspi_firmware_evidence, "/etc/default/raspi-firmware");
         assert_int_equal(flavour_raspi_firmware_choice(root, ver, sizeof(ver)), 0);
         assert_string_equal(ver, "6.1.0-50-amd64");
 
+        /* A kernel file of its own name (a self-built kernel copied over kernel-custom.img):
+         * the version is the one its banner declares. */
+        free(test_write(root, "kernel-custom.img",
+                        "arm64 Image... Linux version 6.6.51-v8+ (me@host) (gcc) #1\n"));
+        eval("kernel=kernel-custom.img\ninitramfs initrd.img-6.6.50-v8+ followkernel\n", &res);
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), 0);
+        assert_null(f.kind);
+        assert_true(f.version_from_image);
+        assert_string_equal(f.explicit_version, "6.6.51-v8+");
+        assert_non_null(strstr(f.description, "read from the image"));
+        assert_true(flavour_version_matches(&f, "6.6.51-v8+"));
+        free(test_write(root, "kernel-custom.img", "\x1f\x8b\x08 gzip"));
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), -EINVAL);
+        assert_non_null(strstr(why, "gzip"));
+
         /* A kernel file the agent does not understand. */
         eval("kernel=u-boot.bin\n", &res);
-        assert_int_equal(flavour_detect(root, &res, &f, why, sizeof(why)), -EINVAL);
+        assert_int_equal(flavour_detect(root, root, &res, &f, why, sizeof(why)), -EINVAL);
         assert_non_null(strstr(why, "u-boot.bin"));
         test_rmtree(root);
         free(root);

@@ -9,14 +9,18 @@
 #                             minutes: kernels come from Debian's archive), sets VM_KV_OLD (the
 #                             kernel the Pi boots first), VM_KV_NEW (offered by the local repo,
 #                             newer) and VM_KV_BAD (newer still, for the failing upgrade)
-#   vm_root_make DIR DEB      (VM_SERIAL set) a fresh copy of the base in DIR with DEB installed and the guest's
+#   vm_root_make DIR DEB [LAB_KVER]
+#                             (VM_SERIAL set) a fresh copy of the base in DIR with DEB installed and the guest's
 #                             configuration (fstab with the 9p mounts, agent.conf, the test
-#                             harness's command runner)
+#                             harness's command runner); with LAB_KVER, first the in-place kernel
+#                             stand-in netroot-lab-kernel 1.0 holding kernel LAB_KVER
 #   vm_boot_folder DIR ROOT IQN INITIATOR
 #                             copies the booted kernel and initrd from ROOT/boot into DIR (the Pi's
 #                             <tftproot>/<serial>/) and writes config.txt and cmdline.txt as the
 #                             tutorial has them
 #   vm_disk_make ROOT IMG     mkfs.ext4 -d: the root LUN
+#   vm_inplace_deb ROOT KVER VERSION OUT
+#                             a STAND-IN in-place kernel package (kernel-lab.img), see below
 #
 # The guest is amd64 playing a Raspberry Pi 3 on Debian proper: agent.conf names its model and
 # serial ([agent] model=, serial=) because an x86 kernel has no device tree; the boot folder is
@@ -116,9 +120,19 @@ vm_base_ensure() {
 }
 
 vm_root_make() {
-	local root=$1 deb=$2
+	local root=$1 deb=$2 lab_kv=${3:-} lab
 	mkdir -p "$root" || return 1
 	zstd -q -dc -T0 "$VM_TARBALL" | tar --numeric-owner --xattrs -C "$root" -xf - || return 1
+	# The admin's in-place kernel package, installed before the agent was (its hooks find no
+	# boot folder to judge in an image being built).
+	if [ -n "$lab_kv" ]; then
+		lab=$(vm_inplace_deb "$root" "$lab_kv" 1.0 "$root/tmp") &&
+			chroot "$root" dpkg -i "/tmp/${lab##*/}" >"$root/tmp/dpkg-lab.log" 2>&1 || {
+			tail -n 20 "$root/tmp/dpkg-lab.log" >&2
+			return 1
+		}
+		rm -f "$lab"
+	fi
 	cp "$deb" "$root/tmp/" || return 1
 	chroot "$root" dpkg -i "/tmp/$(basename "$deb")" >"$root/tmp/dpkg.log" 2>&1 || {
 		tail -n 20 "$root/tmp/dpkg.log" >&2
@@ -224,4 +238,48 @@ vm_boot_folder() {
 vm_disk_make() {
 	local root=$1 img=$2
 	mkfs.ext4 -q -F -L pi-root -d "$root" "$img" 3G >/dev/null
+}
+
+# vm_inplace_deb ROOT KVER VERSION OUT: a STAND-IN in-place kernel package, as a Pi admin with a
+# self-built kernel has one (a local package): it overwrites the fixed file
+# /boot/firmware/kernel-lab.img with kernel KVER's image (the real Debian bzImage from the local
+# repository under ROOT; linux-image-KVER brings its modules) and, as Raspbian's
+# raspberrypi-kernel does, builds no initramfs (INITRD=No) and runs the kernel hooks with the
+# version and the image. Writes OUT/netroot-lab-kernel_VERSION_all.deb; prints its path.
+vm_inplace_deb() {
+	local root=$1 kv=$2 ver=$3 out=$4 pkg deb
+	pkg=$out/netroot-lab-kernel-$ver
+	deb=$(ls "$root"/srv/netroot-repo/linux-image-"$kv"_*.deb 2>/dev/null | head -n1)
+	if [ -z "$deb" ] && [ -f "$root/boot/vmlinuz-$kv" ]; then
+		mkdir -p "$pkg/boot/firmware" && cp "$root/boot/vmlinuz-$kv" "$pkg/boot/firmware/kernel-lab.img" || return 1
+	elif [ -n "$deb" ]; then
+		mkdir -p "$pkg/boot/firmware" || return 1
+		dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./boot/vmlinuz-$kv" >"$pkg/boot/firmware/kernel-lab.img" ||
+			return 1
+	else
+		_vm_log "no image of kernel $kv under $root"
+		return 1
+	fi
+	mkdir -p "$pkg/DEBIAN" || return 1
+	cat >"$pkg/DEBIAN/control" <<-CTL
+	Package: netroot-lab-kernel
+	Version: $ver
+	Architecture: all
+	Maintainer: netroot-agent tests <netroot@example.org>
+	Description: STAND-IN in-place kernel for the netroot-agent VM lab
+	 Overwrites /boot/firmware/kernel-lab.img with kernel $kv; runs the kernel hooks.
+	CTL
+	cat >"$pkg/DEBIAN/postinst" <<-SCRIPT
+	#!/bin/sh
+	set -e
+	INITRD=No
+	export INITRD
+	if [ -d /etc/kernel/postinst.d ]; then
+	  run-parts -v --report --exit-on-error --arg=$kv --arg=/boot/firmware/kernel-lab.img /etc/kernel/postinst.d
+	fi
+	SCRIPT
+	chmod 0755 "$pkg/DEBIAN/postinst"
+	dpkg-deb -Zgzip -z1 --root-owner-group -b "$pkg" "$out/netroot-lab-kernel_${ver}_all.deb" >/dev/null || return 1
+	rm -rf "$pkg"
+	echo "$out/netroot-lab-kernel_${ver}_all.deb"
 }

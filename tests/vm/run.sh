@@ -12,9 +12,10 @@
 # Scenarios, each asserted from the host: boot, fault (tgtd stopped 20 s), upgrade (Debian's REAL
 # raspi-firmware installed through apt, its hook rewriting config.txt and cmdline.txt, then a
 # kernel through apt under that hook, reboot into it with confirmation), a guarded failure
-# (initramfs without iSCSI), never-healthy (the new kernel boots but its root never gets healthy:
-# rolled back and rebooted by the Pi itself), and a rollback run on the host against the boot
-# folder, as on the NAS.
+# (initramfs without iSCSI), never-healthy (in place: a package overwrites the fixed kernel file
+# kernel-lab.img; the new kernel boots but its root never gets healthy: rolled back, the old
+# image put back into kernel-lab.img, and rebooted by the Pi itself), and a rollback run on the
+# host against the boot folder, as on the NAS.
 #
 # Usage: tests/vm/run.sh [--demo]   (--demo: tells what happens as it goes, for `make demo VM=1`)
 # Environment: BUILD (unused: the guest gets the .deb), VM_KEEP=1 keeps $T for a look afterwards,
@@ -78,7 +79,7 @@ for f in bootcode.bin start.elf fixup.dat; do
 	printf 'FAKE %s for the VM lab\n' "$f" >"$TFTPROOT/$f"
 done
 (cd "$TFTPROOT" && sha256sum bootcode.bin start.elf fixup.dat) >"$T/firmware.sha256"
-vm_root_make "$T/root" "$DEB" || fail "cannot prepare the guest's root"
+vm_root_make "$T/root" "$DEB" "$VM_KV_NEW" || fail "cannot prepare the guest's root"
 vm_boot_folder "$BOOT" "$T/root" "$IQN" "$INITIATOR" || fail "cannot prepare the boot folder"
 # The tutorial gives the Pi's iscsid the name its cmdline.txt logs in with: iscsid, adopting the
 # initramfs's session, logs in again under it (and the never-healthy scenario's NAS admits that
@@ -89,6 +90,10 @@ tgt_lab_setup || fail "lab setup"
 TGT_PORT=3260
 TGT_PORTAL=127.0.0.1:$TGT_PORT
 tgt_start || fail "tgtd does not start"
+# The never-healthy scenario's in-place kernel: the image holds netroot-lab-kernel 1.0 (kernel
+# $VM_KV_NEW in kernel-lab.img); 2.0 brings $VM_KV_BAD.
+LAB_DEB=$(vm_inplace_deb "$T/root" "$VM_KV_BAD" 2.0 "$VMCTL") || fail "cannot build the in-place kernel stand-in"
+LAB_SHA=$(dpkg-deb --fsys-tarfile "$LAB_DEB" | tar -xOf - ./boot/firmware/kernel-lab.img | sha256sum | cut -d' ' -f1)
 vm_disk_make "$T/root" "$TGT_DIR/lun-1.img" || fail "mkfs.ext4 -d"
 rm -rf "$T/root"
 tgt_add_target 1 "$IQN" || fail "cannot add the root target"
@@ -419,26 +424,52 @@ scenario_end "apt and reboot $(elapsed "$t_bad") s, boot $BOOT_SECS s"
 
 # --- scenario 5: a new kernel boots, its root never gets healthy -----------------------------
 scenario_start never-healthy
-say "Never healthy: $VM_KV_BAD again, now with iSCSI in its initramfs; it boots, but the NAS admits only the root's initiator name, so netrootd's probe is refused and it never says OK"
+say "Never healthy, in place: the admin leaves raspi-firmware for a kernel file of a fixed name (kernel-lab.img) that a package overwrites; $VM_KV_BAD comes that way, with iSCSI in its initramfs; it boots, but the NAS admits only the root's initiator name, so netrootd's probe is refused and it never says OK"
+# The in-place layout, as a Pi with a self-built kernel has it: the admin's package
+# netroot-lab-kernel 1.0 (installed in the image) holds the running kernel in kernel-lab.img,
+# config.txt boots that file; raspi-firmware (whose hook would point config.txt at vmlinuz-VER
+# again) is purged. The file goes into the boot folder as the package's unpack would put it
+# (the image was built before the boot folder existed). The agent reads the kernel's version from
+# the image itself.
+out=$(vm_cmd -t 600 "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q raspi-firmware >/tmp/purge.log 2>&1 || { tail -n 20 /tmp/purge.log; exit 1; }
+	dpkg -s netroot-lab-kernel | grep -x 'Version: 1.0' &&
+	cp /boot/firmware/vmlinuz-$VM_KV_NEW /boot/firmware/kernel-lab.img &&
+	sed -i 's/^kernel=.*/kernel=kernel-lab.img/' /boot/firmware/config.txt &&
+	netrootctl hook check 2>&1") || fail "cannot switch the guest to the in-place layout: $out"
+echo "$out" | sed 's/^/  guest| /'
+assert_contains "$out" "kernel $VM_KV_NEW" "hook check: kernel-lab.img holds $VM_KV_NEW (read from the image) and the Pi boots"
+fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
+assert_contains "$fw" "kernel=kernel-lab.img" "the firmware reads kernel=kernel-lab.img"
+inplace_before=$(sha256sum <"$BOOT/kernel-lab.img" | cut -d' ' -f1)
+assert_eq "$inplace_before" "$(sha256sum <"$BOOT/vmlinuz-$VM_KV_NEW" | cut -d' ' -f1)" "kernel-lab.img is the $VM_KV_NEW image"
 cfg_before=$(sha256sum <"$BOOT/config.txt")
 t_up=$(date +%s.%N)
-# The admin fixed the initramfs settings (the guarded failure put them back) and installs the
-# kernel package again through apt: apt-pre saves the boot folder before dpkg, raspi-firmware's
-# hook points config.txt at it and rewrites cmdline.txt, the agent repairs cmdline.txt and
-# zz-netroot runs the guarded upgrade. (Not
-# dpkg-reconfigure or dpkg -i: without apt nothing saves the boot folder before the raspi-firmware
-# hook rewrites config.txt, so the generation would keep the hook's result as the "before".)
-vm_cmd -t 1800 "DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -q --reinstall linux-image-$VM_KV_BAD" >"$T/upgrade-hang.log" 2>&1
+# netroot-lab-kernel 2.0 overwrites kernel-lab.img at unpack; its postinst runs the kernel hooks
+# (INITRD=No, as Raspbian's), where zz-netroot runs the guarded upgrade. apt-pre counts the
+# package (an installed package with files under /boot) and saves the in-place set
+# (kernel-lab.img, DTBs, overlays) before dpkg.
+vm_cmd -t 1800 "DEBIAN_FRONTEND=noninteractive apt-get install -y -q /vmctl/$(basename "$LAB_DEB")" >"$T/upgrade-hang.log" 2>&1
 rc=$?
-grep -E '^(netroot|step|upgraded|z50|\*\*\*|  )' "$T/upgrade-hang.log" | grep -v 'mkinitramfs running' | sed 's/^/  guest| /' | head -n 40
-[ "$rc" = 0 ] || fail "apt-get install --reinstall linux-image-$VM_KV_BAD exited $rc: $(tail -n 30 "$T/upgrade-hang.log")"
+grep -E '^(netroot|step|upgraded|\*\*\*|  )' "$T/upgrade-hang.log" | grep -v 'mkinitramfs running' | sed 's/^/  guest| /' | head -n 40
+[ "$rc" = 0 ] || fail "apt-get install netroot-lab-kernel exited $rc: $(tail -n 30 "$T/upgrade-hang.log")"
 up_secs=$(elapsed "$t_up")
 assert_contains "$(cat "$T/upgrade-hang.log")" "upgraded: kernel $VM_KV_BAD" "the guarded upgrade to $VM_KV_BAD went through ($up_secs s)"
+assert_contains "$(cat "$T/upgrade-hang.log")" "netroot: backup before this apt run: generation" "apt-pre saved the boot folder before dpkg overwrote kernel-lab.img"
+assert_contains "$(cat "$T/upgrade-hang.log")" "kernel-lab.img (in-place kernel file, kernel $VM_KV_BAD read from the image)" "the agent read the new kernel's version from kernel-lab.img"
+assert_eq "$(sha256sum <"$BOOT/kernel-lab.img" | cut -d' ' -f1)" "$LAB_SHA" "kernel-lab.img now holds the package's $VM_KV_BAD image"
 fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
-assert_contains "$fw" "kernel=vmlinuz-$VM_KV_BAD" "the firmware now reads kernel=vmlinuz-$VM_KV_BAD"
+assert_contains "$fw" "kernel=kernel-lab.img" "the firmware still reads kernel=kernel-lab.img"
+assert_contains "$fw" "initramfs=initrd.img-$VM_KV_BAD" "the firmware now reads initrd.img-$VM_KV_BAD"
 vm_cmd "netrootctl history --json" >"$T/h-hang.json" || fail "history: $(cat "$T/h-hang.json")"
 gen_hang=$(jq -r --arg k "$VM_KV_BAD" '[.generations[] | select(.kernel_to == $k and .status == "pending")] | last | .gen' "$T/h-hang.json")
 assert_eq "$(jq -r '.pending' "$T/h-hang.json")" "$gen_hang" "history: generation $gen_hang ($VM_KV_BAD) is the pending one"
+assert_eq "$(jq -r --argjson g "$gen_hang" '.generations[] | select(.gen == $g) | .kernel_from' "$T/h-hang.json")" \
+	"$VM_KV_NEW" "history: generation $gen_hang goes from $VM_KV_NEW (what kernel-lab.img held before dpkg)"
+# /lib/modules/$VM_KV_NEW belongs to linux-image-$VM_KV_NEW, which this apt run leaves alone: no
+# 400 MB copy of it in the generation (Raspbian's package, which deletes its old modules, gets one).
+[ ! -e "$BOOT/.netroot/gen-$gen_hang/modules" ] ||
+	fail "generation $gen_hang copied /lib/modules although no package of the run owns it: $(ls "$BOOT/.netroot/gen-$gen_hang/modules")"
+pass "generation $gen_hang keeps no copy of /lib/modules/$VM_KV_NEW (its package is not in the run)"
 # Long enough that a healthy boot of this guest confirms well within it (the upgrade scenario
 # confirmed about 20 s after the guest came up), short for a test.
 vm_cmd "sed -i '/^\[boot\]/a confirm_timeout = 150s' /etc/netroot/agent.conf && grep -A4 '^\[boot\]' /etc/netroot/agent.conf" |
@@ -467,8 +498,10 @@ wait "$QEMU_PID" 2>/dev/null
 bad_secs=$(elapsed "$t_guest")
 pass "the guest rebooted itself $bad_secs s after it came up; netrootd said:$seen_states, never OK"
 assert_eq "$(sha256sum <"$BOOT/config.txt")" "$cfg_before" "config.txt is back to the one before the upgrade (sha256)"
+assert_eq "$(sha256sum <"$BOOT/kernel-lab.img" | cut -d' ' -f1)" "$inplace_before" \
+	"kernel-lab.img, overwritten in place by the package, holds the $VM_KV_NEW image again (sha256)"
 fw=$(python3 "$TOP/tests/vm/firmware.py" "$BOOT" --serial "$VM_SERIAL" --dry-run 2>/dev/null)
-assert_contains "$fw" "kernel=vmlinuz-$VM_KV_NEW" "the firmware reads kernel=vmlinuz-$VM_KV_NEW again"
+assert_contains "$fw" "kernel=kernel-lab.img" "the firmware reads kernel=kernel-lab.img"
 assert_contains "$fw" "initramfs=initrd.img-$VM_KV_NEW" "the firmware reads initrd.img-$VM_KV_NEW again"
 tgt_acl_open 1 "$INITIATOR" || fail "cannot clear the target's initiator ACL"
 vm_boot
@@ -496,7 +529,7 @@ facts=$(confirm_facts) || fail "systemctl in the guest: $facts"
 assert_confirm_ran "$facts"
 assert_contains "$facts" "nothing pending in /boot/firmware" "netrootctl confirm: nothing pending after the rollback"
 vm_cmd "sed -i '/^confirm_timeout = 150s$/d' /etc/netroot/agent.conf" || fail "cannot restore agent.conf"
-scenario_end "upgrade $up_secs s, bad boot rolled back and rebooted $bad_secs s after it came up, old kernel up in $BOOT_SECS s"
+scenario_end "in-place upgrade $up_secs s, bad boot rolled back and rebooted $bad_secs s after it came up, old kernel up in $BOOT_SECS s"
 
 # --- scenario 6: rollback from the NAS -------------------------------------------------------
 scenario_start rollback
