@@ -105,19 +105,16 @@ static void load_witness(struct boot_view *v, const struct boot_view_options *o)
 static void load_flavour(struct boot_view *v, const struct boot_view_options *o)
 {
         char why[512];
-        const char *ev;
 
         v->flavour_r = flavour_detect(o->root, v->boot_dir, &v->res, &v->fl, why, sizeof(why));
         if (v->flavour_r < 0) {
                 set_error(v, "%s", why);
                 return;
         }
-        ev = flavour_explicit_version(v->res.kernel);
-        if (ev)
-                snprintf(v->kver, sizeof(v->kver), "%s", ev);
-        else if (v->fl.version_from_image)
+        /* vmlinuz-VER, or a file of its own name: the version flavour_detect() found. */
+        if (!v->fl.kind)
                 snprintf(v->kver, sizeof(v->kver), "%s", v->fl.explicit_version);
-        else if (v->fl.kind)
+        else
                 (void)flavour_newest_version(o->root, &v->fl, v->kver, sizeof(v->kver));
 }
 

@@ -19,12 +19,12 @@
  *                                login (cmdline_repair.h); kernel-postinst and apt-post do it too
  *   check                        the boot check alone (read only) */
 #include "boot_view.h"
-#include "dpkg.h"
 #include "bootcheck.h"
 #include "bootlock.h"
 #include "cluster_lock.h"
 #include "cmdline_repair.h"
 #include "ctl.h"
+#include "dpkg.h"
 #include "fileio.h"
 #include "firmware_set.h"
 #include "generation.h"
@@ -329,9 +329,6 @@ static int backup_shared(struct ctl_context *ctx, const struct boot_view *v, str
         return 0;
 }
 
-/* The boot folder as generation *GEN, status good: it is what the Pi booted to run apt. The same
- * files an upgrade keeps, as copies (never links: a package that rewrites a file in place must
- * not change its backup). */
 /* Whether dpkg may delete /lib/modules/KVER in this apt run: one of the run's packages
  * (PACKAGES, apt-pre's "NAME:ACTION ..." list) ships it (Raspbian's raspberrypi-kernel deletes
  * the old version's at unpack). A modules directory no package of the run owns stays as it is:
@@ -360,6 +357,9 @@ static bool run_may_delete_modules(const char *root, const char *packages, bool 
         return false;
 }
 
+/* The boot folder as generation *GEN, status good: it is what the Pi booted to run apt. The same
+ * files an upgrade keeps, as copies (never links: a package that rewrites a file in place must
+ * not change its backup). */
 static int backup_generation(struct ctl_context *ctx, const struct boot_view *v, const char *reason,
                              const char *packages, bool packages_complete, unsigned *gen, char *why,
                              size_t size)
