@@ -250,17 +250,10 @@ vm_inplace_deb() {
 	local root=$1 kv=$2 ver=$3 out=$4 pkg deb
 	pkg=$out/netroot-lab-kernel-$ver
 	deb=$(ls "$root"/srv/netroot-repo/linux-image-"$kv"_*.deb 2>/dev/null | head -n1)
-	if [ -z "$deb" ] && [ -f "$root/boot/vmlinuz-$kv" ]; then
-		mkdir -p "$pkg/boot/firmware" && cp "$root/boot/vmlinuz-$kv" "$pkg/boot/firmware/kernel-lab.img" || return 1
-	elif [ -n "$deb" ]; then
-		mkdir -p "$pkg/boot/firmware" || return 1
-		dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./boot/vmlinuz-$kv" >"$pkg/boot/firmware/kernel-lab.img" ||
-			return 1
-	else
-		_vm_log "no image of kernel $kv under $root"
+	[ -n "$deb" ] || { _vm_log "no linux-image-$kv in $root/srv/netroot-repo"; return 1; }
+	mkdir -p "$pkg/DEBIAN" "$pkg/boot/firmware" || return 1
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./boot/vmlinuz-$kv" >"$pkg/boot/firmware/kernel-lab.img" ||
 		return 1
-	fi
-	mkdir -p "$pkg/DEBIAN" || return 1
 	cat >"$pkg/DEBIAN/control" <<-CTL
 	Package: netroot-lab-kernel
 	Version: $ver
